@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+// TokenMill: corpus → byte-level BPE → FIM + packing → Megatron datasets → DeepSeek-V3-style MoE → bits per byte.
+// Targets are listed in the order data flows through them.
+import PackageDescription
+
+let package = Package(
+    name: "TokenMill",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "CorpusIO", targets: ["CorpusIO"]),
+        .library(name: "Normalization", targets: ["Normalization"]),
+        .library(name: "Tokenization", targets: ["Tokenization"]),
+        .library(name: "FillInTheMiddle", targets: ["FillInTheMiddle"]),
+        .library(name: "Packing", targets: ["Packing"]),
+        .library(name: "Training", targets: ["Training"]),
+        .library(name: "Evaluation", targets: ["Evaluation"]),
+        .executable(name: "tokenmill", targets: ["tokenmill"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: C shims (one per system library)
+        .target(name: "CZstd", linkerSettings: [.linkedLibrary("zstd")]),
+        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        .target(name: "CICU", linkerSettings: [.linkedLibrary("icuuc"), .linkedLibrary("icui18n"), .linkedLibrary("icudata")]),
+        .target(name: "CBLAS", linkerSettings: [.linkedLibrary("openblas")]),
+
+        // MARK: Corpus → normalized text
+        .target(name: "CorpusIO", dependencies: ["CZstd", "CZlib"]),
+        .target(name: "Normalization", dependencies: ["CorpusIO", "CICU"]),
+
+        // MARK: Text → tokens → training sequences
+        .target(name: "Tokenization", dependencies: ["CorpusIO", "Normalization", "CICU"]),
+        .target(name: "FillInTheMiddle", dependencies: ["Tokenization"]),
+        .target(name: "Packing", dependencies: ["Tokenization"]),
+
+        // MARK: Model and evaluation
+        .target(name: "Training", dependencies: ["CBLAS"]),
+        .target(name: "Evaluation", dependencies: ["Training", "Tokenization"]),
+
+        // MARK: The command line
+        .executableTarget(name: "tokenmill", dependencies: [
+            "CorpusIO", "Normalization", "Tokenization", "FillInTheMiddle", "Packing", "Training", "Evaluation",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // MARK: Tests
+        .target(name: "TokenMillTestSupport", dependencies: ["CorpusIO"], path: "Sources/TokenMillTestSupport"),
+        .testTarget(name: "CorpusIOTests", dependencies: ["CorpusIO", "TokenMillTestSupport"]),
+        .testTarget(name: "NormalizationTests", dependencies: ["Normalization", "TokenMillTestSupport"]),
+        .testTarget(name: "TokenMillCLITests", dependencies: ["TokenMillTestSupport"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// Intentionally empty: SwiftPM needs one source file per C target. The API is cblas.h itself.

@@ -1,0 +1,154 @@
+// Output files that appear only when complete: bytes go to a hidden temporary name in the same
+// directory, which is renamed over the final name by `commit()`. A failed run calls `abandon()`, and an
+// interrupted one (SIGINT, SIGTERM, SIGHUP) removes every registered temporary file before exiting
+// (see `TemporaryFiles.removeAll`). stdout is written directly.
+// Compression: zstd (level 3, with checksums) when the output name ends in .zst/.zstd.
+// Memory: a 1 MiB write buffer and zstd's stream buffers.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CZstd
+import Synchronization
+
+/// Registry of temporary files that an interrupt must remove.
+public enum TemporaryFiles {
+    private static let paths = Mutex<Set<String>>([])
+
+    static func register(_ path: String) { paths.withLock { _ = $0.insert(path) } }
+    static func unregister(_ path: String) { paths.withLock { _ = $0.remove(path) } }
+
+    /// Removes every registered temporary file; called by the CLI's signal handler before it exits.
+    public static func removeAll() {
+        let all = paths.withLock { p -> Set<String> in let c = p; p.removeAll(); return c }
+        for p in all { unlink(p) }
+    }
+}
+
+/// Thrown when writing fails (disk full, permissions, ...).
+public struct OutputError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var message: String
+    public var description: String { "\(path): \(message)" }
+}
+
+/// A byte sink for a file (written atomically) or stdout, optionally zstd-compressed.
+public final class OutputFile {
+    public let path: String
+    private let fd: Int32
+    private let tempPath: String?
+    private var buffer: [UInt8] = []
+    private var cctx: OpaquePointer?
+    private var zout: UnsafeMutableRawBufferPointer?
+    private var finished = false
+    /// Bytes handed to `write` (before compression).
+    public private(set) var bytesWritten: Int64 = 0
+
+    /// Opens `path` for writing (nil or "-" is stdout). `compress` overrides the choice made from the
+    /// name (.zst/.zstd means zstd).
+    public init(path: String?, compress: Bool? = nil, zstdLevel: Int32 = 3) throws {
+        let target = path ?? "-"
+        self.path = target == "-" ? "<stdout>" : target
+        let lower = target.lowercased()
+        let zstd = compress ?? (lower.hasSuffix(".zst") || lower.hasSuffix(".zstd"))
+        if target == "-" {
+            fd = 1
+            tempPath = nil
+        } else {
+            let slash = target.lastIndex(of: "/")
+            let dir = slash.map { String(target[..<$0]) } ?? "."
+            let name = slash.map { String(target[target.index(after: $0)...]) } ?? target
+            let temp = (dir.isEmpty ? "" : dir + "/") + ".\(name).tmp-\(getpid())"
+            TemporaryFiles.register(temp)
+            fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            if fd < 0 {
+                TemporaryFiles.unregister(temp)
+                throw OutputError(path: target, message: "cannot create: \(String(cString: strerror(errno)))")
+            }
+            tempPath = temp
+        }
+        buffer.reserveCapacity(1 << 20)
+        if zstd {
+            cctx = ZSTD_createCCtx()
+            ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, zstdLevel)
+            ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)
+            zout = .allocate(byteCount: ZSTD_CStreamOutSize(), alignment: 16)
+        }
+    }
+
+    deinit {
+        if !finished { abandon() }
+        if let cctx { ZSTD_freeCCtx(cctx) }
+        zout?.deallocate()
+    }
+
+    /// Appends bytes.
+    public func write(_ bytes: [UInt8]) throws {
+        bytesWritten += Int64(bytes.count)
+        if buffer.count + bytes.count > (1 << 20) { try flushBuffer(end: false) }
+        if bytes.count >= (1 << 20) {
+            try bytes.withUnsafeBytes { try emit($0, end: false) }
+        } else {
+            buffer.append(contentsOf: bytes)
+        }
+    }
+
+    /// Flushes everything and moves the file to its final name.
+    public func commit() throws {
+        try flushBuffer(end: true)
+        finished = true
+        guard let tempPath else { return }
+        if fsync(fd) != 0 && errno != EINVAL {
+            let e = String(cString: strerror(errno)); abandon(); throw OutputError(path: path, message: "fsync failed: \(e)")
+        }
+        close(fd)
+        if rename(tempPath, path) != 0 {
+            let e = String(cString: strerror(errno)); unlink(tempPath); TemporaryFiles.unregister(tempPath)
+            throw OutputError(path: path, message: "cannot rename the finished file into place: \(e)")
+        }
+        TemporaryFiles.unregister(tempPath)
+    }
+
+    /// Drops the temporary file; the final name is left untouched.
+    public func abandon() {
+        finished = true
+        guard let tempPath else { return }
+        close(fd)
+        unlink(tempPath)
+        TemporaryFiles.unregister(tempPath)
+    }
+
+    private func flushBuffer(end: Bool) throws {
+        let pending = buffer
+        buffer.removeAll(keepingCapacity: true)
+        try pending.withUnsafeBytes { try emit($0, end: end) }
+    }
+
+    private func emit(_ bytes: UnsafeRawBufferPointer, end: Bool) throws {
+        guard let cctx, let zout else { try writeAll(bytes); return }
+        var input = ZSTD_inBuffer(src: bytes.baseAddress, size: bytes.count, pos: 0)
+        while true {
+            var output = ZSTD_outBuffer(dst: zout.baseAddress, size: zout.count, pos: 0)
+            let remaining = ZSTD_compressStream2(cctx, &output, &input, end ? ZSTD_e_end : ZSTD_e_continue)
+            if ZSTD_isError(remaining) != 0 {
+                throw OutputError(path: path, message: "zstd: \(String(cString: ZSTD_getErrorName(remaining)))")
+            }
+            try writeAll(UnsafeRawBufferPointer(rebasing: zout[..<output.pos]))
+            if end ? remaining == 0 : input.pos == input.size { break }
+        }
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw OutputError(path: path, message: "write failed: \(String(cString: strerror(errno)))")
+            }
+            done += n
+        }
+    }
+}

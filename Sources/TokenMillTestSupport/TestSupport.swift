@@ -1,0 +1,66 @@
+// Helpers shared by the test targets: locating the built `tokenmill` binary and running it.
+import Foundation
+
+/// The result of running the `tokenmill` binary.
+public struct CommandResult: Sendable {
+    public var status: Int32
+    public var stdout: Data
+    public var stderr: String
+    public var stdoutString: String { String(decoding: stdout, as: UTF8.self) }
+}
+
+/// The package root (the directory holding Package.swift), found from this file's path.
+public let packageRoot: URL = {
+    var url = URL(fileURLWithPath: #filePath)
+    while url.path != "/" {
+        url.deleteLastPathComponent()
+        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+    }
+    fatalError("Package.swift not found above \(#filePath)")
+}()
+
+/// The `tokenmill` executable built next to the test bundle.
+public let tokenmillBinary: URL = {
+    let bundle = Bundle.main.bundleURL
+    for dir in [bundle, bundle.deletingLastPathComponent()] {
+        let candidate = dir.appendingPathComponent("tokenmill")
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+    }
+    for config in ["debug", "release"] {
+        let candidate = packageRoot.appendingPathComponent(".build/\(config)/tokenmill")
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+    }
+    fatalError("tokenmill binary not found; run `swift build` first")
+}()
+
+/// Runs `tokenmill` with `arguments`, feeding `stdin`, and collects its outputs (through temporary
+/// files, so neither pipe can fill up and block the child).
+public func runTokenmill(_ arguments: [String], stdin: Data? = nil, environment: [String: String]? = nil,
+                         currentDirectory: URL? = nil) throws -> CommandResult {
+    let dir = try makeTemporaryDirectory("tokenmill-run")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let inURL = dir.appendingPathComponent("stdin"), outURL = dir.appendingPathComponent("stdout"),
+        errURL = dir.appendingPathComponent("stderr")
+    try (stdin ?? Data()).write(to: inURL)
+    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    let process = Process()
+    process.executableURL = tokenmillBinary
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    if let currentDirectory { process.currentDirectoryURL = currentDirectory }
+    process.standardInput = try FileHandle(forReadingFrom: inURL)
+    process.standardOutput = try FileHandle(forWritingTo: outURL)
+    process.standardError = try FileHandle(forWritingTo: errURL)
+    try process.run()
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus, stdout: try Data(contentsOf: outURL),
+                         stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+}
+
+/// A fresh temporary directory, removed by the caller with `FileManager.removeItem`.
+public func makeTemporaryDirectory(_ name: String = "tokenmill-test") throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}

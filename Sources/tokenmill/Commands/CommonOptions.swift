@@ -1,0 +1,154 @@
+// Option groups and helpers shared by the subcommands: input reading, progress, error reporting.
+import ArgumentParser
+import CorpusIO
+import Foundation
+
+extension InvalidUTF8Policy: ExpressibleByArgument {}
+extension ErrorPolicy: ExpressibleByArgument {}
+extension RecordLayout: ExpressibleByArgument {}
+
+/// How inputs are read: shared by every command that reads documents.
+struct InputOptions: ParsableArguments {
+    @Argument(help: "Input files, directories or globs (.txt, .jsonl, .jsonl.zst, .jsonl.gz); stdin when none or '-'.")
+    var inputs: [String] = []
+
+    @Option(name: .customLong("text-field"), help: "The JSON field holding the text, as a dotted path.")
+    var textField: String = ReadOptions().textField
+
+    @Option(name: .customLong("invalid-utf8"), help: "What to do with invalid UTF-8: replace (with U+FFFD, counted), skip the document, or fail.")
+    var invalidUTF8: InvalidUTF8Policy = ReadOptions().invalidUTF8
+
+    @Option(name: .customLong("on-error"), help: "What to do with a malformed record (not JSON, missing or non-string text field): fail, or skip it and count it.")
+    var onError: ErrorPolicy = ReadOptions().onError
+
+    @Option(name: .customLong("txt-layout"), help: "How .txt inputs become documents: file (one a file) or blocks (separated by blank lines).")
+    var textLayout: RecordLayout = ReadOptions().textLayout
+
+    func validate() throws {
+        if textLayout == .jsonl { throw ValidationError("--txt-layout takes 'file' or 'blocks'.") }
+        if textField.isEmpty || textField.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty) {
+            throw ValidationError("--text-field must be a dotted path of non-empty keys, like 'text' or 'meta.body'.")
+        }
+    }
+
+    var readOptions: ReadOptions {
+        var o = ReadOptions()
+        o.textField = textField
+        o.invalidUTF8 = invalidUTF8
+        o.onError = onError
+        o.textLayout = textLayout
+        return o
+    }
+
+    /// A reader over the expanded inputs; warnings go to stderr.
+    func makeReader() throws -> CorpusReader {
+        CorpusReader(inputs: try expandInputs(inputs), options: readOptions, warn: { printError($0) })
+    }
+}
+
+/// Progress reporting on stderr.
+enum ProgressMode: String, ExpressibleByArgument, CaseIterable {
+    case auto, bar, none
+}
+
+struct ProgressOptions: ParsableArguments {
+    @Option(help: "Progress on stderr: auto (only when stderr is a terminal), bar, or none.")
+    var progress: ProgressMode = .auto
+
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        if threads < 1 { throw ValidationError("--threads must be at least 1.") }
+    }
+
+    func makeReporter(_ verb: String) -> ProgressReporter {
+        let on = progress == .bar || (progress == .auto && isatty(2) != 0)
+        return ProgressReporter(verb: verb, enabled: on)
+    }
+}
+
+/// Prints a live one-line status at most four times a second, and clears it at the end.
+final class ProgressReporter {
+    let verb: String
+    let enabled: Bool
+    let start = Date()
+    private var last = Date.distantPast
+    private var shown = false
+
+    init(verb: String, enabled: Bool) {
+        self.verb = verb
+        self.enabled = enabled
+    }
+
+    var elapsed: Double { Date().timeIntervalSince(start) }
+
+    func update(documents: Int, bytes: Int64) {
+        guard enabled else { return }
+        let now = Date()
+        guard now.timeIntervalSince(last) >= 0.25 else { return }
+        last = now
+        let mbs = Double(bytes) / 1e6 / max(elapsed, 1e-9)
+        let line = "\(verb): \(formatCount(documents)) documents, \(formatBytes(bytes)), \(String(format: "%.1f", mbs)) MB/s"
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+        shown = true
+    }
+
+    func finish() {
+        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+func formatCount(_ n: Int) -> String {
+    let s = String(n)
+    var out = ""
+    for (i, c) in s.reversed().enumerated() {
+        if i > 0 && i % 3 == 0 && c != "-" { out.append(",") }
+        out.append(c)
+    }
+    return String(out.reversed())
+}
+
+func formatBytes(_ n: Int64) -> String {
+    let d = Double(n)
+    if d >= 1e9 { return String(format: "%.2f GB", d / 1e9) }
+    if d >= 1e6 { return String(format: "%.1f MB", d / 1e6) }
+    if d >= 1e3 { return String(format: "%.1f kB", d / 1e3) }
+    return "\(n) B"
+}
+
+/// A failure the CLI reports as `error: …` with exit code 1.
+struct RuntimeFailure: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Runs a command body, turning library errors into one `error:` line and exit code 1. Usage errors
+/// (ValidationError) keep argument-parser's exit code 64.
+func reportingErrors(_ body: () throws -> Void) throws {
+    installInterruptHandler()
+    do {
+        try body()
+    } catch let e as ValidationError {
+        throw e
+    } catch let e as ExitCode {
+        throw e
+    } catch {
+        TemporaryFiles.removeAll()
+        printError("error: \(error)")
+        throw ExitCode(1)
+    }
+}
+
+/// On SIGINT, SIGTERM or SIGHUP: remove unfinished outputs, then exit with 128 + the signal number.
+func installInterruptHandler() {
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
+        signal(sig) { s in
+            TemporaryFiles.removeAll()
+            _exit(128 + s)
+        }
+    }
+}

@@ -1,0 +1,15 @@
+// The `tokenmill` command: one subcommand per job, in the order data flows.
+import ArgumentParser
+
+@main
+struct TokenMill: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenmill",
+        abstract: "Turn raw text corpora into training data and measure what a model learned from it.",
+        version: "0.1.0",
+        subcommands: [
+            NormalizeCommand.self,
+            StatsCommand.self,
+        ]
+    )
+}
