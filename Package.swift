@@ -49,6 +49,8 @@ let package = Package(
         .target(name: "TokenMillTestSupport", dependencies: ["CorpusIO"], path: "Sources/TokenMillTestSupport"),
         .testTarget(name: "CorpusIOTests", dependencies: ["CorpusIO", "TokenMillTestSupport"]),
         .testTarget(name: "NormalizationTests", dependencies: ["Normalization", "TokenMillTestSupport"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TokenMillTestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "TokenMillTestSupport"]),
         .testTarget(name: "TokenMillCLITests", dependencies: ["TokenMillTestSupport"]),
     ]
 )
