@@ -46,8 +46,8 @@ let package = Package(
         ]),
 
         // MARK: Tests
-        .target(name: "TokenMillTestSupport", dependencies: ["CorpusIO"], path: "Sources/TokenMillTestSupport"),
-        .testTarget(name: "CorpusIOTests", dependencies: ["CorpusIO", "TokenMillTestSupport"]),
+        .target(name: "TokenMillTestSupport", dependencies: ["CorpusIO", "CZstd", "CZlib"], path: "Sources/TokenMillTestSupport"),
+        .testTarget(name: "CorpusIOTests", dependencies: ["CorpusIO", "CZstd", "CZlib", "TokenMillTestSupport"]),
         .testTarget(name: "NormalizationTests", dependencies: ["Normalization", "TokenMillTestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TokenMillTestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TokenMillTestSupport"]),

@@ -67,11 +67,9 @@ public final class RecordReader {
     public func next() throws -> RecordBatch? {
         while true {
             if layout != .textFile { findRecords() }
-            let pending = starts.isEmpty ? 0 : (ends.last! - begin)
-            if pending >= batchBytes || (eof && !starts.isEmpty) { return takeBatch() }
-            if eof {
-                return finish()
-            }
+            if eof { return finish() }
+            let pending = starts.isEmpty ? 0 : (ends.last! - starts.first!)
+            if pending >= batchBytes { return takeBatch() }
             try fill()
         }
     }

@@ -1,0 +1,116 @@
+import CorpusIO
+import Foundation
+import Testing
+import TokenMillTestSupport
+
+@Suite struct WriterTests {
+    let dir: URL
+    init() throws { dir = try makeTemporaryDirectory("writer") }
+
+    func hiddenTemporaries() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }
+    }
+
+    @Test(arguments: ["out.jsonl", "out.jsonl.zst"])
+    func writtenFilesReadBack(name: String) throws {
+        let path = dir.appendingPathComponent(name).path
+        let texts = (0 ..< 3000).map { "line \($0): \"quoted\", tab\t, newline\n, é中😀" }
+        let out = try OutputFile(path: path)
+        for chunk in stride(from: 0, to: texts.count, by: 100) {
+            var bytes: [UInt8] = []
+            for t in texts[chunk ..< min(chunk + 100, texts.count)] {
+                Document(text: t, location: SourceLocation(path: "-")).appendJSONLine(to: &bytes, textPath: ["text"])
+            }
+            try out.write(bytes)
+        }
+        #expect(!FileManager.default.fileExists(atPath: path))  // not before commit
+        try out.commit()
+        var read: [String] = []
+        try CorpusReader(inputs: [path], options: ReadOptions(), warn: { _ in }).forEachDocument { read.append($0.text) }
+        #expect(read == texts)
+        #expect(try hiddenTemporaries().isEmpty)
+        let head = try FileHandle(forReadingFrom: URL(fileURLWithPath: path)).readData(ofLength: 4)
+        #expect((head == Data([0x28, 0xB5, 0x2F, 0xFD])) == name.hasSuffix(".zst"))
+    }
+
+    @Test func abandonedOutputLeavesNothingAndKeepsTheOldFile() throws {
+        let path = dir.appendingPathComponent("keep.jsonl").path
+        try Data("old\n".utf8).write(to: URL(fileURLWithPath: path))
+        let out = try OutputFile(path: path)
+        try out.write(Array("partial".utf8))
+        #expect(try hiddenTemporaries().count == 1)
+        out.abandon()
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "old\n")
+        #expect(try hiddenTemporaries().isEmpty)
+    }
+
+    @Test func nestedTextFieldForPlainTextInputs() {
+        var bytes: [UInt8] = []
+        Document(text: "x", location: SourceLocation(path: "-")).appendJSONLine(to: &bytes, textPath: ["a", "b"])
+        #expect(String(decoding: bytes, as: UTF8.self) == "{\"a\":{\"b\":\"x\"}}\n")
+    }
+}
+
+@Suite struct PipelineTests {
+    @Test(arguments: [1, 2, 4])
+    func orderedParallelMapKeepsOrder(threads: Int) throws {
+        var i = 0
+        var seen: [Int] = []
+        try orderedParallelMap(threads: threads, next: { () -> Int? in
+            defer { i += 1 }
+            return i < 500 ? i : nil
+        }, transform: { (x: Int) -> Int in
+            if x % 7 == 0 { usleep(200) }
+            return x * x
+        }, consume: { seen.append($0) })
+        #expect(seen == (0 ..< 500).map { $0 * $0 })
+    }
+
+    struct Boom: Error {}
+
+    @Test func errorsSurfaceInOrderAfterEarlierResults() {
+        var i = 0
+        var seen: [Int] = []
+        #expect(throws: Boom.self) {
+            try orderedParallelMap(threads: 2, next: { () -> Int? in
+                defer { i += 1 }
+                return i < 100 ? i : nil
+            }, transform: { (x: Int) throws -> Int in
+                if x == 40 { throw Boom() }
+                return x
+            }, consume: { seen.append($0) })
+        }
+        #expect(seen == Array(0 ..< 40))
+    }
+}
+
+@Suite struct StatsTests {
+    @Test func quantilesAreWithinTheStatedError() {
+        var rng = SystemRandomNumberGenerator()
+        var stats = CorpusStats()
+        var values: [Int] = []
+        for _ in 0 ..< 20000 {
+            let v = Int(exp(Double.random(in: 0 ..< 14, using: &rng)))
+            values.append(v)
+            stats.add(bytes: v, characters: v)
+        }
+        values.sort()
+        for q in [0.1, 0.5, 0.9, 0.99] {
+            let exact = values[Int((q * Double(values.count)).rounded(.up)) - 1]
+            let approx = stats.quantile(q)
+            #expect(abs(Double(approx - exact)) <= max(1, 0.016 * Double(exact)), "q=\(q) exact \(exact) approx \(approx)")
+        }
+        #expect(stats.quantile(0) == values.first && stats.quantile(1) == values.last)
+    }
+
+    @Test func mergingEqualsCountingTogether() {
+        var a = CorpusStats(), b = CorpusStats(), all = CorpusStats()
+        for (i, t) in ["a", "héllo", "中文字", "", "😀😀"].enumerated() {
+            if i % 2 == 0 { a.add(t) } else { b.add(t) }
+            all.add(t)
+        }
+        a.merge(b)
+        #expect(a == all)
+        #expect(all.documents == 5 && all.bytes == 1 + 6 + 9 + 0 + 8 && all.characters == 1 + 5 + 3 + 0 + 2)
+    }
+}
