@@ -6,6 +6,8 @@
 #include <unicode/unorm2.h>
 #include <unicode/ustring.h>
 #include <unicode/utypes.h>
+#include <unicode/uregex.h>
+#include <unicode/utext.h>
 
 struct CICU_Normalizer {
     const UNormalizer2 *norm;
@@ -92,4 +94,72 @@ void CICU_unicodeVersion(char *buffer, int32_t capacity) {
     u_getUnicodeVersion(v);
     if (capacity < U_MAX_VERSION_STRING_LENGTH) { if (capacity > 0) buffer[0] = 0; return; }
     u_versionToString(v, buffer);
+}
+
+// MARK: Tokenization
+
+void CICU_fillCharTypes(uint8_t *out, int32_t start, int32_t count) {
+    for (int32_t i = 0; i < count; i++) out[i] = (uint8_t)u_charType((UChar32)(start + i));
+}
+
+struct CICU_Regex {
+    URegularExpression *re;
+    UText *text;
+};
+
+CICU_Regex *CICU_regexOpen(const uint8_t *pattern, int64_t length, int32_t *errorCode, int32_t *errorOffset) {
+    UErrorCode status = U_ZERO_ERROR;
+    UParseError pe;
+    memset(&pe, 0, sizeof pe);
+    *errorOffset = -1;
+    if (length > INT32_MAX) { *errorCode = U_INDEX_OUTOFBOUNDS_ERROR; return NULL; }
+    UText *ut = utext_openUTF8(NULL, (const char *)pattern, length, &status);
+    if (U_FAILURE(status)) { *errorCode = status; return NULL; }
+    URegularExpression *re = uregex_openUText(ut, 0, &pe, &status);
+    utext_close(ut);
+    if (U_FAILURE(status)) { *errorCode = status; *errorOffset = pe.offset; return NULL; }
+    CICU_Regex *r = calloc(1, sizeof *r);
+    if (!r) { uregex_close(re); *errorCode = U_MEMORY_ALLOCATION_ERROR; return NULL; }
+    r->re = re;
+    *errorCode = 0;
+    return r;
+}
+
+CICU_Regex *CICU_regexClone(const CICU_Regex *regex, int32_t *errorCode) {
+    UErrorCode status = U_ZERO_ERROR;
+    URegularExpression *re = uregex_clone(regex->re, &status);
+    if (U_FAILURE(status)) { *errorCode = status; return NULL; }
+    CICU_Regex *r = calloc(1, sizeof *r);
+    if (!r) { uregex_close(re); *errorCode = U_MEMORY_ALLOCATION_ERROR; return NULL; }
+    r->re = re;
+    *errorCode = 0;
+    return r;
+}
+
+void CICU_regexClose(CICU_Regex *regex) {
+    if (!regex) return;
+    uregex_close(regex->re);
+    if (regex->text) utext_close(regex->text);
+    free(regex);
+}
+
+int32_t CICU_regexSetText(CICU_Regex *regex, const uint8_t *text, int64_t length) {
+    UErrorCode status = U_ZERO_ERROR;
+    static const uint8_t empty[1] = {0};
+    regex->text = utext_openUTF8(regex->text, (const char *)(text ? text : empty), length, &status);
+    if (U_FAILURE(status)) return status;
+    uregex_setUText(regex->re, regex->text, &status);
+    return U_FAILURE(status) ? status : 0;
+}
+
+int32_t CICU_regexFindNext(CICU_Regex *regex, int64_t *start, int64_t *end, int32_t *errorCode) {
+    UErrorCode status = U_ZERO_ERROR;
+    *errorCode = 0;
+    UBool found = uregex_findNext(regex->re, &status);
+    if (U_FAILURE(status)) { *errorCode = status; return -1; }
+    if (!found) return 0;
+    *start = uregex_start64(regex->re, 0, &status);
+    *end = uregex_end64(regex->re, 0, &status);
+    if (U_FAILURE(status)) { *errorCode = status; return -1; }
+    return 1;
 }

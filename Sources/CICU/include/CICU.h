@@ -27,4 +27,18 @@ int32_t CICU_normalizeUTF8(CICU_Normalizer *normalizer, const uint8_t *src, int6
 const char *CICU_errorName(int32_t errorCode);
 /// The Unicode version of ICU's data, e.g. "15.0".
 void CICU_unicodeVersion(char *buffer, int32_t capacity);
+// Tokenization: general categories and regular expressions.
+/// u_charType for every code point in [start, start+count): ICU's UCharCategory values (1 = Lu ... 29 = Pf).
+void CICU_fillCharTypes(uint8_t *out, int32_t start, int32_t count);
+/// An opaque ICU regular expression (uregex) over UTF-8 text; not thread-safe, clone one per thread.
+typedef struct CICU_Regex CICU_Regex;
+/// uregex_openUText over UTF-8; NULL on failure with *errorCode set and *errorOffset the pattern offset.
+CICU_Regex *CICU_regexOpen(const uint8_t *pattern, int64_t length, int32_t *errorCode, int32_t *errorOffset);
+/// uregex_clone: an independent copy for another thread.
+CICU_Regex *CICU_regexClone(const CICU_Regex *regex, int32_t *errorCode);
+void CICU_regexClose(CICU_Regex *regex);
+/// Sets UTF-8 text (kept by reference until the next call); returns 0 or an ICU error code.
+int32_t CICU_regexSetText(CICU_Regex *regex, const uint8_t *text, int64_t length);
+/// uregex_findNext: 1 with the match's UTF-8 byte range, 0 when there is none, -1 with *errorCode set.
+int32_t CICU_regexFindNext(CICU_Regex *regex, int64_t *start, int64_t *end, int32_t *errorCode);
 #endif
