@@ -1,0 +1,70 @@
+// AdamW (decoupled weight decay, Loshchilov & Hutter) over the flat parameter allocation, global-norm
+// gradient clipping, and the learning-rate schedule: linear warmup, then cosine decay to the minimum.
+// Moments are two allocations of the parameter count (Float for Float models). Tensors with
+// `decay == false` (norms) skip weight decay; `trainable == false` (balancing biases) are skipped.
+// Costs: O(P) per step, in parallel over ranges of each tensor.
+import Foundation
+
+public final class AdamW<S: TrainingScalar> {
+    public let count: Int
+    public let m: UnsafeMutablePointer<S>
+    public let v: UnsafeMutablePointer<S>
+    /// Steps taken (bias correction uses it).
+    public var step = 0
+    public var beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double
+
+    public init(count: Int, beta1: Double = 0.9, beta2: Double = 0.95, epsilon: Double = 1e-8, weightDecay: Double = 0.1) {
+        self.count = count
+        m = .allocate(capacity: count); m.initialize(repeating: 0, count: count)
+        v = .allocate(capacity: count); v.initialize(repeating: 0, count: count)
+        self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon; self.weightDecay = weightDecay
+    }
+
+    deinit { m.deallocate(); v.deallocate() }
+
+    /// One update of every trainable tensor with learning rate `lr`, gradients multiplied by `gradScale`
+    /// (the clipping factor).
+    /// - Complexity: O(P).
+    public func update(params: UnsafeMutablePointer<S>, grads: UnsafePointer<S>, specs: [ParameterSpec], lr: Double,
+                       gradScale: Double) {
+        step += 1
+        let b1 = S(beta1), b2 = S(beta2), eps = S(epsilon), scale = S(gradScale)
+        let c1 = S(1 - pow(beta1, Double(step))), c2 = S(1 - pow(beta2, Double(step)))
+        let pp = SendablePointer(params), gp = SendablePointer(UnsafeMutablePointer(mutating: grads))
+        let mp = SendablePointer(m), vp = SendablePointer(v)
+        for s in specs where s.trainable {
+            let decay = s.decay ? S(lr * weightDecay) : 0, rate = S(lr)
+            let base = s.offset
+            parallelFor(s.count, work: 4) { r in
+                for j in r {
+                    let i = base + j
+                    let g = gp.p[i] * scale
+                    let mi = b1 * mp.p[i] + (1 - b1) * g
+                    let vi = b2 * vp.p[i] + (1 - b2) * g * g
+                    mp.p[i] = mi; vp.p[i] = vi
+                    pp.p[i] -= rate * ((mi / c1) / ((vi / c2).squareRoot() + eps)) + decay * pp.p[i]
+                }
+            }
+        }
+    }
+}
+
+/// The L2 norm of the trainable gradients (summed in Double, in a fixed order).
+/// - Complexity: O(P).
+public func gradientNorm<S: TrainingScalar>(_ grads: UnsafePointer<S>, specs: [ParameterSpec]) -> Double {
+    var total = 0.0
+    for s in specs where s.trainable {
+        var acc = 0.0
+        for i in s.offset..<(s.offset + s.count) { let g = Double(grads[i]); acc += g * g }
+        total += acc
+    }
+    return total.squareRoot()
+}
+
+/// Linear warmup from 0 to `peak` over `warmup` steps, then cosine to `minimum` at `total` steps, then flat.
+public func learningRate(step: Int, warmup: Int, total: Int, peak: Double, minimum: Double) -> Double {
+    if step < warmup { return peak * Double(step + 1) / Double(warmup) }
+    if step >= total { return minimum }
+    let progress = Double(step - warmup) / Double(max(1, total - warmup))
+    return minimum + 0.5 * (peak - minimum) * (1 + cos(Double.pi * progress))
+}

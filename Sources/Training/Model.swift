@@ -1,0 +1,389 @@
+// The whole model: embedding → layers → final norm → lm_head, plus D multi-token-prediction modules
+// (DeepSeek-V3 §2.2). Module k (1-based) sees h^{k−1} (h⁰ = the final-norm output) and the embedding of
+// the token k ahead: h' = eh_proj([enorm(Emb(t_{i+k})); hnorm(h^{k−1}_i)]) (embedding first, as the
+// released weights), h^k = layer(h'), and predicts t_{i+k+1} with lm_head(shared_head.norm(h^k)).
+// A batch row therefore holds T + D + 1 tokens, so every module predicts T positions.
+// Loss = CE_main + (λ/D)·Σ_k CE_k + Σ_layers balance loss; each CE is a mean over the B·T positions.
+// Memory: parameters, gradients, activations (all layers), the layer-gradient scratch (one layer) and the
+// dispatch indices are five allocations made in `init`; forward/backward allocate nothing.
+// Policy: the head's gradient is computed during forward (`headCrossEntropy`), so `backward` starts
+// from the gradient of the normed hidden states.
+import Foundation
+
+/// One allocation handed out in slices; a measuring pass (base nil) only counts.
+struct Arena<T> {
+    private let base: UnsafeMutablePointer<T>
+    private let measuring: Bool
+    private(set) var used = 0
+
+    init(measuringWith dummy: UnsafeMutablePointer<T>) { base = dummy; measuring = true }
+    init(base: UnsafeMutablePointer<T>) { self.base = base; measuring = false }
+
+    mutating func take(_ n: Int) -> UnsafeMutablePointer<T> {
+        defer { used += n }
+        return measuring ? base : base + used
+    }
+}
+
+/// Losses of the last forward pass (means over the B·T positions).
+public struct LossParts: Sendable {
+    public var main = 0.0
+    public var mtp: [Double] = []
+    public var balance = 0.0
+    public var total = 0.0
+}
+
+public final class Model<S: TrainingScalar> {
+    public let config: ModelConfig
+    /// Rows per micro-batch and tokens per row.
+    public let B: Int, T: Int
+    public let specs: [ParameterSpec]
+    public let parameterCount: Int
+    public let params: UnsafeMutablePointer<S>
+    public let grads: UnsafeMutablePointer<S>
+    /// The input: B rows of T + D + 1 token ids.
+    public let tokens: UnsafeMutablePointer<Int32>
+    public var rowLength: Int { T + config.numNextnPredictLayers + 1 }
+    public private(set) var losses = LossParts()
+    /// Per MoE layer (in layer order, MTP layers last), tokens routed to each expert since `updateBias`.
+    public let expertLoad: UnsafeMutablePointer<Int>
+    public var moeLayerCount: Int { blocks.filter { $0.shape.moe != nil }.count }
+
+    let index: [String: Int]
+    private var blocks: [Block<S>] = []
+    private var blockGrads: BlockGradients<S>!
+    /// The activations, gradient and index allocations (set once in `init`).
+    private var storage: (acts: UnsafeMutablePointer<S>, grads: UnsafeMutablePointer<S>, ints: UnsafeMutablePointer<Int32>)?
+    private var gradScratchStart = 0, gradScratchCount = 0
+    /// Scalars in the activation arenas (activations + gradients), for memory reports.
+    public private(set) var activationCount = 0
+    private let scratchLoad: UnsafeMutablePointer<Int>
+    private let headChunk: Int
+
+    // Model-level activations and their gradients.
+    private var cosT, sinT, hf, rstdF, headScratch: UnsafeMutablePointer<S>!
+    private var xs: [UnsafeMutablePointer<S>] = []   // L+1 residual streams
+    private struct MTPBuffers {
+        var emb, en, rstdE, hn, rstdH, cat, hp, hk, hkn, rstdK: UnsafeMutablePointer<S>
+    }
+    private var mtp: [MTPBuffers] = []
+    private var dhf, dres0, dres1, dcat, dhp, dek: UnsafeMutablePointer<S>!
+    private var dhk: [UnsafeMutablePointer<S>] = []   // gradient of h^k (k = 1...D)
+    private var dhkn: [UnsafeMutablePointer<S>] = []  // gradient of shared_head.norm(h^k), from the head
+
+    /// Allocates everything for micro-batches of B rows of T positions.
+    public init(config: ModelConfig, B: Int, T: Int) {
+        precondition(T <= config.maxPositionEmbeddings && B >= 1 && T >= 1)
+        self.config = config
+        self.B = B
+        self.T = T
+        specs = parameterSizes(config)
+        parameterCount = specs.totalCount
+        var idx: [String: Int] = [:]
+        for (i, s) in specs.enumerated() { idx[s.name] = i }
+        index = idx
+        params = .allocate(capacity: parameterCount)
+        params.initialize(repeating: 0, count: parameterCount)
+        grads = .allocate(capacity: parameterCount)
+        grads.initialize(repeating: 0, count: parameterCount)
+        let D = config.numNextnPredictLayers
+        tokens = .allocate(capacity: B * (T + D + 1))
+        tokens.initialize(repeating: 0, count: B * (T + D + 1))
+        let moeCount = (0..<(config.numHiddenLayers + D)).filter { config.isMoE(layer: $0) }.count
+        expertLoad = .allocate(capacity: max(1, moeCount * config.nRoutedExperts))
+        expertLoad.initialize(repeating: 0, count: max(1, moeCount * config.nRoutedExperts))
+        scratchLoad = .allocate(capacity: config.nRoutedExperts)
+        scratchLoad.initialize(repeating: 0, count: config.nRoutedExperts)
+        headChunk = min(B * T, 256)
+        // Two passes over the same layout: count, then hand out.
+        let dummyS = UnsafeMutablePointer<S>.allocate(capacity: 1), dummyI = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        var ma = Arena(measuringWith: dummyS), mg = Arena(measuringWith: dummyS), mi = Arena(measuringWith: dummyI)
+        layout(&ma, &mg, &mi)
+        let (na, ng, ni) = (ma.used, mg.used, mi.used)
+        let A = UnsafeMutablePointer<S>.allocate(capacity: na), G = UnsafeMutablePointer<S>.allocate(capacity: ng)
+        let I = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, ni))
+        A.initialize(repeating: 0, count: na); G.initialize(repeating: 0, count: ng); I.initialize(repeating: 0, count: max(1, ni))
+        storage = (A, G, I)
+        activationCount = na + ng
+        var ra = Arena(base: A), rg = Arena(base: G), ri = Arena(base: I)
+        layout(&ra, &rg, &ri)
+        dummyS.deallocate(); dummyI.deallocate()
+        ropeTables(cosT, sinT, T: T, D: config.qkRopeHeadDim, base: config.ropeTheta)
+    }
+
+    deinit {
+        params.deallocate(); grads.deallocate(); tokens.deallocate(); expertLoad.deallocate(); scratchLoad.deallocate()
+        if let st = storage { st.acts.deallocate(); st.grads.deallocate(); st.ints.deallocate() }
+    }
+
+    /// The slice of `params` (or `grads`) holding tensor `name`.
+    public func parameter(_ name: String, in base: UnsafeMutablePointer<S>? = nil) -> UnsafeMutablePointer<S> {
+        guard let i = index[name] else { preconditionFailure("no parameter \(name)") }
+        return (base ?? params) + specs[i].offset
+    }
+
+    // MARK: layout
+
+    private func layout(_ A: inout Arena<S>, _ G: inout Arena<S>, _ I: inout Arena<Int32>) {
+        let c = config, N = B * T, C = c.hiddenSize, H = c.numAttentionHeads, E = c.nRoutedExperts, K = c.numExpertsPerTok
+        let D = c.numNextnPredictLayers, Dr = c.qkRopeHeadDim, L = c.numHiddenLayers
+        let Im = c.moeIntermediateSize, Is = c.moeIntermediateSize * c.nSharedExperts
+        cosT = A.take(T * Dr / 2); sinT = A.take(T * Dr / 2)
+        xs = (0...L).map { _ in A.take(N * C) }
+        hf = A.take(N * C); rstdF = A.take(N)
+        headScratch = A.take(headChunk * c.vocabSize)
+        mtp = (0..<D).map { _ in
+            MTPBuffers(emb: A.take(N * C), en: A.take(N * C), rstdE: A.take(N), hn: A.take(N * C), rstdH: A.take(N),
+                       cat: A.take(N * 2 * C), hp: A.take(N * C), hk: A.take(N * C), hkn: A.take(N * C), rstdK: A.take(N))
+        }
+        func ffnBuffers(_ arena: inout Arena<S>, _ rows: Int, _ width: Int) -> FFNBuffers<S> {
+            FFNBuffers(gate: arena.take(rows * width), up: arena.take(rows * width), h: arena.take(rows * width))
+        }
+        func weights(_ base: UnsafeMutablePointer<S>, _ layer: Int, moe: Bool) -> BlockWeights<S> {
+            let p = "model.layers.\(layer)."
+            func t(_ n: String) -> UnsafeMutablePointer<S> { parameter(p + n, in: base) }
+            func ffn(_ q: String) -> FFNWeights<S> {
+                FFNWeights(gate: t(q + ".gate_proj.weight"), up: t(q + ".up_proj.weight"), down: t(q + ".down_proj.weight"))
+            }
+            let lora = c.qLoraRank > 0
+            return BlockWeights(
+                ln1: t("input_layernorm.weight"), q: t(lora ? "self_attn.q_b_proj.weight" : "self_attn.q_proj.weight"),
+                kva: t("self_attn.kv_a_proj_with_mqa.weight"), kvNorm: t("self_attn.kv_a_layernorm.weight"),
+                kvb: t("self_attn.kv_b_proj.weight"), o: t("self_attn.o_proj.weight"), ln2: t("post_attention_layernorm.weight"),
+                qa: lora ? t("self_attn.q_a_proj.weight") : nil, qaNorm: lora ? t("self_attn.q_a_layernorm.weight") : nil,
+                dense: moe ? nil : ffn("mlp"),
+                moe: moe ? MoEWeights(gate: t("mlp.gate.weight"), bias: t("mlp.gate.e_score_correction_bias"),
+                                      experts: (0..<E).map { ffn("mlp.experts.\($0)") }, shared: ffn("mlp.shared_experts")) : nil)
+        }
+        var newBlocks: [Block<S>] = []
+        var moeIndex = 0
+        for layer in 0..<(L + D) {
+            let moe = c.isMoE(layer: layer)
+            let shape = BlockShape(B: B, T: T, C: C, H: H, Dn: c.qkNopeHeadDim, Dr: Dr, Dv: c.vHeadDim, R: c.kvLoraRank,
+                                   Rq: c.qLoraRank, I: c.intermediateSize, eps: c.rmsNormEps,
+                                   moe: moe ? MoEShape(B: B, T: T, C: C, E: E, K: K, I: Im, Is: Is,
+                                                       routedScale: c.routedScalingFactor, balanceAlpha: c.auxLossAlpha) : nil)
+            let x = layer < L ? xs[layer] : mtp[layer - L].hp
+            let out = layer < L ? xs[layer + 1] : mtp[layer - L].hk
+            let lora = c.qLoraRank > 0
+            var a = BlockActivations<S>(
+                x: x, out: out, ln1: A.take(N * C), rstd1: A.take(N), q: A.take(N * H * shape.Dqk),
+                kva: A.take(N * (shape.R + Dr)), kvRstd: A.take(N), kvc: A.take(N * shape.R),
+                kv: A.take(N * H * (shape.Dn + shape.Dv)), kr: A.take(N * Dr), probs: A.take(B * H * T * T),
+                att: A.take(N * H * shape.Dv), x2: A.take(N * C), ln2: A.take(N * C), rstd2: A.take(N),
+                qa: lora ? A.take(N * shape.Rq) : nil, qaRstd: lora ? A.take(N) : nil, qan: lora ? A.take(N * shape.Rq) : nil)
+            if moe {
+                a.moe = MoEBuffers(logits: A.take(N * E), scores: A.take(N * E), gates: A.take(N * K),
+                                   xg: A.take(N * K * C), yg: A.take(N * K * C), routed: ffnBuffers(&A, N * K, Im),
+                                   shared: ffnBuffers(&A, N, Is), balanceF: A.take(B * E),
+                                   picks: I.take(N * K), slotOf: I.take(N * K), tokenOf: I.take(N * K), offsets: I.take(E + 1))
+            } else {
+                a.dense = ffnBuffers(&A, N, c.intermediateSize)
+            }
+            let load: UnsafeMutablePointer<Int>? = moe ? expertLoad + moeIndex * E : nil
+            if moe { moeIndex += 1 }
+            newBlocks.append(Block(shape: shape, w: weights(params, layer, moe: moe), dw: weights(grads, layer, moe: moe),
+                                   a: a, load: load))
+        }
+        blocks = newBlocks
+        // Model-level gradients.
+        dhf = G.take(N * C); dres0 = G.take(N * C); dres1 = G.take(N * C)
+        dcat = G.take(N * 2 * C); dhp = G.take(N * C); dek = G.take(N * C)
+        dhk = (0..<D).map { _ in G.take(N * C) }
+        dhkn = (0..<D).map { _ in G.take(N * C) }
+        // One layer's gradient scratch, big enough for any layer.
+        let start = G.used
+        let lora = c.qLoraRank > 0, Dqk = c.qkHeadDim, R = c.kvLoraRank
+        let anyMoE = (0..<(L + D)).contains { c.isMoE(layer: $0) }
+        blockGrads = BlockGradients(
+            dln1: G.take(N * C), dq: G.take(N * H * Dqk), dkva: G.take(N * (R + Dr)), dkvc: G.take(N * R),
+            dkv: G.take(N * H * (c.qkNopeHeadDim + c.vHeadDim)), dkr: G.take(N * Dr), datt: G.take(N * H * c.vHeadDim),
+            dx2: G.take(N * C), dln2: G.take(N * C), scratch: G.take(T * T),
+            dqa: lora ? G.take(N * c.qLoraRank) : nil, dqan: lora ? G.take(N * c.qLoraRank) : nil,
+            dense: ffnBuffers(&G, N, c.intermediateSize),
+            moe: anyMoE ? MoEGradBuffers(dxg: G.take(N * K * C), dyg: G.take(N * K * C), routed: ffnBuffers(&G, N * K, Im),
+                                         shared: ffnBuffers(&G, N, Is), dlogits: G.take(N * E), dgates: G.take(N * K)) : nil)
+        gradScratchStart = start
+        gradScratchCount = G.used - start
+    }
+
+    // MARK: initialization
+
+    /// Normal(0, initializer_range) matrices, ones for norms, zeros for the balancing biases.
+    public func initialize(seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        let std = config.initializerRange
+        for s in specs {
+            let p = params + s.offset
+            if s.name.hasSuffix("e_score_correction_bias") {
+                for i in 0..<s.count { p[i] = 0 }
+            } else if s.shape.count == 1 {
+                for i in 0..<s.count { p[i] = 1 }
+            } else {
+                for i in 0..<s.count { p[i] = S(rng.normal() * std) }
+            }
+        }
+    }
+
+    // MARK: forward and backward
+
+    /// Runs the model on `tokens`; returns the total loss. With `computeGradients`, also zeroes `grads`
+    /// and fills the head's gradient (call `backward` next). With `countLoad`, router picks add to
+    /// `expertLoad`.
+    @discardableResult
+    public func forward(computeGradients: Bool, countLoad: Bool = false) -> Double {
+        let c = config, N = B * T, C = c.hiddenSize, V = c.vocabSize, D = c.numNextnPredictLayers
+        let L = c.numHiddenLayers, eps = S(c.rmsNormEps), row = rowLength
+        let mtpScale = D > 0 ? c.mtpLossWeight / Double(D) : 0
+        if computeGradients {
+            grads.update(repeating: 0, count: parameterCount)
+            dhf.update(repeating: 0, count: N * C)
+            for k in 0..<D { dhkn[k].update(repeating: 0, count: N * C) }
+        }
+        var parts = LossParts()
+        let embed = parameter("model.embed_tokens.weight"), head = parameter("lm_head.weight")
+        let dHead: UnsafeMutablePointer<S>? = computeGradients ? parameter("lm_head.weight", in: grads) : nil
+        // 1. trunk
+        embeddingForward(xs[0], tokens, rowStride: row, embed, B: B, T: T, C: C)
+        for l in 0..<L {
+            parts.balance += blocks[l].forward(cos: cosT, sin: sinT, countLoad: countLoad, scratchLoad: scratchLoad)
+        }
+        rmsnormForward(hf, rstdF, xs[L], inStride: C, parameter("model.norm.weight"), N: N, C: C, eps: eps)
+        parts.main = headCrossEntropy(hf, head, targets: tokens + 1, rowStride: row, B: B, T: T, C: C, V: V,
+                                      scratch: headScratch, chunk: headChunk, dHidden: computeGradients ? dhf : nil,
+                                      dWeight: dHead, dScale: 1 / S(N)) / Double(N)
+        // 2. multi-token prediction
+        var hPrev = hf!
+        for k in 0..<D {
+            let m = mtp[k], p = "model.layers.\(L + k)."
+            embeddingForward(m.emb, tokens + k + 1, rowStride: row, embed, B: B, T: T, C: C)
+            rmsnormForward(m.en, m.rstdE, m.emb, inStride: C, parameter(p + "enorm.weight"), N: N, C: C, eps: eps)
+            rmsnormForward(m.hn, m.rstdH, hPrev, inStride: C, parameter(p + "hnorm.weight"), N: N, C: C, eps: eps)
+            for n in 0..<N {
+                (m.cat + n * 2 * C).update(from: m.en + n * C, count: C)
+                (m.cat + n * 2 * C + C).update(from: m.hn + n * C, count: C)
+            }
+            matmulForward(m.hp, m.cat, parameter(p + "eh_proj.weight"), N: N, IC: 2 * C, OC: C)
+            parts.balance += blocks[L + k].forward(cos: cosT, sin: sinT, countLoad: countLoad, scratchLoad: scratchLoad)
+            rmsnormForward(m.hkn, m.rstdK, m.hk, inStride: C, parameter(p + "shared_head.norm.weight"), N: N, C: C, eps: eps)
+            let lk = headCrossEntropy(m.hkn, head, targets: tokens + k + 2, rowStride: row, B: B, T: T, C: C, V: V,
+                                      scratch: headScratch, chunk: headChunk, dHidden: computeGradients ? dhkn[k] : nil,
+                                      dWeight: dHead, dScale: S(mtpScale) / S(N)) / Double(N)
+            parts.mtp.append(lk)
+            hPrev = m.hk
+        }
+        parts.total = parts.main + mtpScale * parts.mtp.reduce(0, +) + parts.balance
+        losses = parts
+        return parts.total
+    }
+
+    /// Gradients of the last `forward(computeGradients: true)` into `grads`, in exact reverse order.
+    public func backward() {
+        let c = config, N = B * T, C = c.hiddenSize, D = c.numNextnPredictLayers, L = c.numHiddenLayers, row = rowLength
+        let dEmbed = parameter("model.embed_tokens.weight", in: grads)
+        for k in 0..<D { dhk[k].update(repeating: 0, count: N * C) }
+        // 2'. multi-token prediction, last module first
+        for k in stride(from: D - 1, through: 0, by: -1) {
+            let m = mtp[k], p = "model.layers.\(L + k)."
+            rmsnormBackward(dhk[k], dInStride: C, parameter(p + "shared_head.norm.weight", in: grads), dhkn[k], m.hk,
+                            inStride: C, parameter(p + "shared_head.norm.weight"), m.rstdK, N: N, C: C)
+            dhp.update(repeating: 0, count: N * C)
+            runBlockBackward(L + k, dx: dhp, dOut: dhk[k])
+            dcat.update(repeating: 0, count: N * 2 * C)
+            matmulBackward(dcat, parameter(p + "eh_proj.weight", in: grads), dhp, m.cat, parameter(p + "eh_proj.weight"),
+                           N: N, IC: 2 * C, OC: C)
+            let dPrev = k == 0 ? dhf! : dhk[k - 1]
+            let prev = k == 0 ? hf! : mtp[k - 1].hk
+            // dcat rows are [d en | d hn]: norms read them with row stride 2C.
+            dek.update(repeating: 0, count: N * C)
+            rmsnormBackwardStrided(dek, parameter(p + "enorm.weight", in: grads), dcat, 2 * C, m.emb, parameter(p + "enorm.weight"), m.rstdE, N, C)
+            rmsnormBackwardStrided(dPrev, parameter(p + "hnorm.weight", in: grads), dcat + C, 2 * C, prev, parameter(p + "hnorm.weight"), m.rstdH, N, C)
+            embeddingBackward(dEmbed, dek, tokens + k + 1, rowStride: row, B: B, T: T, C: C)
+        }
+        // 1'. trunk
+        dres0.update(repeating: 0, count: N * C)
+        rmsnormBackward(dres0, dInStride: C, parameter("model.norm.weight", in: grads), dhf, xs[L], inStride: C,
+                        parameter("model.norm.weight"), rstdF, N: N, C: C)
+        var dy = dres0!, dx = dres1!
+        for l in stride(from: L - 1, through: 0, by: -1) {
+            dx.update(repeating: 0, count: N * C)
+            runBlockBackward(l, dx: dx, dOut: dy)
+            swap(&dx, &dy)
+        }
+        embeddingBackward(dEmbed, dy, tokens, rowStride: row, B: B, T: T, C: C)
+    }
+
+    private func runBlockBackward(_ l: Int, dx: UnsafeMutablePointer<S>, dOut: UnsafePointer<S>) {
+        (storage!.grads + gradScratchStart).update(repeating: 0, count: gradScratchCount)
+        blocks[l].backward(dx: dx, dOut: dOut, g: blockGrads, cos: cosT, sin: sinT)
+    }
+
+    /// Aux-loss-free balancing: moves every MoE layer's bias by ±γ from `expertLoad`, then clears it.
+    public func updateBias() {
+        let E = config.nRoutedExperts
+        var i = 0
+        for b in blocks where b.shape.moe != nil {
+            moeUpdateBias(b.w.moe!.bias, load: expertLoad + i * E, E: E, gamma: config.biasUpdateSpeed)
+            i += 1
+        }
+        expertLoad.update(repeating: 0, count: moeLayerCount * E)
+    }
+
+    /// The balancing biases' range per MoE layer (min, max).
+    public func biasRanges() -> [(Double, Double)] {
+        let E = config.nRoutedExperts
+        return blocks.filter { $0.shape.moe != nil }.map { b in
+            let p = b.w.moe!.bias
+            var lo = Double(p[0]), hi = Double(p[0])
+            for e in 0..<E { lo = min(lo, Double(p[e])); hi = max(hi, Double(p[e])) }
+            return (lo, hi)
+        }
+    }
+
+    /// Full logits (B·T, V) of the main head for the current `tokens`, for comparisons with transformers.
+    public func logits(into out: UnsafeMutablePointer<S>) {
+        let c = config, N = B * T, C = c.hiddenSize, L = c.numHiddenLayers
+        embeddingForward(xs[0], tokens, rowStride: rowLength, parameter("model.embed_tokens.weight"), B: B, T: T, C: C)
+        for l in 0..<L { _ = blocks[l].forward(cos: cosT, sin: sinT, countLoad: false, scratchLoad: scratchLoad) }
+        rmsnormForward(hf, rstdF, xs[L], inStride: C, parameter("model.norm.weight"), N: N, C: C, eps: S(c.rmsNormEps))
+        matmulForward(out, hf, parameter("lm_head.weight"), N: N, IC: C, OC: c.vocabSize)
+    }
+
+    /// Forward flops per token (2 per multiply-add of every matmul, attention at full T×T), for
+    /// GFLOP/s reports; training is about 3× this.
+    public var forwardFlopsPerToken: Double {
+        let c = config, C = Double(c.hiddenSize), H = Double(c.numAttentionHeads), V = Double(c.vocabSize)
+        let Dqk = Double(c.qkHeadDim), Dv = Double(c.vHeadDim), R = Double(c.kvLoraRank), Dr = Double(c.qkRopeHeadDim)
+        let Dn = Double(c.qkNopeHeadDim), T = Double(self.T), D = c.numNextnPredictLayers
+        func layer(_ l: Int) -> Double {
+            var f = 0.0
+            if c.qLoraRank > 0 { f += C * Double(c.qLoraRank) + Double(c.qLoraRank) * H * Dqk } else { f += C * H * Dqk }
+            f += C * (R + Dr) + R * H * (Dn + Dv) + H * Dv * C
+            f += H * T * (Dqk + Dv)
+            if c.isMoE(layer: l) {
+                f += C * Double(c.nRoutedExperts)
+                f += 3 * C * Double(c.moeIntermediateSize) * Double(c.numExpertsPerTok + c.nSharedExperts)
+            } else {
+                f += 3 * C * Double(c.intermediateSize)
+            }
+            return 2 * f
+        }
+        var total = 0.0
+        for l in 0..<(c.numHiddenLayers + D) { total += layer(l) }
+        total += 2 * C * V * Double(1 + D) + Double(D) * 2 * 2 * C * C
+        return total
+    }
+}
+
+/// rmsnormBackward for a gradient with row stride `dOutStride` (the halves of the MTP concatenation).
+private func rmsnormBackwardStrided<S: TrainingScalar>(_ dInp: UnsafeMutablePointer<S>, _ dWeight: UnsafeMutablePointer<S>,
+                                                       _ dOut: UnsafePointer<S>, _ dOutStride: Int, _ inp: UnsafePointer<S>,
+                                                       _ weight: UnsafePointer<S>, _ rstd: UnsafePointer<S>, _ N: Int, _ C: Int) {
+    for n in 0..<N {
+        let x = inp + n * C, d = dOut + n * dOutStride, dx = dInp + n * C, s = rstd[n]
+        var dot: S = 0
+        for c in 0..<C { dWeight[c] += d[c] * x[c] * s; dot += d[c] * weight[c] * x[c] * s }
+        let mean = dot / S(C)
+        for c in 0..<C { dx[c] += s * (d[c] * weight[c] - x[c] * s * mean) }
+    }
+}

@@ -1,0 +1,277 @@
+// The model and training configuration: one JSON file, {"model": {...}, "training": {...}}. Model field
+// names follow transformers' DeepseekV3Config (so `config.json` for export is a rename-free copy), plus
+// TokenMill's training-only knobs (mtp_loss_weight, aux_loss_alpha, bias_update_speed). Presets: `tiny`
+// (tests; trains in seconds) and `small` (issue 5: d_model 256, 4 layers of which 1 dense, 1 shared + 16
+// routed experts of hidden 256, top-4, 4 heads, sequence 512).
+// Policy: unknown fields are errors (named); inconsistent sizes are errors (named).
+import Foundation
+
+/// Every size of the model, with transformers' DeepseekV3Config names.
+public struct ModelConfig: Codable, Equatable, Sendable {
+    public var vocabSize = 256
+    public var hiddenSize = 32
+    public var numHiddenLayers = 2
+    public var firstKDenseReplace = 1
+    public var intermediateSize = 64
+    public var moeIntermediateSize = 32
+    public var nSharedExperts = 1
+    public var nRoutedExperts = 4
+    public var numExpertsPerTok = 2
+    public var routedScalingFactor = 2.5
+    public var numAttentionHeads = 2
+    /// 0 means no query compression (transformers' `q_lora_rank: null`).
+    public var qLoraRank = 0
+    public var kvLoraRank = 16
+    public var qkNopeHeadDim = 8
+    public var qkRopeHeadDim = 8
+    public var vHeadDim = 8
+    public var maxPositionEmbeddings = 64
+    public var ropeTheta = 10000.0
+    public var rmsNormEps = 1e-6
+    /// Multi-token prediction depth D (DeepSeek-V3: 1).
+    public var numNextnPredictLayers = 1
+    /// λ: weight of the MTP loss (averaged over the D modules).
+    public var mtpLossWeight = 0.3
+    /// α: weight of the sequence-wise balance loss.
+    public var auxLossAlpha = 0.0001
+    /// γ: per-step move of the aux-loss-free balancing bias.
+    public var biasUpdateSpeed = 0.001
+    public var initializerRange = 0.02
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case vocabSize = "vocab_size", hiddenSize = "hidden_size", numHiddenLayers = "num_hidden_layers"
+        case firstKDenseReplace = "first_k_dense_replace", intermediateSize = "intermediate_size"
+        case moeIntermediateSize = "moe_intermediate_size", nSharedExperts = "n_shared_experts"
+        case nRoutedExperts = "n_routed_experts", numExpertsPerTok = "num_experts_per_tok"
+        case routedScalingFactor = "routed_scaling_factor", numAttentionHeads = "num_attention_heads"
+        case qLoraRank = "q_lora_rank", kvLoraRank = "kv_lora_rank", qkNopeHeadDim = "qk_nope_head_dim"
+        case qkRopeHeadDim = "qk_rope_head_dim", vHeadDim = "v_head_dim"
+        case maxPositionEmbeddings = "max_position_embeddings", ropeTheta = "rope_theta", rmsNormEps = "rms_norm_eps"
+        case numNextnPredictLayers = "num_nextn_predict_layers", mtpLossWeight = "mtp_loss_weight"
+        case auxLossAlpha = "aux_loss_alpha", biasUpdateSpeed = "bias_update_speed"
+        case initializerRange = "initializer_range"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ModelConfig.defaults
+        func get<T: Decodable>(_ k: CodingKeys, _ v: T) throws -> T { try c.decodeIfPresent(T.self, forKey: k) ?? v }
+        vocabSize = try get(.vocabSize, d.vocabSize); hiddenSize = try get(.hiddenSize, d.hiddenSize)
+        numHiddenLayers = try get(.numHiddenLayers, d.numHiddenLayers)
+        firstKDenseReplace = try get(.firstKDenseReplace, d.firstKDenseReplace)
+        intermediateSize = try get(.intermediateSize, d.intermediateSize)
+        moeIntermediateSize = try get(.moeIntermediateSize, d.moeIntermediateSize)
+        nSharedExperts = try get(.nSharedExperts, d.nSharedExperts); nRoutedExperts = try get(.nRoutedExperts, d.nRoutedExperts)
+        numExpertsPerTok = try get(.numExpertsPerTok, d.numExpertsPerTok)
+        routedScalingFactor = try get(.routedScalingFactor, d.routedScalingFactor)
+        numAttentionHeads = try get(.numAttentionHeads, d.numAttentionHeads)
+        qLoraRank = (try c.decodeIfPresent(Int?.self, forKey: .qLoraRank) ?? nil) ?? 0
+        kvLoraRank = try get(.kvLoraRank, d.kvLoraRank); qkNopeHeadDim = try get(.qkNopeHeadDim, d.qkNopeHeadDim)
+        qkRopeHeadDim = try get(.qkRopeHeadDim, d.qkRopeHeadDim); vHeadDim = try get(.vHeadDim, d.vHeadDim)
+        maxPositionEmbeddings = try get(.maxPositionEmbeddings, d.maxPositionEmbeddings)
+        ropeTheta = try get(.ropeTheta, d.ropeTheta); rmsNormEps = try get(.rmsNormEps, d.rmsNormEps)
+        numNextnPredictLayers = try get(.numNextnPredictLayers, d.numNextnPredictLayers)
+        mtpLossWeight = try get(.mtpLossWeight, d.mtpLossWeight); auxLossAlpha = try get(.auxLossAlpha, d.auxLossAlpha)
+        biasUpdateSpeed = try get(.biasUpdateSpeed, d.biasUpdateSpeed)
+        initializerRange = try get(.initializerRange, d.initializerRange)
+    }
+
+    static let defaults = ModelConfig()
+
+    /// The `tiny` preset: a few thousand parameters, for tests.
+    public static var tiny: ModelConfig { ModelConfig() }
+
+    /// The `small` preset of issue 5.
+    public static var small: ModelConfig {
+        var c = ModelConfig()
+        c.vocabSize = 32768; c.hiddenSize = 256; c.numHiddenLayers = 4; c.firstKDenseReplace = 1
+        c.intermediateSize = 1024; c.moeIntermediateSize = 256; c.nSharedExperts = 1; c.nRoutedExperts = 16
+        c.numExpertsPerTok = 4; c.numAttentionHeads = 4; c.qLoraRank = 0; c.kvLoraRank = 128
+        c.qkNopeHeadDim = 64; c.qkRopeHeadDim = 32; c.vHeadDim = 64; c.maxPositionEmbeddings = 512
+        return c
+    }
+
+    /// Throws `ConfigError` naming the first inconsistent field.
+    public func validate() throws {
+        func need(_ ok: Bool, _ field: String, _ why: String) throws {
+            if !ok { throw ConfigError(field: field, message: why) }
+        }
+        try need(vocabSize >= 2, "vocab_size", "must be at least 2")
+        try need(hiddenSize >= 1, "hidden_size", "must be positive")
+        try need(numHiddenLayers >= 1, "num_hidden_layers", "must be positive")
+        try need((0...numHiddenLayers).contains(firstKDenseReplace), "first_k_dense_replace", "must be in 0...num_hidden_layers")
+        try need(intermediateSize >= 1, "intermediate_size", "must be positive")
+        try need(moeIntermediateSize >= 1, "moe_intermediate_size", "must be positive")
+        try need(nSharedExperts >= 1, "n_shared_experts", "must be at least 1")
+        try need(nRoutedExperts >= 1, "n_routed_experts", "must be positive")
+        try need((1...nRoutedExperts).contains(numExpertsPerTok), "num_experts_per_tok", "must be in 1...n_routed_experts")
+        try need(numAttentionHeads >= 1, "num_attention_heads", "must be positive")
+        try need(qLoraRank >= 0, "q_lora_rank", "must be 0 (none) or positive")
+        try need(kvLoraRank >= 1, "kv_lora_rank", "must be positive")
+        try need(qkNopeHeadDim >= 0, "qk_nope_head_dim", "must not be negative")
+        try need(qkRopeHeadDim >= 2 && qkRopeHeadDim % 2 == 0, "qk_rope_head_dim", "must be even and at least 2")
+        try need(vHeadDim >= 1, "v_head_dim", "must be positive")
+        try need(maxPositionEmbeddings >= 1, "max_position_embeddings", "must be positive")
+        try need(rmsNormEps > 0, "rms_norm_eps", "must be positive")
+        try need(numNextnPredictLayers >= 0, "num_nextn_predict_layers", "must not be negative")
+        try need(mtpLossWeight >= 0, "mtp_loss_weight", "must not be negative")
+        try need(auxLossAlpha >= 0, "aux_loss_alpha", "must not be negative")
+        try need(biasUpdateSpeed >= 0, "bias_update_speed", "must not be negative")
+        try need(vocabSize <= Int(Int32.max), "vocab_size", "must fit in int32")
+    }
+
+    var qkHeadDim: Int { qkNopeHeadDim + qkRopeHeadDim }
+    func isMoE(layer: Int) -> Bool { layer >= firstKDenseReplace }
+}
+
+/// Optimization and schedule settings.
+public struct TrainingConfig: Codable, Equatable, Sendable {
+    /// Tokens per row (the model's context); at most max_position_embeddings.
+    public var sequenceLength = 32
+    /// Rows per micro-batch.
+    public var microBatchSize = 4
+    /// Micro-batches per optimizer step.
+    public var gradientAccumulation = 1
+    public var learningRate = 3e-3
+    public var minLearningRate = 3e-4
+    public var warmupSteps = 20
+    /// Steps of the cosine schedule (the run may stop earlier by --steps/--tokens/--minutes).
+    public var steps = 200
+    public var weightDecay = 0.1
+    public var beta1 = 0.9
+    public var beta2 = 0.95
+    public var epsilon = 1e-8
+    public var gradientClip = 1.0
+    public var seed: UInt64 = 1234
+    public var logEvery = 10
+    public var checkpointEvery = 100
+    public var evalEvery = 50
+    public var evalBatches = 4
+    /// Fraction of the token file held out (at its end) for validation.
+    public var validationFraction = 0.02
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case sequenceLength = "sequence_length", microBatchSize = "micro_batch_size"
+        case gradientAccumulation = "gradient_accumulation", learningRate = "learning_rate"
+        case minLearningRate = "min_learning_rate", warmupSteps = "warmup_steps", steps
+        case weightDecay = "weight_decay", beta1, beta2, epsilon, gradientClip = "gradient_clip", seed
+        case logEvery = "log_every", checkpointEvery = "checkpoint_every", evalEvery = "eval_every"
+        case evalBatches = "eval_batches", validationFraction = "validation_fraction"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = TrainingConfig()
+        func get<T: Decodable>(_ k: CodingKeys, _ v: T) throws -> T { try c.decodeIfPresent(T.self, forKey: k) ?? v }
+        sequenceLength = try get(.sequenceLength, d.sequenceLength); microBatchSize = try get(.microBatchSize, d.microBatchSize)
+        gradientAccumulation = try get(.gradientAccumulation, d.gradientAccumulation)
+        learningRate = try get(.learningRate, d.learningRate); minLearningRate = try get(.minLearningRate, d.minLearningRate)
+        warmupSteps = try get(.warmupSteps, d.warmupSteps); steps = try get(.steps, d.steps)
+        weightDecay = try get(.weightDecay, d.weightDecay); beta1 = try get(.beta1, d.beta1); beta2 = try get(.beta2, d.beta2)
+        epsilon = try get(.epsilon, d.epsilon); gradientClip = try get(.gradientClip, d.gradientClip); seed = try get(.seed, d.seed)
+        logEvery = try get(.logEvery, d.logEvery); checkpointEvery = try get(.checkpointEvery, d.checkpointEvery)
+        evalEvery = try get(.evalEvery, d.evalEvery); evalBatches = try get(.evalBatches, d.evalBatches)
+        validationFraction = try get(.validationFraction, d.validationFraction)
+    }
+}
+
+/// The whole file: {"model": ..., "training": ...}.
+public struct RunConfig: Codable, Equatable, Sendable {
+    public var model: ModelConfig
+    public var training: TrainingConfig
+
+    public init(model: ModelConfig, training: TrainingConfig) {
+        self.model = model
+        self.training = training
+    }
+
+    /// A preset by name: `tiny` or `small`.
+    public static func preset(_ name: String) -> RunConfig? {
+        switch name {
+        case "tiny": return RunConfig(model: .tiny, training: TrainingConfig())
+        case "small":
+            var t = TrainingConfig()
+            t.sequenceLength = 512; t.microBatchSize = 4; t.gradientAccumulation = 2
+            t.learningRate = 2e-3; t.minLearningRate = 2e-4; t.warmupSteps = 100; t.steps = 2000
+            t.logEvery = 10; t.checkpointEvery = 200; t.evalEvery = 100; t.evalBatches = 4
+            return RunConfig(model: .small, training: t)
+        default: return nil
+        }
+    }
+
+    /// Loads a preset name or a JSON file; unknown fields and inconsistent sizes throw `ConfigError`.
+    public static func load(_ nameOrPath: String) throws -> RunConfig {
+        if let p = preset(nameOrPath) { return p }
+        guard let data = FileManager.default.contents(atPath: nameOrPath) else {
+            throw ConfigError(field: nameOrPath, message: "no such preset or readable file (presets: tiny, small)")
+        }
+        return try decode(data, source: nameOrPath)
+    }
+
+    /// Decodes and validates JSON, naming the first unknown or inconsistent field.
+    public static func decode(_ data: Data, source: String = "config") throws -> RunConfig {
+        guard let top = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ConfigError(field: source, message: "not a JSON object")
+        }
+        let sections: [String: Set<String>] = [
+            "model": Set(ModelConfig.CodingKeys.allCases.map(\.rawValue)),
+            "training": Set(TrainingConfig.CodingKeys.allCases.map(\.rawValue)),
+        ]
+        for (key, value) in top {
+            guard let known = sections[key] else { throw ConfigError(field: key, message: "unknown section (expected model, training)") }
+            guard let dict = value as? [String: Any] else { throw ConfigError(field: key, message: "must be an object") }
+            for k in dict.keys where !known.contains(k) { throw ConfigError(field: "\(key).\(k)", message: "unknown field") }
+        }
+        let config: RunConfig
+        do {
+            let m = try top["model"].map { try JSONDecoder().decode(ModelConfig.self, from: JSONSerialization.data(withJSONObject: $0)) } ?? ModelConfig()
+            let t = try top["training"].map { try JSONDecoder().decode(TrainingConfig.self, from: JSONSerialization.data(withJSONObject: $0)) } ?? TrainingConfig()
+            config = RunConfig(model: m, training: t)
+        } catch let DecodingError.typeMismatch(_, ctx) {
+            throw ConfigError(field: ctx.codingPath.map(\.stringValue).joined(separator: "."), message: "wrong type")
+        }
+        try config.validate()
+        return config
+    }
+
+    public func validate() throws {
+        try model.validate()
+        let t = training
+        func need(_ ok: Bool, _ field: String, _ why: String) throws {
+            if !ok { throw ConfigError(field: "training." + field, message: why) }
+        }
+        try need(t.sequenceLength >= 1 && t.sequenceLength <= model.maxPositionEmbeddings, "sequence_length",
+                 "must be in 1...model.max_position_embeddings (\(model.maxPositionEmbeddings))")
+        try need(t.microBatchSize >= 1, "micro_batch_size", "must be positive")
+        try need(t.gradientAccumulation >= 1, "gradient_accumulation", "must be positive")
+        try need(t.learningRate > 0, "learning_rate", "must be positive")
+        try need(t.minLearningRate >= 0 && t.minLearningRate <= t.learningRate, "min_learning_rate", "must be in 0...learning_rate")
+        try need(t.warmupSteps >= 0, "warmup_steps", "must not be negative")
+        try need(t.steps >= 1, "steps", "must be positive")
+        try need((0..<1).contains(t.beta1), "beta1", "must be in [0, 1)")
+        try need((0..<1).contains(t.beta2), "beta2", "must be in [0, 1)")
+        try need(t.gradientClip > 0, "gradient_clip", "must be positive")
+        try need(t.logEvery >= 1, "log_every", "must be positive")
+        try need(t.checkpointEvery >= 1, "checkpoint_every", "must be positive")
+        try need(t.evalEvery >= 1, "eval_every", "must be positive")
+        try need(t.validationFraction >= 0 && t.validationFraction < 1, "validation_fraction", "must be in [0, 1)")
+    }
+
+    /// Pretty, key-sorted JSON.
+    public func encoded() -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try! e.encode(self)
+    }
+}
+
+/// A bad configuration: the field (dotted path) and what is wrong.
+public struct ConfigError: Error, CustomStringConvertible, Sendable {
+    public var field: String
+    public var message: String
+    public var description: String { "config field '\(field)': \(message)" }
+}

@@ -1,0 +1,83 @@
+// The numeric element of the trainer: every kernel is generic over `TrainingScalar` so the same code runs
+// in Float (training) and Double (finite-difference gradient checks). Also: a tiny parallel-for over the
+// machine's cores and the seeded RNG used for initialization.
+// Policy: generic code is specialized inside this module (the Trainer and Model are instantiated here),
+// so there is no dynamic dispatch in the hot loops.
+import Foundation
+
+/// Float or Double: what a layer needs beyond `BinaryFloatingPoint` (transcendentals and GEMM, the latter
+/// implemented in `Matmul.swift`, the only caller of cblas).
+public protocol TrainingScalar: BinaryFloatingPoint, Sendable where Self.RawSignificand: FixedWidthInteger {
+    static func exp(_ x: Self) -> Self
+    static func log(_ x: Self) -> Self
+    /// Row-major C = alpha·op(A)·op(B) + beta·C. See `Matmul.swift`.
+    static func gemm(transA: Bool, transB: Bool, M: Int, N: Int, K: Int, alpha: Self,
+                     A: UnsafePointer<Self>, lda: Int, B: UnsafePointer<Self>, ldb: Int,
+                     beta: Self, C: UnsafeMutablePointer<Self>, ldc: Int)
+    /// Bytes per element and safetensors dtype name.
+    static var safetensorsDType: String { get }
+}
+
+extension Float {
+    public static func exp(_ x: Float) -> Float { Foundation.exp(x) }
+    public static func log(_ x: Float) -> Float { Foundation.log(x) }
+    public static var safetensorsDType: String { "F32" }
+}
+
+extension Double {
+    public static func exp(_ x: Double) -> Double { Foundation.exp(x) }
+    public static func log(_ x: Double) -> Double { Foundation.log(x) }
+    public static var safetensorsDType: String { "F64" }
+}
+
+/// A pointer that may cross into `concurrentPerform` workers; each worker writes disjoint ranges.
+struct SendablePointer<T>: @unchecked Sendable {
+    let p: UnsafeMutablePointer<T>
+    init(_ p: UnsafeMutablePointer<T>) { self.p = p }
+}
+
+/// Worker count for the element-wise loops (OpenBLAS has its own threads for GEMMs).
+nonisolated(unsafe) public var trainingThreads = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+/// Runs `body` over `0..<n` split into at most `trainingThreads` contiguous chunks. Each chunk must write
+/// only its own rows, so results do not depend on the thread count. Small `n·work` runs inline.
+/// - Complexity: O(n) calls of the body's per-row work, spread over the cores.
+@inline(__always)
+func parallelFor(_ n: Int, work: Int = 1, _ body: (Range<Int>) -> Void) {
+    let workers = min(trainingThreads, n)
+    if workers <= 1 || n * work < 32_768 {
+        body(0..<n)
+        return
+    }
+    withoutActuallyEscaping(body) { body in
+        let box = UnsafeBody(body: body)
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let lo = n * w / workers, hi = n * (w + 1) / workers
+            box.body(lo..<hi)
+        }
+    }
+}
+
+private struct UnsafeBody: @unchecked Sendable {
+    let body: (Range<Int>) -> Void
+}
+
+/// SplitMix64: the seeded generator for initialization and data order; its state is one UInt64 saved in
+/// checkpoints.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    public var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// A standard normal sample (Box–Muller; one of the pair is discarded for simplicity).
+    public mutating func normal() -> Double {
+        let u1 = (Double(next() >> 11) + 1) / 9_007_199_254_740_993.0
+        let u2 = Double(next() >> 11) / 9_007_199_254_740_992.0
+        return (-2 * Foundation.log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+    }
+}

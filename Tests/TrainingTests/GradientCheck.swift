@@ -1,0 +1,78 @@
+// A finite-difference gradient checker for the layer tests: loss = Σ out·R for a fixed random R, the
+// analytic gradient from the layer's backward seeded with dOut = R, the numeric one from central
+// differences in Double.
+@testable import Training
+
+/// Deterministic uniform values in [-scale, scale).
+func randomArray(_ n: Int, seed: UInt64, scale: Double = 1) -> [Double] {
+    var rng = SplitMix64(seed: seed)
+    return (0..<n).map { _ in (Double(rng.next() >> 11) / 9_007_199_254_740_992.0 * 2 - 1) * scale }
+}
+
+/// Owns copies of the input tensors, their gradients and the output, all as pointers.
+final class GradCheckCase {
+    let inputs: [UnsafeMutablePointer<Double>]
+    let dInputs: [UnsafeMutablePointer<Double>]
+    let sizes: [Int]
+    let out: UnsafeMutablePointer<Double>
+    let dOut: UnsafeMutablePointer<Double>
+    let outCount: Int
+
+    init(inputs arrays: [[Double]], outCount: Int, seed: UInt64 = 99) {
+        sizes = arrays.map(\.count)
+        inputs = arrays.map { a in
+            let p = UnsafeMutablePointer<Double>.allocate(capacity: max(1, a.count))
+            p.initialize(from: a, count: a.count)
+            return p
+        }
+        dInputs = arrays.map { a in
+            let p = UnsafeMutablePointer<Double>.allocate(capacity: max(1, a.count))
+            p.initialize(repeating: 0, count: max(1, a.count))
+            return p
+        }
+        self.outCount = outCount
+        out = .allocate(capacity: outCount)
+        out.initialize(repeating: 0, count: outCount)
+        dOut = .allocate(capacity: outCount)
+        dOut.initialize(from: randomArray(outCount, seed: seed), count: outCount)
+    }
+
+    deinit {
+        for p in inputs { p.deallocate() }
+        for p in dInputs { p.deallocate() }
+        out.deallocate(); dOut.deallocate()
+    }
+
+    /// Runs forward, backward, then central differences over the inputs in `check` (every element, or
+    /// `stride`-spaced ones). Returns the largest |analytic − numeric| / max(|analytic|, |numeric|, 1e-3).
+    /// `forward` must overwrite `out` (it may return an extra scalar loss to add).
+    func maxError(check: [Int]? = nil, stride: Int = 1, eps: Double = 1e-5,
+                  forward: (GradCheckCase) -> Double, backward: (GradCheckCase) -> Void) -> Double {
+        func loss() -> Double {
+            out.update(repeating: 0, count: outCount)
+            let extra = forward(self)
+            var l = extra
+            for i in 0..<outCount { l += out[i] * dOut[i] }
+            return l
+        }
+        _ = loss()
+        backward(self)
+        var worst = 0.0
+        for t in check ?? Array(inputs.indices) {
+            for j in Swift.stride(from: 0, to: sizes[t], by: stride) {
+                let x = inputs[t][j]
+                inputs[t][j] = x + eps
+                let lp = loss()
+                inputs[t][j] = x - eps
+                let lm = loss()
+                inputs[t][j] = x
+                let numeric = (lp - lm) / (2 * eps)
+                let analytic = dInputs[t][j]
+                let err = abs(analytic - numeric) / max(abs(analytic), abs(numeric), 1e-3)
+                worst = max(worst, err)
+            }
+        }
+        print("gradient check: max relative error \(worst)")
+        return worst
+    }
+}

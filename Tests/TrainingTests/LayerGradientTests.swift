@@ -1,0 +1,197 @@
+// Every layer's backward against central finite differences in Double, at tiny shapes (B=2, T=3, C=4).
+import Testing
+@testable import Training
+
+@Suite struct LayerGradientTests {
+    let tolerance = 1e-6
+
+    @Test func matmul() {
+        let (N, IC, OC) = (6, 4, 5)
+        let c = GradCheckCase(inputs: [randomArray(N * IC, seed: 1), randomArray(OC * IC, seed: 2)], outCount: N * OC)
+        let err = c.maxError(forward: { c in
+            matmulForward(c.out, c.inputs[0], c.inputs[1], N: N, IC: IC, OC: OC); return 0
+        }, backward: { c in
+            matmulBackward(c.dInputs[0], c.dInputs[1], c.dOut, c.inputs[0], c.inputs[1], N: N, IC: IC, OC: OC)
+        })
+        #expect(err < tolerance, "matmul max rel error \(err)")
+    }
+
+    @Test func embedding() {
+        let (B, T, C, V) = (2, 3, 4, 5)
+        let tokens: [Int32] = [1, 4, 1, 0, 2, 1]
+        let c = GradCheckCase(inputs: [randomArray(V * C, seed: 3)], outCount: B * T * C)
+        let err = tokens.withUnsafeBufferPointer { tk in
+            c.maxError(forward: { c in
+                embeddingForward(c.out, tk.baseAddress!, rowStride: T, c.inputs[0], B: B, T: T, C: C); return 0
+            }, backward: { c in
+                embeddingBackward(c.dInputs[0], c.dOut, tk.baseAddress!, rowStride: T, B: B, T: T, C: C)
+            })
+        }
+        #expect(err < tolerance, "embedding max rel error \(err)")
+    }
+
+    @Test(arguments: [4, 6]) func rmsnorm(inStride: Int) {
+        let (N, C) = (6, 4)
+        let rstd = UnsafeMutablePointer<Double>.allocate(capacity: N)
+        defer { rstd.deallocate() }
+        let c = GradCheckCase(inputs: [randomArray(N * inStride, seed: 4), randomArray(C, seed: 5)], outCount: N * C)
+        let err = c.maxError(forward: { c in
+            rmsnormForward(c.out, rstd, c.inputs[0], inStride: inStride, c.inputs[1], N: N, C: C, eps: 1e-6); return 0
+        }, backward: { c in
+            rmsnormBackward(c.dInputs[0], dInStride: inStride, c.dInputs[1], c.dOut, c.inputs[0], inStride: inStride,
+                            c.inputs[1], rstd, N: N, C: C)
+        })
+        #expect(err < tolerance, "rmsnorm max rel error \(err)")
+    }
+
+    @Test func rope() {
+        let (N, T, H, D, headStride) = (6, 3, 2, 4, 6)
+        let cosT = UnsafeMutablePointer<Double>.allocate(capacity: T * D / 2), sinT = UnsafeMutablePointer<Double>.allocate(capacity: T * D / 2)
+        defer { cosT.deallocate(); sinT.deallocate() }
+        ropeTables(cosT, sinT, T: T, D: D, base: 10)
+        let rowStride = H * headStride
+        let c = GradCheckCase(inputs: [randomArray(N * rowStride, seed: 6)], outCount: N * rowStride)
+        let err = c.maxError(forward: { c in
+            ropeForward(c.out + 1, outStride: rowStride, c.inputs[0] + 1, inStride: rowStride, heads: H, headStride: headStride,
+                        cosT, sinT, N: N, T: T, D: D)
+            return 0
+        }, backward: { c in
+            let tmp = UnsafeMutablePointer<Double>.allocate(capacity: N * rowStride)
+            defer { tmp.deallocate() }
+            ropeBackward(tmp + 1, dInStride: rowStride, c.dOut + 1, dOutStride: rowStride, heads: H, headStride: headStride,
+                         cosT, sinT, N: N, T: T, D: D)
+            for n in 0..<N { for h in 0..<H { for d in 0..<D {
+                let i = n * rowStride + h * headStride + 1 + d
+                c.dInputs[0][i] += tmp[i]
+            } } }
+        })
+        #expect(err < tolerance, "rope max rel error \(err)")
+        // Rotation keeps the norm of each pair and position 0 is the identity.
+        var x: [Double] = [1, 2, 3, 4], y = [Double](repeating: 0, count: 4)
+        ropeForward(&y, outStride: 4, &x, inStride: 4, heads: 1, headStride: 4, cosT, sinT, N: 1, T: T, D: D)
+        #expect(y == x)
+    }
+
+    @Test func ffn() {
+        let (N, C, I) = (6, 4, 5)
+        let bufs = (0..<6).map { _ in UnsafeMutablePointer<Double>.allocate(capacity: N * I) }
+        defer { bufs.forEach { $0.deallocate() } }
+        let a = FFNBuffers(gate: bufs[0], up: bufs[1], h: bufs[2]), d = FFNBuffers(gate: bufs[3], up: bufs[4], h: bufs[5])
+        let c = GradCheckCase(inputs: [randomArray(N * C, seed: 7), randomArray(I * C, seed: 8), randomArray(I * C, seed: 9),
+                                       randomArray(C * I, seed: 10)], outCount: N * C)
+        let err = c.maxError(forward: { c in
+            ffnForward(c.out, c.inputs[0], FFNWeights(gate: c.inputs[1], up: c.inputs[2], down: c.inputs[3]), a, rows: N, C: C, I: I)
+            return 0
+        }, backward: { c in
+            for b in bufs[3...] { b.update(repeating: 0, count: N * I) }
+            ffnBackward(c.dInputs[0], FFNWeights(gate: c.dInputs[1], up: c.dInputs[2], down: c.dInputs[3]), c.dOut, c.inputs[0],
+                        FFNWeights(gate: c.inputs[1], up: c.inputs[2], down: c.inputs[3]), a, d, rows: N, C: C, I: I)
+        })
+        #expect(err < tolerance, "ffn max rel error \(err)")
+    }
+
+    @Test(arguments: [0, 2]) func attention(Dn: Int) {
+        let s = AttentionShape(B: 2, T: 3, H: 2, Dn: Dn, Dr: 2, Dv: 3)
+        let N = s.B * s.T
+        let probs = UnsafeMutablePointer<Double>.allocate(capacity: s.B * s.H * s.T * s.T)
+        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: s.T * s.T)
+        defer { probs.deallocate(); scratch.deallocate() }
+        let c = GradCheckCase(inputs: [randomArray(N * s.H * s.Dqk, seed: 11), randomArray(N * s.H * s.kvWidth, seed: 12),
+                                       randomArray(N * s.Dr, seed: 13)], outCount: N * s.H * s.Dv)
+        let err = c.maxError(forward: { c in
+            attentionForward(c.out, probs, c.inputs[0], c.inputs[1], c.inputs[2], s, scale: 0.7); return 0
+        }, backward: { c in
+            attentionBackward(c.dInputs[0], c.dInputs[1], c.dInputs[2], c.dOut, probs, c.inputs[0], c.inputs[1], c.inputs[2],
+                              scratch, s, scale: 0.7)
+        })
+        #expect(err < tolerance, "attention max rel error \(err)")
+    }
+
+    @Test func attentionIsCausal() {
+        // Changing the last position's k and v must not change earlier outputs.
+        let s = AttentionShape(B: 1, T: 3, H: 1, Dn: 2, Dr: 2, Dv: 2)
+        var q = randomArray(3 * 4, seed: 1), kv = randomArray(3 * 4, seed: 2), kr = randomArray(3 * 2, seed: 3)
+        var p = [Double](repeating: 0, count: 9), o1 = [Double](repeating: 0, count: 6), o2 = o1
+        attentionForward(&o1, &p, &q, &kv, &kr, s, scale: 1)
+        for i in 8..<12 { kv[i] += 1 }
+        kr[4] += 1
+        attentionForward(&o2, &p, &q, &kv, &kr, s, scale: 1)
+        #expect(Array(o1[0..<4]) == Array(o2[0..<4]))
+        #expect(o1[4..<6] != o2[4..<6])
+    }
+
+    @Test func headCrossEntropy() {
+        let (B, T, C, V) = (2, 3, 4, 7)
+        let targets: [Int32] = [0, 3, 6, 9, 2, 2, 5, 1]   // rows of 4, the last of each unused
+        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 4 * V)
+        defer { scratch.deallocate() }
+        let c = GradCheckCase(inputs: [randomArray(B * T * C, seed: 14), randomArray(V * C, seed: 15)], outCount: 1)
+        c.dOut[0] = 0
+        let err = targets.withUnsafeBufferPointer { tg in
+            c.maxError(forward: { c in
+                Training.headCrossEntropy(c.inputs[0], c.inputs[1], targets: tg.baseAddress!, rowStride: 4, B: B, T: T, C: C, V: V,
+                                          scratch: scratch, chunk: 4, dHidden: nil, dWeight: nil, dScale: 1) * 0.3
+            }, backward: { c in
+                _ = Training.headCrossEntropy(c.inputs[0], c.inputs[1], targets: tg.baseAddress!, rowStride: 4, B: B, T: T, C: C, V: V,
+                                              scratch: scratch, chunk: 4, dHidden: c.dInputs[0], dWeight: c.dInputs[1], dScale: 0.3)
+            })
+        }
+        #expect(err < tolerance, "cross-entropy max rel error \(err)")
+    }
+
+    @Test(arguments: [0.0, 0.3]) func moe(alpha: Double) {
+        let s = MoEShape(B: 2, T: 3, C: 4, E: 4, K: 2, I: 3, Is: 5, routedScale: 2.5, balanceAlpha: alpha)
+        let (N, C, E, K, I, Is) = (s.N, s.C, s.E, s.K, s.I, s.Is)
+        var sizes = [N * C, E * C, E]
+        for _ in 0..<E { sizes += [I * C, I * C, C * I] }
+        sizes += [Is * C, Is * C, C * Is]
+        let inputs = sizes.enumerated().map { randomArray($0.element, seed: 20 + UInt64($0.offset)) }
+        let c = GradCheckCase(inputs: inputs, outCount: N * C)
+        var storage: [UnsafeMutablePointer<Double>] = []
+        func take(_ n: Int) -> UnsafeMutablePointer<Double> {
+            let p = UnsafeMutablePointer<Double>.allocate(capacity: n); p.initialize(repeating: 0, count: n); storage.append(p); return p
+        }
+        let ints = UnsafeMutablePointer<Int32>.allocate(capacity: 3 * N * K + E + 1)
+        let load = UnsafeMutablePointer<Int>.allocate(capacity: E)
+        load.initialize(repeating: 0, count: E)
+        defer { storage.forEach { $0.deallocate() }; ints.deallocate(); load.deallocate() }
+        let a = MoEBuffers(logits: take(N * E), scores: take(N * E), gates: take(N * K), xg: take(N * K * C), yg: take(N * K * C),
+                           routed: FFNBuffers(gate: take(N * K * I), up: take(N * K * I), h: take(N * K * I)),
+                           shared: FFNBuffers(gate: take(N * Is), up: take(N * Is), h: take(N * Is)), balanceF: take(s.B * E),
+                           picks: ints, slotOf: ints + N * K, tokenOf: ints + 2 * N * K, offsets: ints + 3 * N * K)
+        let gradSizes = [N * K * C, N * K * C, N * K * I, N * K * I, N * K * I, N * Is, N * Is, N * Is, N * E, N * K]
+        let g = gradSizes.map { take($0) }
+        let d = MoEGradBuffers(dxg: g[0], dyg: g[1], routed: FFNBuffers(gate: g[2], up: g[3], h: g[4]),
+                               shared: FFNBuffers(gate: g[5], up: g[6], h: g[7]), dlogits: g[8], dgates: g[9])
+        func weights(_ p: [UnsafeMutablePointer<Double>]) -> MoEWeights<Double> {
+            MoEWeights(gate: p[1], bias: p[2], experts: (0..<E).map { FFNWeights(gate: p[3 + 3 * $0], up: p[4 + 3 * $0], down: p[5 + 3 * $0]) },
+                       shared: FFNWeights(gate: p[3 + 3 * E], up: p[4 + 3 * E], down: p[5 + 3 * E]))
+        }
+        // Every expert must receive tokens for the check to cover it: a bias pushing the choice around.
+        let checked = Array(0..<2) + Array(3..<sizes.count)   // not the bias: it has no gradient
+        let err = c.maxError(check: checked, forward: { c in
+            moeForward(c.out, c.inputs[0], weights(c.inputs), a, s, load: load)
+        }, backward: { c in
+            for (p, n) in zip(g, gradSizes) { p.update(repeating: 0, count: n) }
+            moeBackward(c.dInputs[0], weights(c.dInputs), c.dOut, c.inputs[0], weights(c.inputs), a, d, s)
+        })
+        #expect(err < tolerance, "MoE max rel error \(err)")
+        // Gates: each token's gates sum to the routed scaling factor.
+        for n in 0..<N {
+            var sum = 0.0
+            for k in 0..<K { sum += a.gates[n * K + k] }
+            #expect(abs(sum - 2.5) < 1e-12)
+        }
+    }
+
+    @Test func moeBiasUpdate() {
+        // Mean load 5: overloaded expert 0 goes down, underloaded 1 and 3 go up, expert 2 stays.
+        let E = 4
+        let bias = UnsafeMutablePointer<Double>.allocate(capacity: E)
+        defer { bias.deallocate() }
+        bias.initialize(from: [0, 0, 0, 0], count: E)
+        let load: [Int] = [10, 2, 5, 3]
+        load.withUnsafeBufferPointer { moeUpdateBias(bias, load: $0.baseAddress!, E: E, gamma: 0.01) }
+        #expect(Array(UnsafeBufferPointer(start: bias, count: E)) == [-0.01, 0.01, 0, 0.01])
+    }
+}
