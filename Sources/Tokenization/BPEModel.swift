@@ -179,6 +179,10 @@ public struct BPEModel: Sendable {
         out.append(contentsOf: work.ids[0 ..< m])
     }
 
+    func mergeLargeEntry(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout [Int32], work: inout MergeWork) {
+        mergeLarge(p, n, into: &out, work: &work)
+    }
+
     /// Heap merge over a linked list with lazily invalidated entries, ordered by (rank, position).
     private func mergeLarge(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout [Int32], work: inout MergeWork) {
         var ids = [Int32](), next = [Int32](), prev = [Int32]()
@@ -258,5 +262,12 @@ struct MinHeap64 {
         }
         a[i] = last
         return top
+    }
+}
+
+extension BPEModel {
+    /// The heap merge on any piece (tests compare it with the flat merge).
+    func encodePieceLargeForTest(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout [Int32], work: inout MergeWork) {
+        mergeLargeEntry(p, n, into: &out, work: &work)
     }
 }

@@ -204,7 +204,7 @@ struct AddedTokenMatcher: Sendable {
 /// One thread's encoder: normalizers, ICU matchers, scratch buffers and the pre-token cache.
 public final class TokenEncoder {
     public let tokenizer: Tokenizer
-    private var textNormalizers: [TextNormalizer] = []
+    private var textNormalizers: [UTF8Normalizer] = []
     private let preState: PreTokenizerState
     private var work = MergeWork()
     private var buffer: [UInt8] = []
@@ -220,7 +220,7 @@ public final class TokenEncoder {
 
     init(_ tokenizer: Tokenizer) throws {
         self.tokenizer = tokenizer
-        for form in tokenizer.normalizers { textNormalizers.append(try TextNormalizer(form: form, cleanups: .none)) }
+        for form in tokenizer.normalizers { textNormalizers.append(try UTF8Normalizer(form)) }
         preState = PreTokenizerState(tokenizer.preTokenizer)
     }
 
@@ -253,16 +253,24 @@ public final class TokenEncoder {
                 try encodeSegment(UnsafeBufferPointer(rebasing: text[range]), into: &out)
                 return
             }
-            var s = String(decoding: UnsafeBufferPointer(rebasing: text[range]), as: UTF8.self)
-            for n in textNormalizers { _ = try n.normalize(&s) }
+            let s = try normalized(UnsafeBufferPointer(rebasing: text[range]))
             let normalizedMatcher = tokenizer.normalizedMatcher[allowSpecial]!
-            try s.withUTF8 { u in
+            try s.withUnsafeBufferPointer { u in
                 guard let nb = u.baseAddress else { return }
                 try normalizedMatcher.split(nb, 0 ..< u.count, text: { r in
                     try encodeSegment(UnsafeBufferPointer(rebasing: u[r]), into: &out)
                 }, token: { out.append($0) })
             }
         }, token: { out.append($0) })
+    }
+
+    /// The text after every normalization form.
+    private func normalized(_ text: UnsafeBufferPointer<UInt8>) throws -> [UInt8] {
+        var current = Array(text)
+        for n in textNormalizers {
+            if let changed = try current.withUnsafeBufferPointer({ try n.normalize($0) }) { current = changed }
+        }
+        return current
     }
 
     /// Pre-tokenizes and BPE-encodes text with no added tokens in it.
@@ -314,9 +322,7 @@ public final class TokenEncoder {
         try t.withUTF8 { u in
             guard let base = u.baseAddress else { return }
             try tokenizer.rawMatcher[false]!.split(base, 0 ..< u.count, text: { range in
-                var s = String(decoding: UnsafeBufferPointer(rebasing: u[range]), as: UTF8.self)
-                for n in textNormalizers { _ = try n.normalize(&s) }
-                var b = Array(s.utf8)
+                var b = try normalized(UnsafeBufferPointer(rebasing: u[range]))
                 var ps: [Range<Int>] = []
                 try tokenizer.preTokenizer.run(&b, 0 ..< b.count, into: &ps, state: preState)
                 for r in ps { result.append(Array(b[r])) }

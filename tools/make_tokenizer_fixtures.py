@@ -1,0 +1,56 @@
+"""Writes the committed fixtures of Tests/TokenizationTests (see tools/make-tokenizer-fixtures).
+
+pretokenize.json  {preset: [[text, [piece, ...]], ...]}  pieces from HF Split(Regex, isolated) sequences
+encode.json       {name: {"file": rel, "kind": k, "cases": [[text, [ids]], ...]}} for ../shared/tokenizers
+train.json        {"text": [...], "vocab_size": n, "presets": {preset: {"merges": [[a, b], ...]}}} from BpeTrainer
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tokenizer_common import PRESETS, ROOT, adversarial_strings, dump, hf_pretokenizer, shared_tokenizers  # noqa: E402
+
+OUT = os.path.join(ROOT, "tools", "fixtures", "tokenization")
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    texts = adversarial_strings()
+    pre = {}
+    for preset in PRESETS:
+        if preset == "cl100k":
+            # Oniguruma reads `{1,3}+` as "one or more groups of 1-3", fancy-regex (tiktoken) as a
+            # possessive {1,3}; the preset follows tiktoken, so its reference is Python `regex`.
+            import regex
+            pat = regex.compile(PRESETS[preset][0])
+            pre[preset] = [[t, pat.findall(t)] for t in texts]
+            continue
+        pt = hf_pretokenizer(preset)
+        pre[preset] = [[t, [p for p, _ in pt.pre_tokenize_str(t)]] for t in texts]
+    dump(pre, os.path.join(OUT, "pretokenize.json"))
+
+    enc = {}
+    for name, rel, kind, encode in shared_tokenizers():
+        enc[name] = {"file": rel, "kind": kind, "cases": [[t, encode(t)] for t in texts]}
+    dump(enc, os.path.join(OUT, "encode.json"))
+
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers, Regex
+    train_text = texts * 3 + [open(os.path.join(ROOT, "tools", "tokenizer_common.py"), encoding="utf-8").read()]
+    result = {"text": train_text, "vocab_size": 600, "special_tokens": ["<|endoftext|>", "<|pad|>"], "presets": {}}
+    for preset in ["gpt2", "cl100k", "o200k", "deepseek-v3"]:
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.Sequence(
+            [pre_tokenizers.Split(Regex(p), behavior="isolated") for p in PRESETS[preset]]
+            + [pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+        trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=result["special_tokens"], show_progress=False,
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        tok.train_from_iterator(train_text, trainer=trainer)
+        import json
+        model = json.loads(tok.to_str())["model"]
+        result["presets"][preset] = {"merges": model["merges"]}
+    dump(result, os.path.join(OUT, "train.json"))
+    print(f"fixtures: {len(texts)} strings, {len(enc)} tokenizers -> {OUT}")
+
+
+if __name__ == "__main__":
+    main()
