@@ -10,6 +10,7 @@ struct TokenMill: ParsableCommand {
         subcommands: [
             NormalizeCommand.self,
             StatsCommand.self,
+            TrainCommand.self,
         ]
     )
 }

@@ -1,0 +1,117 @@
+// Checkpoints: a directory RUN/checkpoint holding
+//   model.safetensors      every parameter under transformers' DeepseekV3ForCausalLM names (F32), MTP
+//                          modules as model.layers.{L+k}.* like the released DeepSeek-V3 weights
+//   optimizer.safetensors  AdamW moments "exp_avg" and "exp_avg_sq" (flat, parameter order)
+//   config.json            transformers' DeepseekV3Config
+//   tokenmill.json         the run's own config ({"model", "training"})
+//   state.json             step, optimizer step, data position, tokens seen, seed
+// Atomic: everything is written (and fsynced) into RUN/checkpoint.tmp, then the old checkpoint is
+// renamed to checkpoint.old, the new one into place, and the old one removed. A crash at any point
+// leaves a complete checkpoint or checkpoint.old, which `load` falls back to.
+import Foundation
+
+/// The trainer's position, saved beside the weights.
+public struct TrainerState: Codable, Equatable, Sendable {
+    public var step = 0
+    public var optimizerStep = 0
+    public var position = DataPosition()
+    public var tokensSeen = 0
+    public var seed: UInt64 = 0
+    public init() {}
+}
+
+/// transformers' config.json for `config`.
+public func huggingFaceConfig(_ c: ModelConfig) -> Data {
+    let dict: [String: Any] = [
+        "architectures": ["DeepseekV3ForCausalLM"], "model_type": "deepseek_v3",
+        "vocab_size": c.vocabSize, "hidden_size": c.hiddenSize, "intermediate_size": c.intermediateSize,
+        "moe_intermediate_size": c.moeIntermediateSize, "num_hidden_layers": c.numHiddenLayers,
+        "num_attention_heads": c.numAttentionHeads, "num_key_value_heads": c.numAttentionHeads,
+        "n_shared_experts": c.nSharedExperts, "n_routed_experts": c.nRoutedExperts,
+        "routed_scaling_factor": c.routedScalingFactor, "kv_lora_rank": c.kvLoraRank,
+        "q_lora_rank": c.qLoraRank > 0 ? c.qLoraRank as Any : NSNull(),
+        "qk_rope_head_dim": c.qkRopeHeadDim, "qk_nope_head_dim": c.qkNopeHeadDim, "v_head_dim": c.vHeadDim,
+        "n_group": 1, "topk_group": 1, "num_experts_per_tok": c.numExpertsPerTok,
+        "first_k_dense_replace": c.firstKDenseReplace, "norm_topk_prob": true, "hidden_act": "silu",
+        "max_position_embeddings": c.maxPositionEmbeddings, "initializer_range": c.initializerRange,
+        "rms_norm_eps": c.rmsNormEps, "rope_theta": c.ropeTheta, "rope_scaling": NSNull(), "rope_interleave": true,
+        "attention_bias": false, "attention_dropout": 0.0, "tie_word_embeddings": false, "use_cache": true,
+        "torch_dtype": "float32", "num_nextn_predict_layers": c.numNextnPredictLayers,
+    ]
+    return try! JSONSerialization.data(withJSONObject: dict, options: [.prettyPrinted, .sortedKeys])
+}
+
+public enum Checkpoint {
+    /// Writes the checkpoint of `model`, `optimizer` and `state` into `run`/checkpoint atomically.
+    public static func save(run: String, config: RunConfig, model: Model<Float>, optimizer: AdamW<Float>,
+                            state: TrainerState) throws {
+        let fm = FileManager.default
+        let final = run + "/checkpoint", temp = run + "/checkpoint.tmp", old = run + "/checkpoint.old"
+        try? fm.removeItem(atPath: temp)
+        do { try fm.createDirectory(atPath: temp, withIntermediateDirectories: true) } catch {
+            throw SafetensorsError(path: temp, message: "cannot create: \(error.localizedDescription)")
+        }
+        do {
+            let entries = model.specs.map { s in
+                SafetensorsEntry(name: s.name, dtype: "F32", shape: s.shape, pointer: UnsafeRawPointer(model.params + s.offset),
+                                 byteCount: s.count * 4)
+            }
+            try writeSafetensors(temp + "/model.safetensors", entries: entries,
+                                 metadata: ["format": "pt", "step": String(state.step)])
+            let P = model.parameterCount
+            try writeSafetensors(temp + "/optimizer.safetensors", entries: [
+                SafetensorsEntry(name: "exp_avg", dtype: "F32", shape: [P], pointer: UnsafeRawPointer(optimizer.m), byteCount: P * 4),
+                SafetensorsEntry(name: "exp_avg_sq", dtype: "F32", shape: [P], pointer: UnsafeRawPointer(optimizer.v), byteCount: P * 4),
+            ], metadata: ["step": String(optimizer.step)])
+            try writeFile(temp + "/config.json", huggingFaceConfig(config.model))
+            try writeFile(temp + "/tokenmill.json", config.encoded())
+            let e = JSONEncoder()
+            e.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try writeFile(temp + "/state.json", try e.encode(state))
+        } catch {
+            try? fm.removeItem(atPath: temp)
+            throw error
+        }
+        try? fm.removeItem(atPath: old)
+        if fm.fileExists(atPath: final) { try fm.moveItem(atPath: final, toPath: old) }
+        try fm.moveItem(atPath: temp, toPath: final)
+        try? fm.removeItem(atPath: old)
+    }
+
+    /// The checkpoint directory to resume from: checkpoint, else checkpoint.old (a crash mid-swap).
+    public static func directory(run: String) -> String? {
+        let fm = FileManager.default
+        for d in ["/checkpoint", "/checkpoint.old"] where fm.fileExists(atPath: run + d + "/state.json") { return run + d }
+        return nil
+    }
+
+    /// Loads weights, moments and state saved by `save`; the model's config must match.
+    public static func load(directory dir: String, config: RunConfig, model: Model<Float>, optimizer: AdamW<Float>) throws -> TrainerState {
+        if let saved = FileManager.default.contents(atPath: dir + "/tokenmill.json") {
+            let other = try RunConfig.decode(saved, source: dir + "/tokenmill.json")
+            if other.model != config.model {
+                throw SafetensorsError(path: dir, message: "checkpoint is from another model config; resume with the same --config")
+            }
+        }
+        let weights = try SafetensorsFile(path: dir + "/model.safetensors")
+        for s in model.specs {
+            try weights.copy(s.name, dtype: "F32", shape: s.shape, into: UnsafeMutableRawPointer(model.params + s.offset))
+        }
+        let opt = try SafetensorsFile(path: dir + "/optimizer.safetensors")
+        try opt.copy("exp_avg", dtype: "F32", shape: [model.parameterCount], into: UnsafeMutableRawPointer(optimizer.m))
+        try opt.copy("exp_avg_sq", dtype: "F32", shape: [model.parameterCount], into: UnsafeMutableRawPointer(optimizer.v))
+        guard let data = FileManager.default.contents(atPath: dir + "/state.json"),
+              let state = try? JSONDecoder().decode(TrainerState.self, from: data) else {
+            throw SafetensorsError(path: dir + "/state.json", message: "missing or unreadable trainer state")
+        }
+        optimizer.step = state.optimizerStep
+        return state
+    }
+
+    static func writeFile(_ path: String, _ data: Data) throws {
+        guard let f = fopen(path, "wb") else { throw SafetensorsError(path: path, message: "cannot create: \(String(cString: strerror(errno)))") }
+        let ok = data.withUnsafeBytes { fwrite($0.baseAddress, 1, data.count, f) == data.count } && fflush(f) == 0 && fsync(fileno(f)) == 0
+        let err = errno
+        if fclose(f) != 0 || !ok { throw SafetensorsError(path: path, message: "write failed: \(String(cString: strerror(err)))") }
+    }
+}

@@ -1,0 +1,122 @@
+// safetensors, written and read (format in REFERENCE.md §6):
+//   bytes 0..<8    u64 LE N, the header length
+//   bytes 8..<8+N  UTF-8 JSON {"__metadata__": {str: str}, name: {"dtype", "shape", "data_offsets": [b, e]}},
+//                  right-padded with spaces so N is a multiple of 8
+//   then the data buffer, tensors back to back (row-major, little-endian), offsets relative to its start.
+// The writer orders tensors by name (all ours share one dtype) and streams each tensor's bytes from
+// its slice of the flat allocation; the reader memory-maps and checks that entries tile the buffer.
+import Foundation
+
+/// One tensor to write: its bytes are read from `pointer` (count elements of `elementSize` bytes).
+public struct SafetensorsEntry {
+    public var name: String
+    public var dtype: String
+    public var shape: [Int]
+    public var pointer: UnsafeRawPointer
+    public var byteCount: Int
+    public init(name: String, dtype: String, shape: [Int], pointer: UnsafeRawPointer, byteCount: Int) {
+        self.name = name; self.dtype = dtype; self.shape = shape; self.pointer = pointer; self.byteCount = byteCount
+    }
+}
+
+/// A failure reading or writing a safetensors file, with the path.
+public struct SafetensorsError: Error, CustomStringConvertible, Sendable {
+    public var path: String
+    public var message: String
+    public var description: String { "\(path): \(message)" }
+}
+
+private func jsonString(_ s: String) -> String {
+    let data = try! JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])
+    let text = String(decoding: data, as: UTF8.self)
+    return String(text.dropFirst().dropLast())
+}
+
+/// Writes `entries` to `path` (not atomically; `Checkpoint` writes into a temporary directory) and
+/// fsyncs it. Throws on any short write (e.g. a full disk).
+/// - Complexity: O(total bytes).
+public func writeSafetensors(_ path: String, entries: [SafetensorsEntry], metadata: [String: String]) throws {
+    let sorted = entries.sorted { $0.name < $1.name }
+    var header = "{"
+    var parts: [String] = []
+    if !metadata.isEmpty {
+        let m = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }.joined(separator: ",")
+        parts.append("\"__metadata__\":{\(m)}")
+    }
+    var offset = 0
+    for e in sorted {
+        let shape = e.shape.map(String.init).joined(separator: ",")
+        parts.append("\(jsonString(e.name)):{\"dtype\":\"\(e.dtype)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + e.byteCount)]}")
+        offset += e.byteCount
+    }
+    header += parts.joined(separator: ",") + "}"
+    var headerBytes = Array(header.utf8)
+    while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
+    guard let f = fopen(path, "wb") else {
+        throw SafetensorsError(path: path, message: "cannot create: \(String(cString: strerror(errno)))")
+    }
+    var ok = true
+    var n = UInt64(headerBytes.count).littleEndian
+    ok = ok && fwrite(&n, 8, 1, f) == 1
+    ok = ok && fwrite(headerBytes, 1, headerBytes.count, f) == headerBytes.count
+    for e in sorted where ok && e.byteCount > 0 { ok = fwrite(e.pointer, 1, e.byteCount, f) == e.byteCount }
+    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0
+    let err = errno
+    ok = (fclose(f) == 0) && ok
+    if !ok { throw SafetensorsError(path: path, message: "write failed: \(String(cString: strerror(err)))") }
+}
+
+/// A memory-mapped safetensors file.
+public struct SafetensorsFile {
+    public struct Tensor { public var dtype: String; public var shape: [Int]; public var range: Range<Int> }
+    public let path: String
+    public let data: Data
+    public let tensors: [String: Tensor]
+    public let metadata: [String: String]
+    let bufferStart: Int
+
+    /// Opens and validates `path` (header size, JSON, offsets tiling the buffer, file size).
+    public init(path: String) throws {
+        self.path = path
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
+            throw SafetensorsError(path: path, message: "cannot read: \(error.localizedDescription)")
+        }
+        guard data.count >= 8 else { throw SafetensorsError(path: path, message: "shorter than its 8-byte header length") }
+        let n = data.prefix(8).withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+        guard n <= 100_000_000, 8 + n <= data.count else { throw SafetensorsError(path: path, message: "bad header length \(n)") }
+        guard let json = try? JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + n))) as? [String: Any] else {
+            throw SafetensorsError(path: path, message: "header is not a JSON object")
+        }
+        bufferStart = 8 + n
+        var tensors: [String: Tensor] = [:], meta: [String: String] = [:]
+        for (name, value) in json {
+            if name == "__metadata__" { meta = value as? [String: String] ?? [:]; continue }
+            guard let d = value as? [String: Any], let dtype = d["dtype"] as? String, let shape = d["shape"] as? [Int],
+                  let offs = d["data_offsets"] as? [Int], offs.count == 2, offs[0] <= offs[1] else {
+                throw SafetensorsError(path: path, message: "bad entry for tensor \(name)")
+            }
+            tensors[name] = Tensor(dtype: dtype, shape: shape, range: offs[0]..<offs[1])
+        }
+        var end = 0
+        for t in tensors.values.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {
+            guard t.range.lowerBound == end else { throw SafetensorsError(path: path, message: "tensor data has holes or overlaps") }
+            end = t.range.upperBound
+        }
+        guard bufferStart + end == data.count else {
+            throw SafetensorsError(path: path, message: "file size \(data.count) does not match the header (\(bufferStart + end))")
+        }
+        self.tensors = tensors
+        metadata = meta
+    }
+
+    /// Copies tensor `name` into `destination` (checked: dtype, shape).
+    public func copy(_ name: String, dtype: String, shape: [Int], into destination: UnsafeMutableRawPointer) throws {
+        guard let t = tensors[name] else { throw SafetensorsError(path: path, message: "missing tensor \(name)") }
+        guard t.dtype == dtype, t.shape == shape else {
+            throw SafetensorsError(path: path, message: "tensor \(name) is \(t.dtype)\(t.shape), expected \(dtype)\(shape) (a checkpoint from another config?)")
+        }
+        data.withUnsafeBytes { raw in
+            destination.copyMemory(from: raw.baseAddress! + bufferStart + t.range.lowerBound, byteCount: t.range.count)
+        }
+    }
+}

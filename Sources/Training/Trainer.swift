@@ -1,0 +1,215 @@
+// The training loop: micro-batches → forward/backward → gradient accumulation → global-norm clipping →
+// AdamW with warmup + cosine → aux-loss-free bias update; metrics every `log_every` steps (stderr and
+// RUN/metrics.jsonl), validation every `eval_every`, atomic checkpoints every `checkpoint_every` and
+// at the end. Resuming restores weights, moments, step and data position, so 2×N steps with a resume
+// in between equal 2N straight, bit for bit (same thread counts).
+// Memory: the model's arenas, AdamW's two moments, and one accumulation buffer when accumulating;
+// nothing is allocated per step.
+import Foundation
+
+/// When to stop: the first condition reached (steps and tokens count from the start of the run,
+/// including resumed steps; minutes count from this invocation).
+public struct StopCondition: Sendable {
+    public var steps: Int?
+    public var tokens: Int?
+    public var minutes: Double?
+    public init(steps: Int? = nil, tokens: Int? = nil, minutes: Double? = nil) {
+        self.steps = steps; self.tokens = tokens; self.minutes = minutes
+    }
+}
+
+/// Training failures the CLI reports with exit code 1.
+public struct TrainingError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
+}
+
+public final class Trainer {
+    public let config: RunConfig
+    public let model: Model<Float>
+    public let optimizer: AdamW<Float>
+    public private(set) var state = TrainerState()
+    public private(set) var lastValidationLoss: Double?
+    let stream: TokenStream
+    let sampler: RowSampler
+    let run: String?
+    let accumulated: UnsafeMutablePointer<Float>?
+    let log: (String) -> Void
+    var metrics: FileHandle?
+    /// sgemm GFLOP/s measured at start, for the share-of-peak metric (0 = not measured).
+    public var sgemmPeak = 0.0
+
+    /// Opens the data, builds the model (initialized from the seed, or loaded with `resume`).
+    public init(config: RunConfig, data: String, run: String?, resume: Bool, log: @escaping (String) -> Void) throws {
+        try config.validate()
+        self.config = config
+        self.log = log
+        self.run = run
+        let t = config.training
+        model = Model<Float>(config: config.model, B: t.microBatchSize, T: t.sequenceLength)
+        optimizer = AdamW<Float>(count: model.parameterCount, beta1: t.beta1, beta2: t.beta2, epsilon: t.epsilon,
+                                 weightDecay: t.weightDecay)
+        accumulated = t.gradientAccumulation > 1 ? .allocate(capacity: model.parameterCount) : nil
+        stream = try TokenStream(path: data, vocabSize: config.model.vocabSize, validationFraction: t.validationFraction)
+        sampler = try RowSampler(stream: stream, rowLength: model.rowLength, stride: t.sequenceLength, seed: t.seed)
+        if let run {
+            try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+            if resume {
+                guard let dir = Checkpoint.directory(run: run) else {
+                    throw TrainingError(message: "\(run): no checkpoint to resume from")
+                }
+                state = try Checkpoint.load(directory: dir, config: config, model: model, optimizer: optimizer)
+                sampler.seek(state.position)
+            } else if Checkpoint.directory(run: run) != nil {
+                throw TrainingError(message: "\(run) already holds a checkpoint; pass --resume to continue it or choose another --out")
+            }
+            let path = run + "/metrics.jsonl"
+            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+            metrics = FileHandle(forWritingAtPath: path)
+            metrics?.seekToEndOfFile()
+        } else if resume {
+            throw TrainingError(message: "--resume needs --out RUN")
+        }
+        if !resume {
+            model.initialize(seed: t.seed)
+            state.seed = t.seed
+        }
+    }
+
+    deinit { accumulated?.deallocate() }
+
+    /// Tokens consumed by one optimizer step (predicted positions of the main head).
+    public var tokensPerStep: Int { config.training.microBatchSize * config.training.sequenceLength * config.training.gradientAccumulation }
+
+    /// Trains until `stop` (or `training.steps` when it names nothing); checkpoints at the end.
+    public func train(until stop: StopCondition) throws {
+        let t = config.training
+        let targetSteps = stop.steps ?? (stop.tokens == nil && stop.minutes == nil ? t.steps : Int.max)
+        let start = Date()
+        var windowStart = Date(), windowTokens = 0
+        while state.step < targetSteps {
+            if let tokens = stop.tokens, state.tokensSeen >= tokens { break }
+            if let minutes = stop.minutes, Date().timeIntervalSince(start) >= minutes * 60 { break }
+            let lr = learningRate(step: state.step, warmup: t.warmupSteps, total: t.steps, peak: t.learningRate,
+                                  minimum: t.minLearningRate)
+            let (losses, norm) = try step(lr: lr)
+            state.step += 1
+            state.tokensSeen += tokensPerStep
+            windowTokens += tokensPerStep
+            let logNow = state.step % t.logEvery == 0 || state.step == targetSteps
+            if logNow {
+                let loads = expertLoadSummary()
+                model.updateBias()
+                let seconds = Date().timeIntervalSince(windowStart)
+                report(losses: losses, lr: lr, norm: norm, tokens: windowTokens, seconds: seconds, loads: loads)
+                windowStart = Date(); windowTokens = 0
+            } else {
+                model.updateBias()
+            }
+            if state.step % t.evalEvery == 0 { evaluateAndLog() }
+            if run != nil && state.step % t.checkpointEvery == 0 { try saveCheckpoint() }
+        }
+        if run != nil { try saveCheckpoint() }
+    }
+
+    /// One optimizer step; returns the mean losses over micro-batches and the pre-clip gradient norm.
+    func step(lr: Double) throws -> (LossParts, Double) {
+        let t = config.training, A = t.gradientAccumulation, P = model.parameterCount
+        var mean = LossParts()
+        mean.mtp = Array(repeating: 0, count: config.model.numNextnPredictLayers)
+        for micro in 0..<A {
+            sampler.next(rows: model.B, into: model.tokens)
+            let loss = model.forward(computeGradients: true, countLoad: true)
+            guard loss.isFinite else {
+                throw TrainingError(message: "loss is \(loss) at step \(state.step + 1); stopping (the last checkpoint is kept). Try a lower learning_rate.")
+            }
+            model.backward()
+            let l = model.losses
+            mean.main += l.main / Double(A); mean.balance += l.balance / Double(A); mean.total += l.total / Double(A)
+            for k in mean.mtp.indices { mean.mtp[k] += l.mtp[k] / Double(A) }
+            if let acc = accumulated {
+                let g = model.grads, scale = 1 / Float(A)
+                if micro == 0 { for i in 0..<P { acc[i] = g[i] * scale } } else { for i in 0..<P { acc[i] += g[i] * scale } }
+            }
+        }
+        let grads = accumulated ?? model.grads
+        let norm = gradientNorm(grads, specs: model.specs)
+        guard norm.isFinite else {
+            throw TrainingError(message: "gradient norm is \(norm) at step \(state.step + 1); stopping (the last checkpoint is kept)")
+        }
+        let scale = norm > t.gradientClip ? t.gradientClip / norm : 1
+        optimizer.update(params: model.params, grads: grads, specs: model.specs, lr: lr, gradScale: scale)
+        state.optimizerStep = optimizer.step
+        state.position = sampler.position
+        return (mean, norm)
+    }
+
+    /// Mean main-head loss over `eval_batches` fixed micro-batches from the held-out tail (nil if it is
+    /// shorter than a row).
+    public func evaluate() -> Double? {
+        let t = config.training, row = model.rowLength
+        let valStart = stream.trainCount, valCount = stream.count - stream.trainCount
+        guard valCount >= row else { return nil }
+        let windows = (valCount - row) / t.sequenceLength + 1
+        var total = 0.0, w = 0
+        for _ in 0..<t.evalBatches {
+            for b in 0..<model.B {
+                stream.read(valStart + (w % windows) * t.sequenceLength, row, into: model.tokens + b * row)
+                w += 1
+            }
+            model.forward(computeGradients: false)
+            total += model.losses.main
+        }
+        return total / Double(t.evalBatches)
+    }
+
+    func evaluateAndLog() {
+        guard let v = evaluate() else { return }
+        lastValidationLoss = v
+        log(String(format: "step %d: validation loss %.4f", state.step, v))
+        writeMetrics(["step": state.step, "val_loss": v])
+    }
+
+    public func saveCheckpoint() throws {
+        guard let run else { return }
+        state.position = sampler.position
+        try Checkpoint.save(run: run, config: config, model: model, optimizer: optimizer, state: state)
+    }
+
+    /// Per MoE layer: (max load, min load, bias min, bias max) for the current step.
+    func expertLoadSummary() -> [(Int, Int, Double, Double)] {
+        let E = config.model.nRoutedExperts
+        let biases = model.biasRanges()
+        return (0..<model.moeLayerCount).map { i in
+            var hi = Int.min, lo = Int.max
+            for e in 0..<E { hi = max(hi, model.expertLoad[i * E + e]); lo = min(lo, model.expertLoad[i * E + e]) }
+            return (hi, lo, biases[i].0, biases[i].1)
+        }
+    }
+
+    func report(losses: LossParts, lr: Double, norm: Double, tokens: Int, seconds: Double, loads: [(Int, Int, Double, Double)]) {
+        let tps = Double(tokens) / max(seconds, 1e-9)
+        let flops = 3 * model.forwardFlopsPerToken * tps / 1e9
+        let share = sgemmPeak > 0 ? flops / sgemmPeak : 0
+        let worst = loads.map { Double($0.0) / Double(max($0.1, 1)) }.max() ?? 1
+        var line = String(format: "step %d | loss %.4f (main %.4f", state.step, losses.total, losses.main)
+        for (k, l) in losses.mtp.enumerated() { line += String(format: ", mtp%d %.4f", k + 1, l) }
+        line += String(format: ") | lr %.2e | norm %.2f | %.0f tok/s | %.1f GFLOP/s (%.0f%% of sgemm) | expert load max/min %.2f",
+                       lr, norm, tps, flops, share * 100, worst)
+        log(line)
+        writeMetrics([
+            "step": state.step, "loss": losses.total, "loss_main": losses.main, "loss_mtp": losses.mtp,
+            "balance_loss": losses.balance, "lr": lr, "grad_norm": norm, "tokens": state.tokensSeen,
+            "tokens_per_s": tps, "gflops": flops, "sgemm_peak_gflops": sgemmPeak, "peak_share": share,
+            "expert_load": loads.enumerated().map { i, l in
+                ["moe_layer": i, "max": l.0, "min": l.1, "max_over_min": Double(l.0) / Double(max(l.1, 1)),
+                 "bias_min": l.2, "bias_max": l.3] as [String: Any]
+            },
+        ])
+    }
+
+    func writeMetrics(_ object: [String: Any]) {
+        guard let metrics, let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+        metrics.write(data + Data("\n".utf8))
+    }
+}

@@ -1,0 +1,89 @@
+// `tokenmill train`: pretrain the DeepSeek-V3-style MoE model (Training target) on a token file, with
+// metrics, validation and atomic checkpoints in the run directory.
+import ArgumentParser
+import Foundation
+import Training
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train the small DeepSeek-V3-style MoE model on a token stream.",
+        discussion: """
+        Example: tokenmill train --config tiny --data corpus_text_document --out runs/tiny --steps 200
+
+        --config takes a preset (tiny, small) or a JSON file {"model": {...}, "training": {...}} whose \
+        model fields follow transformers' DeepseekV3Config. --data takes a Megatron dataset prefix (.bin \
+        with .idx) or a raw token file (.u16 or .i32). The run directory receives metrics.jsonl and \
+        checkpoint/ (model.safetensors with transformers' names, optimizer state, config.json). Without \
+        --steps, --tokens or --minutes the run lasts training.steps steps. When OPENBLAS_CORETYPE is \
+        unset the command picks the best OpenBLAS kernel for the CPU and restarts itself once with it.
+        """
+    )
+
+    @Option(help: "A preset (tiny, small) or a JSON config file.")
+    var config: String
+
+    @Option(help: "The training tokens: a Megatron dataset prefix or a .u16/.i32 token file.")
+    var data: String
+
+    @Option(help: "The run directory for metrics.jsonl and checkpoints (none: nothing is saved).")
+    var out: String?
+
+    @Option(help: "Stop when this many optimizer steps have run in total.")
+    var steps: Int?
+
+    @Option(help: "Stop when this many tokens have been trained on in total.")
+    var tokens: Int?
+
+    @Option(help: "Stop after this many minutes of this invocation.")
+    var minutes: Double?
+
+    @Flag(help: "Continue from the checkpoint in --out.")
+    var resume = false
+
+    @Option(name: .customLong("vocab-size"), help: "Override model.vocab_size (for presets).")
+    var vocabSize: Int?
+
+    @Option(help: "Threads for the element-wise loops (OpenBLAS uses OPENBLAS_NUM_THREADS; default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if [steps != nil, tokens != nil, minutes != nil].filter({ $0 }).count > 1 {
+            throw ValidationError("Give at most one of --steps, --tokens, --minutes.")
+        }
+        if let steps, steps < 1 { throw ValidationError("--steps must be positive.") }
+        if let tokens, tokens < 1 { throw ValidationError("--tokens must be positive.") }
+        if let minutes, minutes <= 0 { throw ValidationError("--minutes must be positive.") }
+        if let vocabSize, vocabSize < 2 { throw ValidationError("--vocab-size must be at least 2.") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
+        if resume && out == nil { throw ValidationError("--resume needs --out RUN.") }
+    }
+
+    func run() throws {
+        let kernel = selectBLASKernel()
+        var runConfig: RunConfig
+        do {
+            runConfig = try RunConfig.load(config)
+            if let vocabSize { runConfig.model.vocabSize = vocabSize; try runConfig.validate() }
+        } catch let e as ConfigError {
+            throw ValidationError("\(e)")
+        }
+        if let threads { trainingThreads = threads }
+        try reportingErrors {
+            printError(kernel)
+            let peak = measureSgemmGFLOPS()
+            let trainer = try Trainer(config: runConfig, data: data, run: out, resume: resume, log: { printError($0) })
+            trainer.sgemmPeak = peak
+            let m = runConfig.model, t = runConfig.training
+            printError(String(format: "model: %@ parameters, %d layers (%d dense) + %d MTP, %d routed experts top-%d; %d tokens a step; sgemm peak %.0f GFLOP/s",
+                              formatCount(trainer.model.parameterCount), m.numHiddenLayers, m.firstKDenseReplace,
+                              m.numNextnPredictLayers, m.nRoutedExperts, m.numExpertsPerTok, trainer.tokensPerStep, peak))
+            _ = t
+            if resume { printError("resuming at step \(trainer.state.step)") }
+            try trainer.train(until: StopCondition(steps: steps, tokens: tokens, minutes: minutes))
+            var summary = "trained to step \(trainer.state.step), \(formatCount(trainer.state.tokensSeen)) tokens"
+            if let v = trainer.evaluate() { summary += String(format: ", validation loss %.4f", v) }
+            printError(summary)
+        }
+    }
+}
