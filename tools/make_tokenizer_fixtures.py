@@ -8,9 +8,17 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokenizer_common import PRESETS, ROOT, adversarial_strings, dump, hf_pretokenizer, shared_tokenizers  # noqa: E402
+from tokenizer_common import HF_PRESETS, PRESETS, ROOT, adversarial_strings, dump, hf_pretokenizer, shared_tokenizers  # noqa: E402
 
 OUT = os.path.join(ROOT, "tools", "fixtures", "tokenization")
+
+
+def without_specials(texts, specials):
+    """The texts cut at every special token's text, which is dropped (TokenMill never counts it)."""
+    import re
+    pattern = re.compile("|".join(re.escape(s) for s in sorted(specials, key=len, reverse=True)))
+    for t in texts:
+        yield from pattern.split(t)
 
 
 def main():
@@ -40,11 +48,11 @@ def main():
     for preset in ["gpt2", "cl100k", "o200k", "deepseek-v3"]:
         tok = Tokenizer(models.BPE())
         tok.pre_tokenizer = pre_tokenizers.Sequence(
-            [pre_tokenizers.Split(Regex(p), behavior="isolated") for p in PRESETS[preset]]
+            [pre_tokenizers.Split(Regex(p), behavior="isolated") for p in HF_PRESETS[preset]]
             + [pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
         trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=result["special_tokens"], show_progress=False,
                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-        tok.train_from_iterator(train_text, trainer=trainer)
+        tok.train_from_iterator(without_specials(train_text, result["special_tokens"]), trainer=trainer)
         import json
         model = json.loads(tok.to_str())["model"]
         result["presets"][preset] = {"merges": model["merges"]}

@@ -28,6 +28,12 @@ PRESETS = {
     ],
 }
 
+# The same regexes spelled for Oniguruma (HF tokenizers): Oniguruma reads cl100k's `\p{N}{1,3}+` as
+# "one or more groups of 1-3 digits", fancy-regex (tiktoken) as a possessive {1,3}; an atomic group
+# says the latter to both.
+HF_PRESETS = dict(PRESETS)
+HF_PRESETS["cl100k"] = [PRESETS["cl100k"][0].replace(r"\p{N}{1,3}+", r"(?>\p{N}{1,3})")]
+
 ATOMS = [
     "Hello", "world", "don't", "DON'T", "I'm", "we'LL", "they'Re", "'S", "'s", "'ll", "'ſ", "ſ", "it's", "O'Neil",
     " ", "  ", "   ", "\t", "\n", "\n\n", "\r", "\r\n", " \n ", " \t\n", "\u00a0", "\u3000", "\u2028", "\u0085", "\u000b", "\u000c",
@@ -62,7 +68,7 @@ def adversarial_strings(n=160, seed=1234):
 
 def hf_pretokenizer(preset):
     from tokenizers import Regex, pre_tokenizers
-    return pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(p), behavior="isolated") for p in PRESETS[preset]])
+    return pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(p), behavior="isolated") for p in HF_PRESETS[preset]])
 
 
 TIKTOKEN_SPECIALS = {

@@ -150,6 +150,14 @@ struct ByteStringTable: Sendable {
         }
     }
 
+    /// Calls `body` with every stored string and its value, in insertion order.
+    func forEachEntry(_ body: ([UInt8], Int32) -> Void) {
+        for e in 0 ..< values.count {
+            let o = Int(offsets[e])
+            body(Array(arena[o ..< o + Int(lengths[e])]), values[e])
+        }
+    }
+
     /// Removes everything, keeping the capacity.
     mutating func removeAll() {
         arena.removeAll(keepingCapacity: true)

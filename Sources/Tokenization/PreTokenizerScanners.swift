@@ -15,6 +15,8 @@
 // adds `\s++$` first, so a whitespace run that reaches the end is one piece even when it holds a
 // newline ("a\n  " → "a", "\n  "), while the original cl100k pattern (= Llama 3) gives "\n", "  ".
 
+import Foundation
+
 /// Named pre-tokenization patterns with a hand-written scanner.
 public enum PreTokenizerPreset: String, Sendable, CaseIterable {
     case gpt2, cl100k, o200k, llama3, qwen2
@@ -44,6 +46,13 @@ public enum PreTokenizerPreset: String, Sendable, CaseIterable {
         }
     }
 
+    /// The regexes as written into tokenizer.json: the same matches under Oniguruma (HF) as under
+    /// fancy-regex (tiktoken). subtle: Oniguruma reads cl100k's `\p{N}{1,3}+` as "one or more groups
+    /// of 1-3 digits" (so "1234567" is one piece); an atomic group means "possessive {1,3}" to both.
+    public var huggingFacePatterns: [String] {
+        self == .cl100k ? [patterns[0].replacingOccurrences(of: #"\p{N}{1,3}+"#, with: #"(?>\p{N}{1,3})"#)] : patterns
+    }
+
     /// The scanners, one per pattern.
     var scanners: [ScannerKind] {
         switch self {
@@ -67,6 +76,7 @@ public enum PreTokenizerPreset: String, Sendable, CaseIterable {
     static func scanner(forPattern pattern: String) -> ScannerKind? {
         for preset in allCases {
             for (p, s) in zip(preset.patterns, preset.scanners) where p == pattern { return s }
+            for (p, s) in zip(preset.huggingFacePatterns, preset.scanners) where p == pattern { return s }
         }
         return aliases[pattern]
     }

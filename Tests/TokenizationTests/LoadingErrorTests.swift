@@ -1,0 +1,39 @@
+// Malformed or unsupported tokenizer files fail with a message naming the JSON path.
+import Testing
+@testable import Tokenization
+
+private func message(_ json: String) -> String {
+    do { _ = try Tokenizer.fromHuggingFaceJSON(json); return "no error" } catch { return "\(error)" }
+}
+
+private let preByteLevel = #""pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"use_regex":true}"#
+
+@Test func refusesWordPiece() {
+    let m = message(#"{"model":{"type":"WordPiece","vocab":{}},"# + preByteLevel + "}")
+    #expect(m.contains("model.type") && m.contains("WordPiece"))
+}
+
+@Test func namesTheBadMerge() {
+    let m = message(#"{"model":{"type":"BPE","vocab":{"a":0,"b":1},"merges":["a b"]},"# + preByteLevel + "}")
+    #expect(m.contains("model.merges[0]") && m.contains("\"ab\""), "\(m)")
+}
+
+@Test func namesTheBadVocabValue() {
+    let m = message(#"{"model":{"type":"BPE","vocab":{"a":"x"},"merges":[]},"# + preByteLevel + "}")
+    #expect(m.contains("model.vocab.a"), "\(m)")
+}
+
+@Test func namesUnsupportedPreTokenizer() {
+    let m = message(#"{"model":{"type":"BPE","vocab":{"a":0},"merges":[]},"pre_tokenizer":{"type":"Sequence","pretokenizers":[{"type":"Metaspace"}]}}"#)
+    #expect(m.contains("pre_tokenizer.pretokenizers[0].type"), "\(m)")
+}
+
+@Test func reportsSyntaxErrorOffset() {
+    #expect(message(#"{"model": [}"#).contains("not valid JSON at byte"))
+}
+
+@Test func decodeRejectsUnknownIDs() throws {
+    let t = try Tokenizer.fromHuggingFaceJSON(#"{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":[["a","b"]]},"# + preByteLevel + "}")
+    #expect(try t.encode("abab") == [2, 2])
+    #expect(throws: TokenizerError.self) { try t.decode([5]) }
+}
