@@ -8,17 +8,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokenizer_common import HF_PRESETS, PRESETS, ROOT, adversarial_strings, dump, hf_pretokenizer, shared_tokenizers  # noqa: E402
+from tokenizer_common import HF_PRESETS, PRESETS, ROOT, adversarial_strings, dump, hf_pretokenizer, shared_tokenizers, without_specials  # noqa: E402
 
 OUT = os.path.join(ROOT, "tools", "fixtures", "tokenization")
-
-
-def without_specials(texts, specials):
-    """The texts cut at every special token's text, which is dropped (TokenMill never counts it)."""
-    import re
-    pattern = re.compile("|".join(re.escape(s) for s in sorted(specials, key=len, reverse=True)))
-    for t in texts:
-        yield from pattern.split(t)
 
 
 def main():

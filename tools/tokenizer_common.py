@@ -121,3 +121,85 @@ def dump(obj, path):
     with open(path, "w", encoding="utf-8") as f:
         json.dump(obj, f, ensure_ascii=False, separators=(",", ":"))
         f.write("\n")
+
+
+def read_documents(paths, limit=None, text_field="text"):
+    """Texts of .jsonl / .jsonl.zst / .jsonl.gz / .txt files (a .txt file is one document)."""
+    import gzip
+    import subprocess
+    out = []
+    for p in paths:
+        if p.endswith(".zst") or p.endswith(".zstd"):
+            data = subprocess.run(["zstd", "-dc", p], check=True, capture_output=True).stdout.decode("utf-8", "replace")
+        elif p.endswith(".gz"):
+            data = gzip.open(p, "rb").read().decode("utf-8", "replace")
+        else:
+            data = open(p, "rb").read().decode("utf-8", "replace")
+        base = p.rsplit(".", 1)[0] if p.endswith((".zst", ".zstd", ".gz")) else p
+        if base.endswith((".jsonl", ".json", ".ndjson")):
+            for line in data.splitlines():
+                if line.strip():
+                    v = json.loads(line)
+                    for k in text_field.split("."):
+                        v = v[k]
+                    out.append(v)
+                    if limit and len(out) >= limit:
+                        return out
+        else:
+            out.append(data)
+            if limit and len(out) >= limit:
+                return out
+    return out
+
+
+def default_corpus(split):
+    """corpora/<split>.jsonl.zst when it exists, else Python's standard library sources as documents."""
+    p = os.path.join(ROOT, "corpora", f"{split}.jsonl.zst")
+    if os.path.exists(p):
+        return [p]
+    import glob
+    import sysconfig
+    files = sorted(glob.glob(os.path.join(sysconfig.get_paths()["stdlib"], "*.py")))
+    return files[: len(files) // 2] if split == "train" else files[len(files) // 2:]
+
+
+def write_jsonl(texts, path):
+    with open(path, "w", encoding="utf-8") as f:
+        for t in texts:
+            f.write(json.dumps({"text": t}, ensure_ascii=False) + "\n")
+
+
+def tokenmill_binary():
+    b = os.environ.get("TOKENMILL")
+    if b:
+        return b
+    for cand in [".build-tok/release/tokenmill", ".build/release/tokenmill", ".build-tok/debug/tokenmill", ".build/debug/tokenmill"]:
+        p = os.path.join(ROOT, cand)
+        if os.path.exists(p):
+            return p
+    raise SystemExit("no tokenmill binary: build it (swift build -c release) or set TOKENMILL")
+
+
+def hf_train(texts, preset, vocab_size, specials, min_frequency=0):
+    """HF BpeTrainer with the preset's Split regexes + ByteLevel; special-token text removed first."""
+    import json as _json
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Split(Regex(p), behavior="isolated") for p in HF_PRESETS[preset]]
+        + [pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
+                                  min_frequency=min_frequency, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(without_specials(texts, specials), trainer=trainer)
+    return tok, _json.loads(tok.to_str())["model"]["merges"]
+
+
+def without_specials(texts, specials):
+    """The texts cut at every special token's text, which is dropped (TokenMill never counts it)."""
+    import re
+    if not specials:
+        yield from texts
+        return
+    pattern = re.compile("|".join(re.escape(s) for s in sorted(specials, key=len, reverse=True)))
+    for t in texts:
+        yield from pattern.split(t)

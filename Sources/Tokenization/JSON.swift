@@ -228,7 +228,7 @@ struct JSONCursor {
 }
 
 /// Appends a JSON string literal (UTF-8, escaping only what JSON requires, like serde_json).
-func appendJSONString(_ s: String, to out: inout [UInt8]) {
+public func appendJSONString(_ s: String, to out: inout [UInt8]) {
     out.append(0x22)
     for b in s.utf8 {
         switch b {
@@ -251,7 +251,7 @@ func appendJSONString(_ s: String, to out: inout [UInt8]) {
 }
 
 /// Serializes a value compactly (used to carry post_processor/decoder through unchanged).
-func appendJSON(_ v: JSONValue, to out: inout [UInt8]) {
+public func appendJSON(_ v: JSONValue, to out: inout [UInt8]) {
     switch v {
     case .null: out.append(contentsOf: Array("null".utf8))
     case .bool(let b): out.append(contentsOf: Array((b ? "true" : "false").utf8))

@@ -10,6 +10,10 @@ struct TokenMill: ParsableCommand {
         subcommands: [
             NormalizeCommand.self,
             StatsCommand.self,
+            TrainTokenizerCommand.self,
+            EncodeCommand.self,
+            DecodeCommand.self,
+            TokenizerStatsCommand.self,
             TrainCommand.self,
         ]
     )

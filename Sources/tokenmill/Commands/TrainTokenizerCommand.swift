@@ -1,0 +1,160 @@
+// `tokenmill train-tokenizer`: count pre-tokens on all cores, then learn byte-level BPE merges exactly as
+// Hugging Face's BpeTrainer does, and write tokenizer.json (and optionally .tiktoken) files.
+import ArgumentParser
+import CorpusIO
+import Foundation
+import Normalization
+import Tokenization
+
+struct TrainTokenizerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train-tokenizer",
+        abstract: "Train a byte-level BPE tokenizer whose merges equal Hugging Face BpeTrainer's on the same input.",
+        discussion: """
+        Example: tokenmill train-tokenizer --vocab-size 32768,65536 --pretokenizer cl100k \
+        --special-tokens '<|endoftext|>' -o tokenizer.json corpora/train.jsonl.zst
+
+        Several sizes from one run write one file per size (tokenizer-32768.json, ...); the smaller \
+        vocabulary's merges are a prefix of the larger's. Special tokens get ids 0, 1, ... and their \
+        text in the corpus is never counted. Counts are 64-bit and do not depend on --threads. \
+        --save-counts writes the word counts so shards can be counted separately and trained together \
+        with --counts. Memory: the distinct pre-tokens (about their bytes + 40 B each) while counting, \
+        then roughly six times that during merges; the estimate is printed before each phase.
+        """
+    )
+
+    @OptionGroup var input: InputOptions
+    @OptionGroup var progressOptions: ProgressOptions
+
+    @Option(name: .customLong("vocab-size"), help: "Vocabulary sizes, comma-separated (special tokens and the 256 bytes included).")
+    var vocabSizes: String
+
+    @Option(help: "The pre-tokenizer: gpt2, cl100k, o200k, llama3, qwen2 or deepseek-v3.")
+    var pretokenizer: PreTokenizerPreset = BPETrainerConfig().preset
+
+    @Option(name: .customLong("special-tokens"), help: "Special tokens, comma-separated; they get the first ids.")
+    var specialTokens: String = ""
+
+    @Option(name: .customLong("min-frequency"), help: "Stop when the most frequent pair occurs fewer times than this.")
+    var minFrequency: UInt64 = BPETrainerConfig().minFrequency
+
+    @Option(help: "Unicode normalization before pre-tokenization (recorded in tokenizer.json).")
+    var normalize: NormalizationForm = BPETrainerConfig().normalization
+
+    @Option(name: [.short, .long], help: "The tokenizer.json to write; with several sizes, the size is added before the extension.")
+    var output: String?
+
+    @Flag(help: "Also write a .tiktoken file next to each tokenizer.json.")
+    var tiktoken = false
+
+    @Option(name: .customLong("save-counts"), help: "Write the word counts to this file.")
+    var saveCounts: String?
+
+    @Option(name: .customLong("counts"), help: "Add the word counts of a file written by --save-counts (repeatable); with no inputs, stdin is not read.")
+    var countFiles: [String] = []
+
+    var sizes: [Int] { vocabSizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+    var specials: [String] { specialTokens.isEmpty ? [] : specialTokens.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+
+    func validate() throws {
+        let parts = vocabSizes.split(separator: ",", omittingEmptySubsequences: false)
+        guard !parts.isEmpty, parts.count == sizes.count else { throw ValidationError("--vocab-size takes positive integers separated by commas, like 32768,65536.") }
+        let minimum = 256 + Set(specials).count
+        if let bad = sizes.first(where: { $0 < minimum }) {
+            throw ValidationError("--vocab-size \(bad) is below 256 bytes + \(Set(specials).count) special tokens = \(minimum).")
+        }
+        if specials.contains(where: \.isEmpty) { throw ValidationError("--special-tokens has an empty token.") }
+        if output == nil && saveCounts == nil { throw ValidationError("give -o/--output for the tokenizer (or --save-counts to only count).") }
+        if normalize == .nfkcCasefold { throw ValidationError("--normalize nfkc-casefold cannot be written to tokenizer.json; use nfc, nfkc, nfd, nfkd or none.") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            var config = BPETrainerConfig()
+            config.vocabSizes = sizes.sorted()
+            config.specialTokens = specials
+            config.minFrequency = minFrequency
+            config.preset = pretokenizer
+            config.normalization = normalize
+            let progress = progressOptions.makeReporter("train-tokenizer: counting")
+            // 1. Count words (in parallel; summing makes the result independent of the thread count).
+            var words = WordCounts()
+            for path in countFiles { words.merge(try WordCounts.read(path: path)) }
+            var documents = 0, bytes = 0
+            if !input.inputs.isEmpty || countFiles.isEmpty {
+                let reader = try input.makeReader()
+                let options = reader.options
+                printError("train-tokenizer: counting with \(progressOptions.threads) threads; memory grows with the distinct pre-tokens (about their bytes + 40 B each)")
+                let pool = CounterPool(config: config)
+                try orderedParallelMap(threads: progressOptions.threads, next: { try reader.nextBatch() }, transform: { batch -> (WordCounts, Int, Int, DecodedBatch) in
+                    var decoded = try decodeDocuments(batch, options: options)
+                    let counter = try pool.take()
+                    defer { pool.give(counter) }
+                    var b = 0
+                    for doc in decoded.documents { try counter.add(doc.text); b += doc.text.utf8.count }
+                    let n = decoded.documents.count
+                    decoded.documents = []
+                    return (counter.take(), n, b, decoded)
+                }, consume: { counts, n, b, decoded in
+                    words.merge(counts)
+                    documents += n; bytes += b
+                    for e in decoded.skipErrors { printError("warning: skipped \(e)") }
+                    progress.update(documents: documents, bytes: Int64(bytes))
+                })
+                progress.finish()
+            }
+            printError("train-tokenizer: \(formatCount(documents)) documents, \(formatBytes(Int64(bytes))), \(formatCount(Int(words.total))) pre-tokens, \(formatCount(words.distinct)) distinct" + String(format: " (%.1f s)", progress.elapsed))
+            if let saveCounts {
+                let out = try OutputFile(path: saveCounts, compress: false)
+                try out.write(words.serialized())
+                try out.commit()
+                printError("train-tokenizer: wrote word counts to \(saveCounts)")
+            }
+            guard let output else { return }
+            // 2. Merges, up to the largest size.
+            printError("train-tokenizer: merging; memory estimate \(formatBytes(Int64(BPETrainer.memoryEstimate(words))))")
+            let start = Date()
+            let result = try BPETrainer.train(words, vocabSize: config.vocabSizes.last!, specialTokens: config.specialTokens, minFrequency: config.minFrequency)
+            let mergeSeconds = Date().timeIntervalSince(start)
+            // 3. One file per size.
+            for size in config.vocabSizes {
+                let tokenizer = try result.tokenizer(vocabSize: size, preset: config.preset, normalization: config.normalization)
+                let path = config.vocabSizes.count == 1 ? output : sizedPath(output, size)
+                try write(tokenizer.huggingFaceJSON(), to: path)
+                if tiktoken { try write(try tokenizer.tiktokenText(), to: replacingExtension(path, with: "tiktoken")) }
+                let note = tokenizer.vocabularySize < size ? " (stopped early: no pair left above --min-frequency)" : ""
+                printError("train-tokenizer: wrote \(path): \(formatCount(tokenizer.vocabularySize)) tokens, \(formatCount(tokenizer.model.merges.count)) merges\(note)")
+            }
+            printError(String(format: "train-tokenizer: %d merges in %.2f s", result.merges.count, mergeSeconds))
+        }
+    }
+
+    private func write(_ text: String, to path: String) throws {
+        let out = try OutputFile(path: path, compress: false)
+        try out.write(Array(text.utf8))
+        try out.commit()
+    }
+
+    private func sizedPath(_ path: String, _ size: Int) -> String {
+        let ns = path as NSString
+        let ext = ns.pathExtension
+        return ext.isEmpty ? "\(path)-\(size)" : "\(ns.deletingPathExtension)-\(size).\(ext)"
+    }
+
+    private func replacingExtension(_ path: String, with ext: String) -> String {
+        ((path as NSString).deletingPathExtension as NSString).appendingPathExtension(ext) ?? path + "." + ext
+    }
+}
+
+/// Per-thread word counters.
+private final class CounterPool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var free: [WordCounter] = []
+    let config: BPETrainerConfig
+    init(config: BPETrainerConfig) { self.config = config }
+    func take() throws -> WordCounter {
+        lock.lock(); defer { lock.unlock() }
+        return try free.popLast() ?? WordCounter(config: config)
+    }
+    func give(_ c: WordCounter) { lock.lock(); free.append(c); lock.unlock() }
+}
