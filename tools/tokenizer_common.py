@@ -137,7 +137,7 @@ def read_documents(paths, limit=None, text_field="text"):
             data = open(p, "rb").read().decode("utf-8", "replace")
         base = p.rsplit(".", 1)[0] if p.endswith((".zst", ".zstd", ".gz")) else p
         if base.endswith((".jsonl", ".json", ".ndjson")):
-            for line in data.splitlines():
+            for line in data.split("\n"):
                 if line.strip():
                     v = json.loads(line)
                     for k in text_field.split("."):
