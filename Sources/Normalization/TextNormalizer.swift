@@ -91,7 +91,8 @@ public final class TextNormalizer: Normalizer {
         if failure != 0 {
             throw NormalizationError(message: "ICU: \(form.rawValue) failed: \(String(cString: CICU_errorName(failure)))")
         }
-        if let result, result != text {
+        // subtle: String's == is canonical equivalence (NFC == NFD); compare the bytes.
+        if let result, !result.utf8.elementsEqual(text.utf8) {
             text = result
             return true
         }

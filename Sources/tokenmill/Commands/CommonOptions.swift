@@ -5,7 +5,12 @@ import Foundation
 
 extension InvalidUTF8Policy: ExpressibleByArgument {}
 extension ErrorPolicy: ExpressibleByArgument {}
-extension RecordLayout: ExpressibleByArgument {}
+
+/// How plain-text inputs become documents (the text layouts of `RecordLayout`).
+enum TextLayoutOption: String, ExpressibleByArgument, CaseIterable {
+    case file, blocks
+    var layout: RecordLayout { self == .file ? .textFile : .textBlocks }
+}
 
 /// How inputs are read: shared by every command that reads documents.
 struct InputOptions: ParsableArguments {
@@ -22,10 +27,9 @@ struct InputOptions: ParsableArguments {
     var onError: ErrorPolicy = ReadOptions().onError
 
     @Option(name: .customLong("txt-layout"), help: "How .txt inputs become documents: file (one a file) or blocks (separated by blank lines).")
-    var textLayout: RecordLayout = ReadOptions().textLayout
+    var textLayout: TextLayoutOption = .file
 
     func validate() throws {
-        if textLayout == .jsonl { throw ValidationError("--txt-layout takes 'file' or 'blocks'.") }
         if textField.isEmpty || textField.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty) {
             throw ValidationError("--text-field must be a dotted path of non-empty keys, like 'text' or 'meta.body'.")
         }
@@ -36,7 +40,7 @@ struct InputOptions: ParsableArguments {
         o.textField = textField
         o.invalidUTF8 = invalidUTF8
         o.onError = onError
-        o.textLayout = textLayout
+        o.textLayout = textLayout.layout
         return o
     }
 
@@ -56,11 +60,14 @@ struct ProgressOptions: ParsableArguments {
     var progress: ProgressMode = .auto
 
     @Option(help: "Worker threads (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    var threads: Int?
 
     func validate() throws {
-        if threads < 1 { throw ValidationError("--threads must be at least 1.") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
     }
+
+    /// The worker thread count: --threads, or every core.
+    var workerThreads: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
 
     func makeReporter(_ verb: String) -> ProgressReporter {
         let on = progress == .bar || (progress == .auto && isatty(2) != 0)
@@ -144,7 +151,12 @@ func reportingErrors(_ body: () throws -> Void) throws {
 }
 
 /// On SIGINT, SIGTERM or SIGHUP: remove unfinished outputs, then exit with 128 + the signal number.
+/// The signals are also unblocked: a parent may have spawned us with them blocked.
 func installInterruptHandler() {
+    var set = sigset_t()
+    sigemptyset(&set)
+    for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, sig) }
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
     for sig in [SIGINT, SIGTERM, SIGHUP] {
         signal(sig) { s in
             TemporaryFiles.removeAll()

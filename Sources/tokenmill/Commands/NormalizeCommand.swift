@@ -50,7 +50,7 @@ struct NormalizeCommand: ParsableCommand {
             cleanups.stripControl = stripControl
             cleanups.dropEmpty = dropEmpty
             let summary = try normalizeCorpus(reader: try input.makeReader(), form: form, cleanups: cleanups,
-                                              output: output, threads: progressOptions.threads,
+                                              output: output, threads: progressOptions.workerThreads,
                                               progress: progressOptions.makeReporter("normalize"))
             printError(summary)
         }
@@ -104,7 +104,7 @@ func normalizeCorpus(reader: CorpusReader, form: NormalizationForm, cleanups: Cl
                 if cleanups.dropEmpty && doc.text.isEmpty { result.droppedEmpty += 1; continue }
                 result.documentsOut += 1
                 result.bytesOut += doc.text.utf8.count
-                if doc.record != nil && doc.text == before && doc.repairs == 0 {
+                if doc.record != nil && doc.text.utf8.elementsEqual(before.utf8) && doc.repairs == 0 {
                     // Unchanged: the original record, byte for byte.
                     result.bytes.append(contentsOf: doc.record!)
                     result.bytes.append(0x0A)

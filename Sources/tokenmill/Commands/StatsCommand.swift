@@ -36,7 +36,7 @@ struct StatsCommand: ParsableCommand {
             var overall = CorpusStats()
             var groups: [String: CorpusStats] = [:]
             var skipped = 0
-            try orderedParallelMap(threads: progressOptions.threads, next: { try reader.nextBatch() }, transform: { batch -> (CorpusStats, [String: CorpusStats], DecodedBatch) in
+            try orderedParallelMap(threads: progressOptions.workerThreads, next: { try reader.nextBatch() }, transform: { batch -> (CorpusStats, [String: CorpusStats], DecodedBatch) in
                 let decoded = try decodeDocuments(batch, options: options)
                 var all = CorpusStats()
                 var byValue: [String: CorpusStats] = [:]
