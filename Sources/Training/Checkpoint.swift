@@ -34,7 +34,8 @@ public func huggingFaceConfig(_ c: ModelConfig) -> Data {
         "n_group": 1, "topk_group": 1, "num_experts_per_tok": c.numExpertsPerTok,
         "first_k_dense_replace": c.firstKDenseReplace, "norm_topk_prob": true, "hidden_act": "silu",
         "max_position_embeddings": c.maxPositionEmbeddings, "initializer_range": c.initializerRange,
-        "rms_norm_eps": c.rmsNormEps, "rope_theta": c.ropeTheta, "rope_scaling": NSNull(), "rope_interleave": true,
+        "rms_norm_eps": c.rmsNormEps, "rope_theta": c.ropeTheta, "rope_interleave": true,
+        "rope_parameters": ["rope_type": "default", "rope_theta": c.ropeTheta],
         "attention_bias": false, "attention_dropout": 0.0, "tie_word_embeddings": false, "use_cache": true,
         "torch_dtype": "float32", "num_nextn_predict_layers": c.numNextnPredictLayers,
     ]

@@ -73,7 +73,7 @@ public struct SafetensorsFile {
     public let data: Data
     public let tensors: [String: Tensor]
     public let metadata: [String: String]
-    let bufferStart: Int
+    public let bufferStart: Int
 
     /// Opens and validates `path` (header size, JSON, offsets tiling the buffer, file size).
     public init(path: String) throws {

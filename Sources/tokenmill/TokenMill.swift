@@ -15,6 +15,7 @@ struct TokenMill: ParsableCommand {
             DecodeCommand.self,
             TokenizerStatsCommand.self,
             TrainCommand.self,
+            ExportHFCommand.self,
         ]
     )
 }
