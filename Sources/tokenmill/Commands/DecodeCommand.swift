@@ -44,7 +44,7 @@ struct DecodeCommand: ParsableCommand {
             let idsKey = idsField, textKey = textField
             var records = 0, tokens = 0, bytes = 0
             do {
-                try orderedParallelMap(threads: progressOptions.threads, next: { try reader.nextBatch() }, transform: { batch -> ([UInt8], Int, Int, Int) in
+                try orderedParallelMap(threads: progressOptions.workerThreads, next: { try reader.nextBatch() }, transform: { batch -> ([UInt8], Int, Int, Int) in
                     var lines: [UInt8] = []
                     var t = 0, b = 0
                     for i in 0 ..< batch.count {

@@ -70,7 +70,7 @@ struct EncodeCommand: ParsableCommand {
             let allow = allowSpecial, keep = keepText
             var documents = 0, tokens = 0, bytes = 0, skipped = 0
             do {
-                try orderedParallelMap(threads: progressOptions.threads, next: { try reader.nextBatch() }, transform: { batch -> ([UInt8], Int, Int, Int, DecodedBatch) in
+                try orderedParallelMap(threads: progressOptions.workerThreads, next: { try reader.nextBatch() }, transform: { batch -> ([UInt8], Int, Int, Int, DecodedBatch) in
                     var decoded = try decodeDocuments(batch, options: options)
                     let encoder = try pool.take()
                     defer { pool.give(encoder) }

@@ -48,7 +48,7 @@ struct TokenizerStatsCommand: ParsableCommand {
             var overall = Tally()
             var groups: [String: Tally] = [:]
             var usage = [Int](repeating: 0, count: V)
-            try orderedParallelMap(threads: progressOptions.threads, next: { try reader.nextBatch() }, transform: { batch -> (Tally, [String: Tally], [Int32]) in
+            try orderedParallelMap(threads: progressOptions.workerThreads, next: { try reader.nextBatch() }, transform: { batch -> (Tally, [String: Tally], [Int32]) in
                 let decoded = try decodeDocuments(batch, options: options)
                 let encoder = try pool.take()
                 defer { pool.give(encoder) }

@@ -84,9 +84,9 @@ struct TrainTokenizerCommand: ParsableCommand {
             if !input.inputs.isEmpty || countFiles.isEmpty {
                 let reader = try input.makeReader()
                 let options = reader.options
-                printError("train-tokenizer: counting with \(progressOptions.threads) threads; memory grows with the distinct pre-tokens (about their bytes + 40 B each)")
+                printError("train-tokenizer: counting with \(progressOptions.workerThreads) threads; memory grows with the distinct pre-tokens (about their bytes + 40 B each)")
                 let pool = CounterPool(config: config)
-                try orderedParallelMap(threads: progressOptions.threads, next: { try reader.nextBatch() }, transform: { batch -> (WordCounts, Int, Int, DecodedBatch) in
+                try orderedParallelMap(threads: progressOptions.workerThreads, next: { try reader.nextBatch() }, transform: { batch -> (WordCounts, Int, Int, DecodedBatch) in
                     var decoded = try decodeDocuments(batch, options: options)
                     let counter = try pool.take()
                     defer { pool.give(counter) }
