@@ -217,6 +217,15 @@ public final class TokenEncoder {
     /// Pre-tokens encoded and how many came from the cache (for stats).
     public private(set) var piecesEncoded = 0
     public private(set) var cacheHits = 0
+    /// Token-boundary randomization (DeepSeek-V3 §4.1): with this probability, a pre-token that joins
+    /// punctuation and a line break (`!\n`, `.\n\n`) is encoded as its two parts instead. 0 = off.
+    public var splitPunctuationNewline: Double = 0
+    /// Seed of the randomization; each document's choices depend only on the seed and its text, so
+    /// the output does not depend on thread count or order.
+    public var seed: UInt64 = 0
+    private var rng: UInt64 = 0
+    /// Pre-tokens split by the randomization so far.
+    public private(set) var randomizedSplits = 0
 
     init(_ tokenizer: Tokenizer) throws {
         self.tokenizer = tokenizer
@@ -247,6 +256,7 @@ public final class TokenEncoder {
 
     private func encodeUTF8(_ text: UnsafeBufferPointer<UInt8>, valid: Bool, allowSpecial: Bool, into out: inout [Int32]) throws {
         guard let base = text.baseAddress, text.count > 0 else { return }
+        if splitPunctuationNewline > 0 { rng = seed ^ ByteStringTable.hash(base, text.count) }
         let raw = tokenizer.rawMatcher[allowSpecial]!
         try raw.split(base, 0 ..< text.count, text: { range in
             if textNormalizers.isEmpty || !valid {
@@ -282,7 +292,12 @@ public final class TokenEncoder {
         let model = tokenizer.model
         buffer.withUnsafeBufferPointer { buf in
             let base = buf.baseAddress!
-            for piece in pieces {
+            for var piece in pieces {
+                if splitPunctuationNewline > 0, let cut = punctuationNewlineCut(base, piece), nextUniform() < splitPunctuationNewline {
+                    randomizedSplits += 1
+                    model.encodePiece(base + piece.lowerBound, cut - piece.lowerBound, into: &out, work: &work)
+                    piece = cut ..< piece.upperBound
+                }
                 let p = base + piece.lowerBound
                 let n = piece.count
                 piecesEncoded += 1
@@ -313,6 +328,37 @@ public final class TokenEncoder {
                 }
             }
         }
+    }
+
+    /// Where the line breaks start in a pre-token made of punctuation/symbols followed by CR/LF
+    /// (optionally after one space), or nil for any other pre-token.
+    private func punctuationNewlineCut(_ base: UnsafePointer<UInt8>, _ piece: Range<Int>) -> Int? {
+        guard piece.count >= 2 else { return nil }
+        let last = base[piece.upperBound - 1]
+        guard last == 0x0A || last == 0x0D else { return nil }
+        var cut = piece.upperBound
+        while cut > piece.lowerBound && (base[cut - 1] == 0x0A || base[cut - 1] == 0x0D) { cut -= 1 }
+        guard cut > piece.lowerBound else { return nil }
+        let scanner = ByteScanner(p: base, end: cut)
+        var i = piece.lowerBound
+        if base[i] == 0x20 { i += 1 }
+        guard i < cut else { return nil }
+        while i < cut {
+            let c = scanner.char(i)
+            if c.flags & (CharFlag.punct | CharFlag.symbol) == 0 { return nil }
+            i += c.len
+        }
+        return cut
+    }
+
+    /// A uniform double in [0, 1) from SplitMix64.
+    private func nextUniform() -> Double {
+        rng &+= 0x9E37_79B9_7F4A_7C15
+        var z = rng
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Double(z >> 11) / Double(1 << 53)
     }
 
     /// The pre-tokens of `text` (after added-token splitting and normalization), for tests and stats.

@@ -23,10 +23,20 @@ final class EncoderPool: @unchecked Sendable {
     private let lock = NSLock()
     private var free: [TokenEncoder] = []
     let tokenizer: Tokenizer
-    init(_ tokenizer: Tokenizer) { self.tokenizer = tokenizer }
+    let splitProbability: Double
+    let seed: UInt64
+    init(_ tokenizer: Tokenizer, splitProbability: Double = 0, seed: UInt64 = 0) {
+        self.tokenizer = tokenizer
+        self.splitProbability = splitProbability
+        self.seed = seed
+    }
     func take() throws -> TokenEncoder {
         lock.lock(); defer { lock.unlock() }
-        return try free.popLast() ?? tokenizer.makeEncoder()
+        if let e = free.popLast() { return e }
+        let e = try tokenizer.makeEncoder()
+        e.splitPunctuationNewline = splitProbability
+        e.seed = seed
+        return e
     }
     func give(_ e: TokenEncoder) { lock.lock(); free.append(e); lock.unlock() }
 }
@@ -58,12 +68,22 @@ struct EncodeCommand: ParsableCommand {
     @Flag(help: "Keep the text field next to the ids.")
     var keepText = false
 
+    @Option(name: .customLong("split-punctuation-newline"), help: "Token-boundary randomization (DeepSeek-V3): the probability of encoding a pre-token that joins punctuation and a line break as its two parts.")
+    var splitProbability: Double = 0
+
+    @Option(help: "Seed of the token-boundary randomization; the same seed gives byte-identical output.")
+    var seed: UInt64 = 0
+
+    func validate() throws {
+        if !(0 ... 1).contains(splitProbability) { throw ValidationError("--split-punctuation-newline must be between 0 and 1.") }
+    }
+
     func run() throws {
         try reportingErrors {
             let tokenizer = try tokenizerOptions.load()
             let reader = try input.makeReader()
             let progress = progressOptions.makeReporter("encode")
-            let pool = EncoderPool(tokenizer)
+            let pool = EncoderPool(tokenizer, splitProbability: splitProbability, seed: seed)
             let out = try OutputFile(path: output)
             let options = reader.options
             let textPath = options.textPath
