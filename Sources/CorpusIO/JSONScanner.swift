@@ -184,6 +184,13 @@ struct JSONScanner {
         pos += 1
         var escaped = false
         while pos < bytes.count {
+            // Fast path: skip eight bytes at a time while none is a quote, a backslash or a control byte.
+            while pos + 8 <= bytes.count {
+                let w = ByteScan.word(bytes, pos)
+                if ByteScan.hasByteLess(w, than: 0x20) || ByteScan.hasByte(w, 0x22) || ByteScan.hasByte(w, 0x5C) { break }
+                pos += 8
+            }
+            guard pos < bytes.count else { break }
             let b = bytes[pos]
             if b == UInt8(ascii: "\"") { pos += 1; return escaped }
             if b == UInt8(ascii: "\\") {
@@ -230,12 +237,19 @@ public func decodeJSONString(_ token: UnsafeRawBufferPointer) -> (bytes: [UInt8]
     out.reserveCapacity(body.count)
     var lone = 0
     var i = 0
+    let base = body.baseAddress!
     func hex4(_ at: Int) -> UInt32 {
         (hexValue(body[at])! << 12) | (hexValue(body[at + 1])! << 8) | (hexValue(body[at + 2])! << 4) | hexValue(body[at + 3])!
     }
     while i < body.count {
-        let b = body[i]
-        if b != 0x5C { out.append(b); i += 1; continue }
+        // Copy the run up to the next backslash in one go.
+        guard let hit = memchr(base + i, 0x5C, body.count - i) else {
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: body[i...]))
+            break
+        }
+        let slash = base.distance(to: UnsafeRawPointer(hit))
+        if slash > i { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: body[i ..< slash])) }
+        i = slash
         let e = body[i + 1]
         i += 2
         switch e {

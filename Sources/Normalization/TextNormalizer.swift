@@ -6,6 +6,9 @@
 // text goes UTF-8 → UTF-16 → ICU quick check (→ normalize) → UTF-8. One ICU normalizer per thread.
 
 import CICU
+#if canImport(Glibc)
+import Glibc
+#endif
 import CorpusIO
 
 /// The normalization forms `tokenmill normalize --form` offers.
@@ -92,7 +95,7 @@ public final class TextNormalizer: Normalizer {
             throw NormalizationError(message: "ICU: \(form.rawValue) failed: \(String(cString: CICU_errorName(failure)))")
         }
         // subtle: String's == is canonical equivalence (NFC == NFD); compare the bytes.
-        if let result, !result.utf8.elementsEqual(text.utf8) {
+        if let result, !sameBytes(result, text) {
             text = result
             return true
         }
@@ -125,19 +128,33 @@ public final class TextNormalizer: Normalizer {
         return t.withUTF8 { b in
             let n = b.count
             if cleanups.dropBOM, n >= 3, b[0] == 0xEF, b[1] == 0xBB, b[2] == 0xBF { return true }
-            for i in 0 ..< n {
+            let raw = UnsafeRawBufferPointer(b)
+            var i = 0
+            while i < n {
+                // Fast path: a word without control bytes, DEL or 0xC2 (the lead byte of U+0080–U+009F).
+                if i + 8 <= n {
+                    let w = ByteScan.word(raw, i)
+                    if !ByteScan.hasByteLess(w, than: 0x20) && !ByteScan.hasByte(w, 0x7F) && !ByteScan.hasByte(w, 0xC2) { i += 8; continue }
+                }
                 let c = b[i]
+                i += 1
                 if c < 0x20 {
                     if c == 0x0A || c == 0x09 { continue }
                     if c == 0x0D && (cleanups.crlfToLF || cleanups.stripControl) { return true }
                     if cleanups.stripControl { return true }
-                } else if cleanups.stripControl && (c == 0x7F || (c == 0xC2 && i + 1 < n && b[i + 1] < 0xA0)) {
+                } else if cleanups.stripControl && (c == 0x7F || (c == 0xC2 && i < n && b[i] < 0xA0)) {
                     return true
                 }
             }
             return false
         }
     }
+}
+
+/// Whether two strings have the same UTF-8 bytes (String's == is canonical equivalence).
+func sameBytes(_ a: String, _ b: String) -> Bool {
+    var a = a, b = b
+    return a.withUTF8 { x in b.withUTF8 { y in x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0) } }
 }
 
 /// Whether every byte of `text` is ASCII, eight bytes at a time.

@@ -99,12 +99,12 @@ func normalizeCorpus(reader: CorpusReader, form: NormalizationForm, cleanups: Cl
             result.bytes.reserveCapacity(batch.bytes.count + batch.bytes.count / 8)
             for var doc in decoded.documents {
                 result.documentsIn += 1
-                let before = doc.text
-                if try normalizer.normalize(&doc.text) { result.changed += 1 }
+                let changed = try normalizer.normalize(&doc.text)
+                if changed { result.changed += 1 }
                 if cleanups.dropEmpty && doc.text.isEmpty { result.droppedEmpty += 1; continue }
                 result.documentsOut += 1
                 result.bytesOut += doc.text.utf8.count
-                if doc.record != nil && doc.text.utf8.elementsEqual(before.utf8) && doc.repairs == 0 {
+                if doc.record != nil && !changed && doc.repairs == 0 {
                     // Unchanged: the original record, byte for byte.
                     result.bytes.append(contentsOf: doc.record!)
                     result.bytes.append(0x0A)
