@@ -34,6 +34,40 @@ public struct OutputError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(path): \(message)" }
 }
 
+/// Compresses chunks into standalone zstd frames on any thread (a pool of contexts, one per caller at
+/// a time). Concatenated frames are one valid zstd stream, so workers can compress their own batches
+/// and the writer only appends: compression scales with the threads, and since frames follow the
+/// batches, the bytes do not depend on the thread count.
+public final class ZstdFrameEncoder: Sendable {
+    private let pool = Mutex<[UInt]>([])  // ZSTD_CCtx pointers as bit patterns (pointers are not Sendable)
+    public let level: Int32
+
+    public init(level: Int32 = 3) { self.level = level }
+
+    deinit {
+        pool.withLock { for c in $0 { ZSTD_freeCCtx(OpaquePointer(bitPattern: c)) } }
+    }
+
+    /// One zstd frame (with a checksum) holding `bytes`.
+    public func frame(_ bytes: [UInt8]) throws -> [UInt8] {
+        let ctx = pool.withLock { $0.popLast() }.flatMap { OpaquePointer(bitPattern: $0) } ?? {
+            let c = ZSTD_createCCtx()
+            ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level)
+            ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1)
+            return c
+        }()
+        let handle = UInt(bitPattern: ctx)
+        defer { pool.withLock { $0.append(handle) } }
+        var out = [UInt8](repeating: 0, count: ZSTD_compressBound(bytes.count))
+        let n = out.withUnsafeMutableBytes { o in
+            bytes.withUnsafeBytes { i in ZSTD_compress2(ctx, o.baseAddress, o.count, i.baseAddress, i.count) }
+        }
+        if ZSTD_isError(n) != 0 { throw OutputError(path: "<zstd>", message: String(cString: ZSTD_getErrorName(n))) }
+        out.removeLast(out.count - n)
+        return out
+    }
+}
+
 /// A byte sink for a file (written atomically) or stdout, optionally zstd-compressed.
 public final class OutputFile {
     public let path: String
@@ -95,6 +129,19 @@ public final class OutputFile {
         }
     }
 
+    /// Whether this output is zstd-compressed (then `writeFrames` may be used instead of `write`).
+    public var isZstd: Bool { cctx != nil }
+
+    /// Appends complete zstd frames (from `ZstdFrameEncoder`) as they are; `bytes` counts the
+    /// uncompressed size for the statistics. Only for zstd outputs.
+    public func writeFrames(_ frames: [UInt8], bytes: Int) throws {
+        precondition(isZstd, "writeFrames needs a zstd output")
+        try flushBuffer(end: true)  // closes any frame `write` started; a no-op when none
+        bytesWritten += Int64(bytes)
+        try frames.withUnsafeBytes { try writeAll($0) }
+        framesWritten = true
+    }
+
     /// Flushes everything and moves the file to its final name.
     public func commit() throws {
         try flushBuffer(end: true)
@@ -121,13 +168,22 @@ public final class OutputFile {
     }
 
     private func flushBuffer(end: Bool) throws {
+        if buffer.isEmpty {
+            if cctx == nil || !end { return }
+            if !frameOpen && framesWritten { return }  // nothing to close; an empty output still gets one empty frame
+        }
         let pending = buffer
         buffer.removeAll(keepingCapacity: true)
         try pending.withUnsafeBytes { try emit($0, end: end) }
     }
 
+    private var frameOpen = false
+    private var framesWritten = false
+
     private func emit(_ bytes: UnsafeRawBufferPointer, end: Bool) throws {
         guard let cctx, let zout else { try writeAll(bytes); return }
+        frameOpen = !end
+        if end { framesWritten = true }
         var input = ZSTD_inBuffer(src: bytes.baseAddress, size: bytes.count, pos: 0)
         while true {
             var output = ZSTD_outBuffer(dst: zout.baseAddress, size: zout.count, pos: 0)

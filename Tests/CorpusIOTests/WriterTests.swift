@@ -33,6 +33,31 @@ import TokenMillTestSupport
         #expect((head == Data([0x28, 0xB5, 0x2F, 0xFD])) == name.hasSuffix(".zst"))
     }
 
+    @Test func framesCompressedElsewhereAppendToOneStream() throws {
+        let path = dir.appendingPathComponent("frames.jsonl.zst").path
+        let encoder = ZstdFrameEncoder()
+        let out = try OutputFile(path: path)
+        #expect(out.isZstd)
+        try out.write(Array("{\"text\":\"streamed\"}\n".utf8))
+        try out.writeFrames(try encoder.frame(Array("{\"text\":\"framed 1\"}\n".utf8)), bytes: 20)
+        try out.writeFrames(try encoder.frame(Array("{\"text\":\"framed 2\"}\n".utf8)), bytes: 20)
+        try out.commit()
+        var read: [String] = []
+        try CorpusReader(inputs: [path], options: ReadOptions(), warn: { _ in }).forEachDocument { read.append($0.text) }
+        #expect(read == ["streamed", "framed 1", "framed 2"])
+    }
+
+    @Test func anEmptyZstdOutputIsOneValidEmptyFrame() throws {
+        let path = dir.appendingPathComponent("empty.jsonl.zst").path
+        try OutputFile(path: path).commit()
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(data.prefix(4) == Data([0x28, 0xB5, 0x2F, 0xFD]))
+        var warnings: [String] = []
+        let reader = CorpusReader(inputs: [path], options: ReadOptions(), warn: { warnings.append($0) })
+        #expect(try reader.nextBatch() == nil)
+        #expect(warnings.count == 1)
+    }
+
     @Test func abandonedOutputLeavesNothingAndKeepsTheOldFile() throws {
         let path = dir.appendingPathComponent("keep.jsonl").path
         try Data("old\n".utf8).write(to: URL(fileURLWithPath: path))

@@ -60,6 +60,8 @@ struct NormalizeCommand: ParsableCommand {
 /// What one normalized batch produced.
 private struct NormalizedBatch: Sendable {
     var bytes: [UInt8] = []
+    /// `bytes` as a zstd frame, when the output is compressed.
+    var frames: [UInt8]?
     var documentsIn = 0, documentsOut = 0, changed = 0, droppedEmpty = 0
     var bytesOut = 0
     var decoded: DecodedBatch
@@ -83,6 +85,7 @@ private final class NormalizerPool: @unchecked Sendable {
 func normalizeCorpus(reader: CorpusReader, form: NormalizationForm, cleanups: Cleanups, output: String?,
                      threads: Int, progress: ProgressReporter) throws -> String {
     let out = try OutputFile(path: output)
+    let encoder = out.isZstd ? ZstdFrameEncoder() : nil
     let pool = NormalizerPool(form: form, cleanups: cleanups)
     let options = reader.options
     let textPath = options.textPath
@@ -112,9 +115,12 @@ func normalizeCorpus(reader: CorpusReader, form: NormalizationForm, cleanups: Cl
                     doc.appendJSONLine(to: &result.bytes, textPath: textPath)
                 }
             }
+            if let encoder {  // compress on the worker; the writer only appends frames
+                result.frames = try encoder.frame(result.bytes)
+            }
             return result
         }, consume: { (r: NormalizedBatch) in
-            try out.write(r.bytes)
+            if let frames = r.frames { try out.writeFrames(frames, bytes: r.bytes.count) } else { try out.write(r.bytes) }
             docsIn += r.documentsIn; docsOut += r.documentsOut; changed += r.changed; dropped += r.droppedEmpty
             repaired += r.decoded.repairedDocuments; repairs += r.decoded.repairs
             bytesIn += r.decoded.documents.reduce(0) { $0 + $1.text.utf8.count }
