@@ -29,6 +29,21 @@ def main():
         pre[preset] = [[t, [p for p, _ in pt.pre_tokenize_str(t)]] for t in texts]
     dump(pre, os.path.join(OUT, "pretokenize.json"))
 
+    # Split behaviours, invert, literal patterns and Digits, on a few strings.
+    from tokenizers import Regex, pre_tokenizers as pts
+    split_texts = ["a-b--c-", "-x-", "12ab345c6", "", "no match", "x 1 22 333 4444 y", "٣٤5a"]
+    splits = []
+    for behavior in ["removed", "isolated", "merged_with_previous", "merged_with_next", "contiguous"]:
+        for invert in [False, True]:
+            for kind, pattern in [("String", "-"), ("Regex", r"\d+")]:
+                p = pts.Split(pattern if kind == "String" else Regex(pattern), behavior=behavior, invert=invert)
+                splits.append({"type": "Split", "kind": kind, "pattern": pattern, "behavior": behavior, "invert": invert,
+                               "cases": [[t, [x for x, _ in p.pre_tokenize_str(t)]] for t in split_texts]})
+    for individual in [False, True]:
+        p = pts.Digits(individual_digits=individual)
+        splits.append({"type": "Digits", "individual": individual, "cases": [[t, [x for x, _ in p.pre_tokenize_str(t)]] for t in split_texts]})
+    dump(splits, os.path.join(OUT, "splits.json"))
+
     enc = {}
     for name, rel, kind, encode in shared_tokenizers():
         enc[name] = {"file": rel, "kind": kind, "cases": [[t, encode(t)] for t in texts]}

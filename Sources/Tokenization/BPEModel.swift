@@ -9,8 +9,11 @@
 // short pieces that dominate text); longer pieces use a min-heap of (rank, position) over a linked
 // list, O(n log n), so a 1 MB piece costs about ten times a 100 kB one.
 //
-// Performance notes: the heap path alone was about 2× slower on ordinary text than the flat scan, so
-// both exist, as in tiktoken (`_byte_pair_merge` vs `_byte_pair_merge_large`).
+// Performance notes: both paths exist for the reason tiktoken has `_byte_pair_merge` and
+// `_byte_pair_merge_large`: the flat scan has no heap or linked-list overhead and wins on the short
+// pieces of ordinary text (the threshold was not tuned here), the heap bounds the worst case. Measured
+// (release, cl100k, 2 cores shared): 1 MB of random letters with no whitespace encodes in 1.0 s vs
+// 0.23 s for 100 kB; 1 MB of one repeated letter in 0.27 s vs 0.01 s (tokenizer loading excluded).
 
 /// A byte-level BPE vocabulary and merge table.
 public struct BPEModel: Sendable {

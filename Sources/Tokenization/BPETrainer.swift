@@ -14,8 +14,10 @@
 // otherwise). Word counting is a sum, so the result does not depend on the thread count.
 // Cost: O(Σ word lengths) per merge touched; memory ≈ distinct words × (bytes + 40 B) + pairs × 60 B.
 //
-// Worked example (minbpe's): the word "aaabdaaabac" with one count: pairs aa×4, ab×2, ... → merge
-// (a,a)=Z gives "ZabdZabac"; then (Z,a)... ; HF order breaks the (a,b) vs (Z,a) tie by smallest ids.
+// Worked example (minbpe's string as one word, count 1): "aaabdaaabac" has pairs aa×4, ab×2, bd, da,
+// ba, ac → merge (a,a) left to right: aa a b d aa a b a c. Now (aa,a)×2 and (a,b)×2 tie; in HF's id
+// order `a`=64, `b`=65, `aa`=256, so (64,65) < (256,64) and "ab" wins: aa ab d aa ab a c. Then
+// (aa,ab)×2 → "aaab". (`workedExample` in TrainerTests checks exactly this.)
 
 import Foundation
 import Normalization
@@ -131,9 +133,8 @@ public struct BPETrainingResult: Sendable {
         if let k = sizeAfterMerge.firstIndex(where: { $0 >= vocabSize }) { mergeCount = k + 1 }
         let base = specialTokens.count + 256
         if vocabSize <= base { mergeCount = 0 }
-        var used = merges.prefix(mergeCount)
+        let used = merges.prefix(mergeCount)
         let size = mergeCount == 0 ? min(vocabSize, base) : sizeAfterMerge[mergeCount - 1]
-        _ = used.popLast().map { used.append($0) }
         var vocab: [(bytes: [UInt8], id: Int)] = []
         var extra: [(bytes: [UInt8], id: Int)] = []
         for (id, bytes) in tokens.prefix(size).enumerated() {

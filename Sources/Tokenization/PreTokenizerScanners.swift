@@ -6,8 +6,9 @@
 // with no class (like an unassigned code point), so arbitrary bytes scan without error.
 // Cost: one pass, each byte looked at a small constant number of times; no allocation.
 //
-// Performance notes: an earlier draft ran ICU's regex engine for the presets too; per-call overhead
-// and UTF-16 indexing made it several times slower, so ICU is kept for patterns no scanner knows.
+// Performance notes: measured (release, 1 thread, 8.2 MB of the bundled corpus, olmo2's tokenizer):
+// the whole encode took 1.60 s with this scanner and 3.51 s with the same regex on ICU's engine (an
+// equivalent spelling that no scanner claims), with identical ids. ICU stays for other patterns.
 //
 // subtle: `\s+(?!\S)` gives back the last character of a whitespace run that is followed by a
 // non-space, so "a   b" → "a", "  ", " b"; at the end of the text the whole run is taken. The

@@ -142,11 +142,20 @@ public struct TokenizerExtras: Sendable {
     }
 }
 
-/// Results written by concurrent workers at distinct indices.
+/// Results written by concurrent workers at distinct indices (raw storage: a Swift array property
+/// written from several threads would trip the exclusivity checks).
 final class UnsafeResults<T>: @unchecked Sendable {
-    var values: [T?]
-    init(count: Int) { values = [T?](repeating: nil, count: count) }
-    func set(_ i: Int, _ v: T) { values[i] = v }
+    private let storage: UnsafeMutableBufferPointer<T?>
+    init(count: Int) {
+        storage = .allocate(capacity: count)
+        storage.initialize(repeating: nil)
+    }
+    deinit {
+        storage.baseAddress?.deinitialize(count: storage.count)
+        storage.deallocate()
+    }
+    func set(_ i: Int, _ v: T) { storage[i] = v }
+    var values: [T?] { Array(storage) }
 }
 
 /// Finds added tokens in text: leftmost, then longest.

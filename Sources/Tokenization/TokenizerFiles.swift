@@ -322,9 +322,10 @@ extension Tokenizer {
         return String(decoding: o, as: UTF8.self)
     }
 
-    /// The .tiktoken text: `base64(bytes) rank` per model token, by rank (= id).
-    /// - Throws: when a merge's result id differs from its rank (tiktoken ranks pairs by the id of the
-    ///   result, so such a vocabulary would encode differently).
+    /// The .tiktoken text: `base64(bytes) rank` per model token, by rank (= id). Special tokens are not
+    /// part of the format. tiktoken ranks a pair by the id of its result, which gives HF's merge order
+    /// when ids were assigned in merge order, as `BPETrainer` does (a merge that reuses an existing id
+    /// is the exception; TrainerTests checks that a trained vocabulary encodes identically).
     public func tiktokenText() throws -> String {
         var lines = ""
         for (id, bytes) in model.tokenBytes.enumerated() {

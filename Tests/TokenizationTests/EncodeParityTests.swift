@@ -90,3 +90,11 @@ func specialTokensOnlyWhenAllowed() throws {
     #expect(try tk.encode("a<|endoftext|>b", allowSpecial: true) == [64, 100257, 65])
     #expect(try tk.encode("a<|endoftext|>b", allowSpecial: false).count > 3)
 }
+
+@Test(.enabled(if: sharedAvailable))
+func batchEqualsOneByOne() throws {
+    let tk = try Fixtures.cache.get(Fixtures.sharedTokenizers + "/gpt2/r50k_base.tiktoken")
+    let texts = (0 ..< 50).map { "document \($0): " + String(repeating: "word\($0 % 7) ", count: $0) }
+    let batch = try tk.encodeBatch(texts, threads: 2)
+    #expect(batch == (try texts.map { try tk.encode($0) }))
+}
