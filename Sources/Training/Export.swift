@@ -1,8 +1,8 @@
 // Export for transformers: a directory that `AutoModelForCausalLM.from_pretrained` loads offline —
 // config.json (DeepseekV3Config), model.safetensors with the main model's tensors (the MTP modules,
 // which transformers' DeepseekV3ForCausalLM does not implement, are left out) and, when given, the
-// tokenizer files. Optionally a reference file with TokenMill's own logits on some tokens, which
-// tools/export-check compares with transformers' forward.
+// tokenizer files. Optionally a reference file with TokenMill's own logits, loss and gradients on some
+// tokens, which tools/export-check compares with transformers' forward and PyTorch autograd.
 import Foundation
 
 public enum HuggingFaceExport {
@@ -42,26 +42,40 @@ public enum HuggingFaceExport {
             try? fm.removeItem(atPath: dest)
             try fm.copyItem(atPath: f, toPath: dest)
         }
-        if let rows = referenceTokens, let T = rows.first?.count {
-            // TokenMill's logits for these rows: reference.safetensors {input_ids [B,T] I32, logits [B,T,V] F32}.
-            let model = Model<Float>(config: config.model, B: rows.count, T: T)
+        if let rows = referenceTokens, let width = rows.first?.count, width >= 2 {
+            // reference.safetensors: input_ids [B, T+1] I32; TokenMill's logits [B, T, V] on ids[:, :T]; the
+            // main-head loss (metadata) and its gradient "grad.<name>" for every exported tensor, with the
+            // MTP and balance losses switched off so the loss is transformers' plain next-token CE.
+            var plain = config.model
+            plain.mtpLossWeight = 0
+            plain.auxLossAlpha = 0
+            let T = width - 1
+            let model = Model<Float>(config: plain, B: rows.count, T: T)
             for s in model.specs {
                 try weights.copy(s.name, dtype: "F32", shape: s.shape, into: UnsafeMutableRawPointer(model.params + s.offset))
             }
             for (b, row) in rows.enumerated() {
-                for (t, id) in row.enumerated() { model.tokens[b * model.rowLength + t] = id }
+                for t in 0..<model.rowLength { model.tokens[b * model.rowLength + t] = row[min(t, width - 1)] }
             }
-            let V = config.model.vocabSize
+            let V = plain.vocabSize
             let logits = UnsafeMutablePointer<Float>.allocate(capacity: rows.count * T * V)
             defer { logits.deallocate() }
             model.logits(into: logits)
+            model.forward(computeGradients: true)
+            model.backward()
             let ids = rows.flatMap { $0 }
+            var entries: [SafetensorsEntry] = []
             try ids.withUnsafeBytes { idBytes in
-                try writeSafetensors(out + "/reference.safetensors", entries: [
-                    SafetensorsEntry(name: "input_ids", dtype: "I32", shape: [rows.count, T], pointer: idBytes.baseAddress!, byteCount: idBytes.count),
-                    SafetensorsEntry(name: "logits", dtype: "F32", shape: [rows.count, T, V], pointer: UnsafeRawPointer(logits),
-                                     byteCount: rows.count * T * V * 4),
-                ], metadata: [:])
+                entries.append(SafetensorsEntry(name: "input_ids", dtype: "I32", shape: [rows.count, width],
+                                                pointer: idBytes.baseAddress!, byteCount: idBytes.count))
+                entries.append(SafetensorsEntry(name: "logits", dtype: "F32", shape: [rows.count, T, V], pointer: UnsafeRawPointer(logits),
+                                                byteCount: rows.count * T * V * 4))
+                for s in keep {
+                    entries.append(SafetensorsEntry(name: "grad." + s.name, dtype: "F32", shape: s.shape,
+                                                    pointer: UnsafeRawPointer(model.parameter(s.name, in: model.grads)), byteCount: s.count * 4))
+                }
+                try writeSafetensors(out + "/reference.safetensors", entries: entries,
+                                     metadata: ["loss": String(model.losses.main)])
             }
         }
     }

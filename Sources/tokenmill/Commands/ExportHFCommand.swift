@@ -27,7 +27,7 @@ struct ExportHFCommand: ParsableCommand {
     @Option(name: .customLong("reference-rows"), help: "Also write reference.safetensors: TokenMill's logits on this many rows of random ids (for tools/export-check).")
     var referenceRows: Int = 0
 
-    @Option(name: .customLong("reference-length"), help: "Tokens per reference row.")
+    @Option(name: .customLong("reference-length"), help: "Tokens per reference row (the logits cover all but the last).")
     var referenceLength: Int = 16
 
     @Option(help: "Seed for the reference ids.")
