@@ -26,7 +26,11 @@ extension WordCounts {
     /// Counts read from a file written by `serialized()`.
     /// - Throws: `TokenizerError.invalid` naming the file and byte offset of the problem.
     public static func read(path: String) throws -> WordCounts {
-        let data = try readFile(path)
+        try fromSerialized(try readFile(path), path: path)
+    }
+
+    /// Counts from the bytes `serialized()` wrote; `path` names them in errors.
+    public static func fromSerialized(_ data: [UInt8], path: String = "<counts>") throws -> WordCounts {
         var counts = WordCounts()
         try data.withUnsafeBytes { raw in
             var i = 0

@@ -126,3 +126,20 @@ struct SeededGenerator: RandomNumberGenerator {
         return state
     }
 }
+
+@Test func shardedCountsTrainTheSameMerges() throws {
+    let texts = trainFixture.texts
+    let whole = try count(texts, preset: .gpt2)
+    let half = texts.count / 2
+    let a = try WordCounts.fromSerialized(count(Array(texts[..<half]), preset: .gpt2).serialized())
+    let b = try WordCounts.fromSerialized(count(Array(texts[half...]), preset: .gpt2).serialized())
+    var merged = b
+    merged.merge(a)
+    #expect(merged.total == whole.total && merged.distinct == whole.distinct)
+    let r1 = try BPETrainer.train(whole, vocabSize: 700, specialTokens: [])
+    let r2 = try BPETrainer.train(merged, vocabSize: 700, specialTokens: [])
+    #expect(r1.merges.map { [$0.0, $0.1, $0.2] } == r2.merges.map { [$0.0, $0.1, $0.2] })
+    var bad = whole.serialized()
+    bad.removeLast()
+    #expect(throws: TokenizerError.self) { try WordCounts.fromSerialized(bad) }
+}

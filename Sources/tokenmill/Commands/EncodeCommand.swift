@@ -15,7 +15,10 @@ struct TokenizerOptions: ParsableArguments {
     @Option(help: "The pre-tokenizer of a .tiktoken file whose name does not imply one (gpt2, cl100k, o200k, llama3, qwen2, deepseek-v3).")
     var pretokenizer: PreTokenizerPreset?
 
-    func load() throws -> Tokenizer { try Tokenizer.load(path: path, preset: pretokenizer) }
+    /// Loads the tokenizer; a missing choice (a .tiktoken file without --pretokenizer) is a usage error.
+    func load() throws -> Tokenizer {
+        do { return try Tokenizer.load(path: path, preset: pretokenizer) } catch TokenizerError.usage(let m) { throw ValidationError(m) }
+    }
 }
 
 /// Per-thread encoders, handed out and returned by the workers.
