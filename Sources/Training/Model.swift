@@ -240,16 +240,18 @@ public final class Model<S: TrainingScalar> {
             dhf.update(repeating: 0, count: N * C)
             for k in 0..<D { dhkn[k].update(repeating: 0, count: N * C) }
         }
-        var parts = LossParts()
+        // subtle: the loss record is updated in place (keeping its array's capacity), so forward allocates nothing.
+        losses.main = 0; losses.balance = 0; losses.total = 0
+        losses.mtp.removeAll(keepingCapacity: true)
         let embed = parameter("model.embed_tokens.weight"), head = parameter("lm_head.weight")
         let dHead: UnsafeMutablePointer<S>? = computeGradients ? parameter("lm_head.weight", in: grads) : nil
         // 1. trunk
         embeddingForward(xs[0], tokens, rowStride: row, embed, B: B, T: T, C: C)
         for l in 0..<L {
-            parts.balance += blocks[l].forward(cos: cosT, sin: sinT, countLoad: countLoad, scratchLoad: scratchLoad)
+            losses.balance += blocks[l].forward(cos: cosT, sin: sinT, countLoad: countLoad, scratchLoad: scratchLoad)
         }
         rmsnormForward(hf, rstdF, xs[L], inStride: C, parameter("model.norm.weight"), N: N, C: C, eps: eps)
-        parts.main = headCrossEntropy(hf, head, targets: tokens + 1, rowStride: row, B: B, T: T, C: C, V: V,
+        losses.main = headCrossEntropy(hf, head, targets: tokens + 1, rowStride: row, B: B, T: T, C: C, V: V,
                                       scratch: headScratch, chunk: headChunk, dHidden: computeGradients ? dhf : nil,
                                       dWeight: dHead, dScale: 1 / S(N)) / Double(N)
         // 2. multi-token prediction
@@ -264,17 +266,18 @@ public final class Model<S: TrainingScalar> {
                 (m.cat + n * 2 * C + C).update(from: m.hn + n * C, count: C)
             }
             matmulForward(m.hp, m.cat, parameter(p + "eh_proj.weight"), N: N, IC: 2 * C, OC: C)
-            parts.balance += blocks[L + k].forward(cos: cosT, sin: sinT, countLoad: countLoad, scratchLoad: scratchLoad)
+            losses.balance += blocks[L + k].forward(cos: cosT, sin: sinT, countLoad: countLoad, scratchLoad: scratchLoad)
             rmsnormForward(m.hkn, m.rstdK, m.hk, inStride: C, parameter(p + "shared_head.norm.weight"), N: N, C: C, eps: eps)
             let lk = headCrossEntropy(m.hkn, head, targets: tokens + k + 2, rowStride: row, B: B, T: T, C: C, V: V,
                                       scratch: headScratch, chunk: headChunk, dHidden: computeGradients ? dhkn[k] : nil,
                                       dWeight: dHead, dScale: S(mtpScale) / S(N)) / Double(N)
-            parts.mtp.append(lk)
+            losses.mtp.append(lk)
             hPrev = m.hk
         }
-        parts.total = parts.main + mtpScale * parts.mtp.reduce(0, +) + parts.balance
-        losses = parts
-        return parts.total
+        var mtpSum = 0.0
+        for l in losses.mtp { mtpSum += l }
+        losses.total = losses.main + mtpScale * mtpSum + losses.balance
+        return losses.total
     }
 
     /// Gradients of the last `forward(computeGradients: true)` into `grads`, in exact reverse order.

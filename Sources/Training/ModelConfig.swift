@@ -192,7 +192,10 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// A preset by name: `tiny` or `small`.
     public static func preset(_ name: String) -> RunConfig? {
         switch name {
-        case "tiny": return RunConfig(model: .tiny, training: TrainingConfig())
+        case "tiny":
+            var t = TrainingConfig()
+            t.steps = 2000; t.warmupSteps = 50; t.evalEvery = 250; t.evalBatches = 16; t.checkpointEvery = 500; t.logEvery = 50
+            return RunConfig(model: .tiny, training: t)
         case "small":
             var t = TrainingConfig()
             t.sequenceLength = 512; t.microBatchSize = 4; t.gradientAccumulation = 2

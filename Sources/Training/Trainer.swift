@@ -36,6 +36,7 @@ public final class Trainer {
     let accumulated: UnsafeMutablePointer<Float>?
     let log: (String) -> Void
     var metrics: FileHandle?
+    private var stepLosses = LossParts()
     /// sgemm GFLOP/s measured at start, for the share-of-peak metric (0 = not measured).
     public var sgemmPeak = 0.0
 
@@ -74,6 +75,7 @@ public final class Trainer {
             model.initialize(seed: t.seed)
             state.seed = t.seed
         }
+        stepLosses.mtp = Array(repeating: 0, count: config.model.numNextnPredictLayers)
     }
 
     deinit { accumulated?.deallocate() }
@@ -115,8 +117,11 @@ public final class Trainer {
     /// One optimizer step; returns the mean losses over micro-batches and the pre-clip gradient norm.
     func step(lr: Double) throws -> (LossParts, Double) {
         let t = config.training, A = t.gradientAccumulation, P = model.parameterCount
-        var mean = LossParts()
-        mean.mtp = Array(repeating: 0, count: config.model.numNextnPredictLayers)
+        var mean = stepLosses
+        stepLosses = LossParts()   // keeps `mean`'s storage uniquely referenced: no copy, no allocation
+        mean.main = 0; mean.balance = 0; mean.total = 0
+        for k in mean.mtp.indices { mean.mtp[k] = 0 }
+        defer { stepLosses = mean }
         for micro in 0..<A {
             sampler.next(rows: model.B, into: model.tokens)
             let loss = model.forward(computeGradients: true, countLoad: true)
