@@ -93,11 +93,18 @@ struct ByteScanner {
     let p: UnsafePointer<UInt8>
     /// One past the last byte the scan may look at (the end of the current piece).
     let end: Int
+    private let table: UnsafePointer<UInt16>
+
+    init(p: UnsafePointer<UInt8>, end: Int) {
+        self.p = p
+        self.end = end
+        table = charFlagPointer
+    }
 
     /// The flags and length of the character at `i < end`.
     @inline(__always) func char(_ i: Int) -> (flags: UInt16, len: Int) {
         let b0 = p[i]
-        if b0 < 0x80 { return (charFlagTable[Int(b0)], 1) }
+        if b0 < 0x80 { return (table[Int(b0)], 1) }
         var cp: UInt32
         var need: Int
         if b0 & 0xE0 == 0xC0 && b0 >= 0xC2 { cp = UInt32(b0 & 0x1F); need = 1 }
@@ -115,7 +122,7 @@ struct ByteScanner {
         case 3 where cp < 0x10000 || cp > 0x10FFFF: return (0, 1)
         default: break
         }
-        return (charFlagTable[Int(cp)], need + 1)
+        return (table[Int(cp)], need + 1)
     }
 
     /// The end of the run of characters whose flags intersect `mask`, starting at `i`.

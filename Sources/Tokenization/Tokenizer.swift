@@ -163,6 +163,8 @@ struct AddedTokenMatcher: Sendable {
     struct Entry: Sendable { var bytes: [UInt8]; var id: Int32; var lstrip, rstrip, singleWord: Bool }
     /// Candidates by first byte, longest first.
     private var byFirst: [[Entry]]
+    /// Bit b set when some token starts with byte b (a cheap test before looking at candidates).
+    private var firstBits: [UInt64] = [0, 0, 0, 0]
     let isEmpty: Bool
 
     init(_ tokens: [AddedToken]) {
@@ -173,6 +175,7 @@ struct AddedTokenMatcher: Sendable {
         }
         for i in 0 ..< 256 { by[i].sort { $0.bytes.count > $1.bytes.count } }
         byFirst = by
+        for i in 0 ..< 256 where !by[i].isEmpty { firstBits[i >> 6] |= 1 << UInt64(i & 63) }
         isEmpty = tokens.allSatisfy { $0.content.isEmpty }
     }
 
@@ -182,7 +185,11 @@ struct AddedTokenMatcher: Sendable {
         var textStart = range.lowerBound
         var i = range.lowerBound
         let end = range.upperBound
+        let bits = (firstBits[0], firstBits[1], firstBits[2], firstBits[3])
         while i < end {
+            let b = Int(p[i])
+            let word = b < 128 ? (b < 64 ? bits.0 : bits.1) : (b < 192 ? bits.2 : bits.3)
+            if word & (1 << UInt64(b & 63)) == 0 { i += 1; continue }
             var matched: Entry? = nil
             for e in byFirst[Int(p[i])] where i + e.bytes.count <= end {
                 let ok = e.bytes.withUnsafeBufferPointer { memcmpEqual(p + i, $0.baseAddress!, $0.count) }

@@ -251,7 +251,7 @@ extension Tokenizer {
             lineNumber += 1
             if line.isEmpty { continue }
             let parts = line.split(separator: 0x20)
-            guard parts.count == 2, let bytes = Data(base64Encoded: Data(parts[0])), let rank = Int(String(decoding: parts[1], as: UTF8.self)) else {
+            guard parts.count == 2, let bytes = decodeBase64(parts[0]), let rank = Int(String(decoding: parts[1], as: UTF8.self)) else {
                 throw TokenizerError.invalid(path: "\(path):\(lineNumber)", "expected 'base64 rank'", hint: nil)
             }
             ranks.append((Array(bytes), rank))
@@ -350,6 +350,31 @@ extension ScannerKind {
         case .deepseekV3: return PreTokenizerPreset.deepseekV3.patterns[2]
         }
     }
+}
+
+/// Standard base64 (with padding) → bytes, or nil. (Foundation's decoder was most of .tiktoken load time.)
+func decodeBase64<C: Collection>(_ text: C) -> [UInt8]? where C.Element == UInt8 {
+    var out: [UInt8] = []
+    out.reserveCapacity(text.count * 3 / 4)
+    var acc: UInt32 = 0, bits = 0, padding = 0
+    for c in text {
+        let v: UInt32
+        switch c {
+        case UInt8(ascii: "A") ... UInt8(ascii: "Z"): v = UInt32(c - UInt8(ascii: "A"))
+        case UInt8(ascii: "a") ... UInt8(ascii: "z"): v = UInt32(c - UInt8(ascii: "a") + 26)
+        case UInt8(ascii: "0") ... UInt8(ascii: "9"): v = UInt32(c - UInt8(ascii: "0") + 52)
+        case UInt8(ascii: "+"): v = 62
+        case UInt8(ascii: "/"): v = 63
+        case UInt8(ascii: "="): padding += 1; continue
+        default: return nil
+        }
+        if padding > 0 { return nil }
+        acc = acc << 6 | v
+        bits += 6
+        if bits >= 8 { bits -= 8; out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits))) }
+    }
+    guard (text.count % 4 == 0), padding <= 2 else { return nil }
+    return out
 }
 
 func readFile(_ path: String) throws -> [UInt8] {

@@ -57,5 +57,13 @@ let charFlagTable: [UInt16] = {
     return table
 }()
 
+/// The same table as a pointer that lives for the whole process, so scanners index it without bounds
+/// checks or reference counting.
+nonisolated(unsafe) let charFlagPointer: UnsafePointer<UInt16> = {
+    let p = UnsafeMutablePointer<UInt16>.allocate(capacity: charFlagTable.count)
+    p.initialize(from: charFlagTable, count: charFlagTable.count)
+    return UnsafePointer(p)
+}()
+
 /// The Unicode general-category flags of one scalar value (for tests and the trainer).
 public func unicodeClassFlags(_ scalar: Unicode.Scalar) -> UInt16 { charFlagTable[Int(scalar.value)] }

@@ -1,4 +1,5 @@
 // Malformed or unsupported tokenizer files fail with a message naming the JSON path.
+import Foundation
 import Testing
 @testable import Tokenization
 
@@ -36,4 +37,15 @@ private let preByteLevel = #""pre_tokenizer":{"type":"ByteLevel","add_prefix_spa
     let t = try Tokenizer.fromHuggingFaceJSON(#"{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":[["a","b"]]},"# + preByteLevel + "}")
     #expect(try t.encode("abab") == [2, 2])
     #expect(throws: TokenizerError.self) { try t.decode([5]) }
+}
+
+@Test func base64DecoderAgreesWithFoundation() {
+    var rng = SystemRandomNumberGenerator()
+    for n in 0 ..< 40 {
+        let bytes = (0 ..< n).map { _ in UInt8.random(in: 0 ... 255, using: &rng) }
+        let text = Array(Data(bytes).base64EncodedString().utf8)
+        #expect(decodeBase64(text) == bytes)
+    }
+    #expect(decodeBase64(Array("YW=j".utf8)) == nil)
+    #expect(decodeBase64(Array("Y*==".utf8)) == nil)
 }
