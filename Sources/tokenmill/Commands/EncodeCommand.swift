@@ -52,7 +52,9 @@ struct EncodeCommand: ParsableCommand {
         Example: tokenmill encode --tokenizer tokenizer.json -o ids.jsonl.zst corpora/test.jsonl.zst
 
         JSON records keep their other fields; the text field is replaced by "ids" (--keep-text keeps \
-        it). Special tokens' text is encoded as ordinary text unless --allow-special is given; added \
+        it, and so does a nested --text-field). --split-punctuation-newline P with --seed S encodes \
+        pre-tokens that join punctuation and line breaks as two parts with probability P \
+        (DeepSeek-V3's token-boundary randomization). Special tokens' text is encoded as ordinary text unless --allow-special is given; added \
         tokens that are not special are always recognized, as in Hugging Face tokenizers. Memory: the \
         tokenizer plus about 2 × threads batches of 1 MiB.
         """
