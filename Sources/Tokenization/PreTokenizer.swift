@@ -101,7 +101,9 @@ public struct PreTokenizer: Sendable {
     private func split(_ base: UnsafePointer<UInt8>, _ piece: Range<Int>, _ pattern: SplitPattern, _ behavior: SplitBehavior,
                        _ invert: Bool, into out: inout [Range<Int>], state: PreTokenizerState) throws {
         // 1. Matches and the gaps between them, covering the piece.
+        // Take the buffer out of `state` so it is uniquely referenced (no copy on write).
         var spans = state.spans
+        state.spans = []
         spans.removeAll(keepingCapacity: true)
         var last = piece.lowerBound
         func add(_ s: Int, _ e: Int) {

@@ -138,7 +138,7 @@ func appendIDsLine(_ doc: Document, ids: [Int32], keepText: Bool, textPath: [Str
     out.append(contentsOf: Array("{\"ids\":[".utf8))
     for (k, id) in ids.enumerated() {
         if k > 0 { out.append(UInt8(ascii: ",")) }
-        out.append(contentsOf: Array(String(id).utf8))
+        appendDecimal(Int(id), to: &out)
     }
     out.append(UInt8(ascii: "]"))
     if let record = doc.record {
@@ -158,6 +158,17 @@ func appendIDsLine(_ doc: Document, ids: [Int32], keepText: Bool, textPath: [Str
         out.append(contentsOf: jsonStringLiteral(doc.text))
     }
     out.append(contentsOf: Array("}\n".utf8))
+}
+
+/// Appends the decimal digits of a non-negative integer (no String allocation per token).
+@inline(__always) func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+    if value < 10 { out.append(UInt8(48 + value)); return }
+    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    var v = value, n = 0
+    withUnsafeMutableBytes(of: &digits) { d in
+        while v > 0 { d[n] = UInt8(48 + v % 10); v /= 10; n += 1 }
+        while n > 0 { n -= 1; out.append(d[n]) }
+    }
 }
 
 /// The record without the member whose value spans `valueSpan` (key, colon, value and one comma).
