@@ -47,6 +47,7 @@ def main():
     ap.add_argument("--vocab-sizes", default="32768,65536")
     ap.add_argument("--train-mb", type=float, default=100)
     ap.add_argument("--encode-mb", type=float, default=20)
+    ap.add_argument("--skip-train", action="store_true", help="only the encoding benchmark")
     args = ap.parse_args()
     binary = os.environ.get("TOKENMILL") or os.path.join(ROOT, ".build-tok", "release", "tokenmill")
     if not os.path.exists(binary):
@@ -62,7 +63,7 @@ def main():
         enc_path = os.path.join(tmp, "enc.jsonl")
         write_jsonl(enc_texts, enc_path)
         # 1. Training, one size per run (so peak memory is per size).
-        for size in [int(s) for s in args.vocab_sizes.split(",")]:
+        for size in ([] if args.skip_train else [int(s) for s in args.vocab_sizes.split(",")]):
             out = os.path.join(tmp, f"tm-{size}.json")
             t_tm, m_tm = timed([binary, "train-tokenizer", "--vocab-size", str(size), "--pretokenizer", "cl100k",
                                 "--special-tokens", "<|endoftext|>", "--progress", "none", "-o", out, train_path])
