@@ -10,6 +10,7 @@
 // when full.
 
 import Dispatch
+import Foundation
 import Normalization
 
 /// A token added on top of the BPE vocabulary (HF `added_tokens`).
@@ -47,6 +48,7 @@ public final class Tokenizer: Sendable {
     let decodeTable: [[UInt8]?]
     let rawMatcher: [Bool: AddedTokenMatcher]
     let normalizedMatcher: [Bool: AddedTokenMatcher]
+    private let pool = EncoderPool()
 
     public init(model: BPEModel, preTokenizer: PreTokenizer, normalizers: [NormalizationForm] = [],
                 addedTokens: [AddedToken] = [], extras: TokenizerExtras = TokenizerExtras()) {
@@ -84,14 +86,22 @@ public final class Tokenizer: Sendable {
     /// A per-thread encoder.
     public func makeEncoder() throws -> TokenEncoder { try TokenEncoder(self) }
 
-    /// Encodes a string (allocates a fresh encoder; use `makeEncoder()` for many calls).
+    /// Runs `body` with an encoder from a small shared pool (so convenience calls keep their cache).
+    public func withEncoder<R>(_ body: (TokenEncoder) throws -> R) throws -> R {
+        let encoder = try pool.take() ?? makeEncoder()
+        defer { pool.give(encoder) }
+        return try body(encoder)
+    }
+
+    /// Encodes a string (with a pooled encoder; threads that encode a lot should own one from
+    /// `makeEncoder()`).
     public func encode(_ text: String, allowSpecial: Bool = false) throws -> [Int] {
-        try makeEncoder().encode(text, allowSpecial: allowSpecial).map(Int.init)
+        try withEncoder { try $0.encode(text, allowSpecial: allowSpecial).map(Int.init) }
     }
 
     /// Encodes UTF-8 bytes (invalid sequences are encoded byte by byte, without normalization).
     public func encode(bytes: [UInt8], allowSpecial: Bool = false) throws -> [Int] {
-        try makeEncoder().encode(bytes: bytes, allowSpecial: allowSpecial).map(Int.init)
+        try withEncoder { try $0.encode(bytes: bytes, allowSpecial: allowSpecial).map(Int.init) }
     }
 
     /// Encodes a batch on `threads` threads; the result keeps the input order.
@@ -139,6 +149,17 @@ public struct TokenizerExtras: Sendable {
     public init(postProcessorJSON: String? = nil, decoderJSON: String? = nil) {
         self.postProcessorJSON = postProcessorJSON
         self.decoderJSON = decoderJSON
+    }
+}
+
+/// Idle encoders of one tokenizer (at most a few are kept).
+final class EncoderPool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var idle: [TokenEncoder] = []
+    func take() -> TokenEncoder? { lock.lock(); defer { lock.unlock() }; return idle.popLast() }
+    func give(_ e: TokenEncoder) {
+        lock.lock(); defer { lock.unlock() }
+        if idle.count < 4 { e.splitPunctuationNewline = 0; idle.append(e) }
     }
 }
 
@@ -225,7 +246,7 @@ public final class TokenEncoder {
     private var work = MergeWork()
     private var buffer: [UInt8] = []
     private var pieces: [Range<Int>] = []
-    private var cache = ByteStringTable(capacity: 1 << 16)
+    private var cache = ByteStringTable(capacity: 1 << 10)
     private var cacheStarts: [Int32] = [0]
     private var cacheIDs: [Int32] = []
     static let cacheCapacity = 1 << 16
