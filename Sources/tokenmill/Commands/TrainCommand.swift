@@ -66,7 +66,9 @@ struct TrainCommand: ParsableCommand {
             runConfig = try RunConfig.load(config)
             if let vocabSize { runConfig.model.vocabSize = vocabSize; try runConfig.validate() }
         } catch let e as ConfigError {
-            throw ValidationError("\(e)")
+            // Bad usage: the same exit code as argument-parser's ValidationError, without its usage dump.
+            printError("error: \(e)")
+            throw ExitCode(64)
         }
         if let threads { trainingThreads = threads }
         try reportingErrors {
@@ -74,11 +76,10 @@ struct TrainCommand: ParsableCommand {
             let peak = measureSgemmGFLOPS()
             let trainer = try Trainer(config: runConfig, data: data, run: out, resume: resume, log: { printError($0) })
             trainer.sgemmPeak = peak
-            let m = runConfig.model, t = runConfig.training
+            let m = runConfig.model
             printError(String(format: "model: %@ parameters, %d layers (%d dense) + %d MTP, %d routed experts top-%d; %d tokens a step; sgemm peak %.0f GFLOP/s",
                               formatCount(trainer.model.parameterCount), m.numHiddenLayers, m.firstKDenseReplace,
                               m.numNextnPredictLayers, m.nRoutedExperts, m.numExpertsPerTok, trainer.tokensPerStep, peak))
-            _ = t
             if resume { printError("resuming at step \(trainer.state.step)") }
             try trainer.train(until: StopCondition(steps: steps, tokens: tokens, minutes: minutes))
             var summary = "trained to step \(trainer.state.step), \(formatCount(trainer.state.tokensSeen)) tokens"
