@@ -151,16 +151,25 @@ func reportingErrors(_ body: () throws -> Void) throws {
 }
 
 /// On SIGINT, SIGTERM or SIGHUP: remove unfinished outputs, then exit with 128 + the signal number.
-/// The signals are also unblocked: a parent may have spawned us with them blocked.
+/// The signals are delivered to a dispatch source, so the cleanup runs on an ordinary thread (it takes
+/// a lock, which a signal handler must not). They are also unblocked: a parent may have spawned us with
+/// them blocked.
 func installInterruptHandler() {
+    guard interruptSources.isEmpty else { return }
     var set = sigset_t()
     sigemptyset(&set)
     for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, sig) }
     pthread_sigmask(SIG_UNBLOCK, &set, nil)
     for sig in [SIGINT, SIGTERM, SIGHUP] {
-        signal(sig) { s in
+        signal(sig, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        source.setEventHandler {
             TemporaryFiles.removeAll()
-            _exit(128 + s)
+            _exit(128 + sig)
         }
+        source.resume()
+        interruptSources.append(source)
     }
 }
+
+nonisolated(unsafe) private var interruptSources: [any DispatchSourceSignal] = []
