@@ -33,7 +33,7 @@ let package = Package(
         // MARK: Text → tokens → training sequences
         .target(name: "Tokenization", dependencies: ["CorpusIO", "Normalization", "CICU"]),
         .target(name: "FillInTheMiddle", dependencies: ["Tokenization"]),
-        .target(name: "Packing", dependencies: ["Tokenization"]),
+        .target(name: "Packing", dependencies: ["Tokenization", "CorpusIO"]),
 
         // MARK: Model and evaluation
         .target(name: "Training", dependencies: ["CBLAS"]),
@@ -51,6 +51,7 @@ let package = Package(
         .testTarget(name: "NormalizationTests", dependencies: ["Normalization", "TokenMillTestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TokenMillTestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TokenMillTestSupport"]),
+        .testTarget(name: "PackingTests", dependencies: ["Packing", "TokenMillTestSupport"]),
         .testTarget(name: "TokenMillCLITests", dependencies: ["TokenMillTestSupport"]),
     ]
 )

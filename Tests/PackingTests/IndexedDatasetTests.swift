@@ -1,0 +1,103 @@
+import Foundation
+import Packing
+import Testing
+import TokenMillTestSupport
+
+@Suite struct IndexedDatasetTests {
+    let dir: URL
+    init() throws { dir = try makeTemporaryDirectory("megatron") }
+
+    /// megatron-core's IndexedDatasetBuilder(uint16) for the documents [10,11,12,0] [20,21,0] [30,0],
+    /// one sequence each, hexdumped (REFERENCE.md §1): a 102-byte index.
+    @Test func bytesEqualMegatronCoreBuilder() throws {
+        let prefix = dir.appendingPathComponent("ref").path
+        let w = try IndexedDatasetWriter(prefix: prefix, dtype: .uint16)
+        for doc: [Int32] in [[10, 11, 12, 0], [20, 21, 0], [30, 0]] { try w.addDocument(doc) }
+        try w.finish()
+        let idx = try Data(contentsOf: URL(fileURLWithPath: prefix + ".idx"))
+        let hex = """
+        4d4d49444944580000 0100000000000000 08 0300000000000000 0400000000000000
+        04000000 03000000 02000000
+        0000000000000000 0800000000000000 0e00000000000000
+        0000000000000000 0100000000000000 0200000000000000 0300000000000000
+        """.filter { !$0.isWhitespace }
+        #expect(idx.count == 102)
+        #expect(idx.map { String(format: "%02x", $0) }.joined() == hex)
+        let bin = try Data(contentsOf: URL(fileURLWithPath: prefix + ".bin"))
+        #expect(bin.map { String(format: "%02x", $0) }.joined() == "0a00 0b00 0c00 0000 1400 1500 0000 1e00 0000".filter { !$0.isWhitespace })
+    }
+
+    /// One document with two sequences [1,2][3,4,5], then [6,7], int32 (REFERENCE.md §1).
+    @Test func severalSequencesPerDocumentInt32() throws {
+        let prefix = dir.appendingPathComponent("multi").path
+        let w = try IndexedDatasetWriter(prefix: prefix, dtype: .int32)
+        try w.addSequence([1, 2] as [Int32]); try w.addSequence([3, 4, 5] as [Int32]); w.endDocument()
+        try w.addDocument([6, 7] as [Int32])
+        try w.finish()
+        let r = try IndexedDatasetReader(prefix: prefix)
+        #expect(r.sequenceLengths == [2, 3, 2])
+        #expect(r.sequencePointers == [0, 8, 20])
+        #expect(r.documentIndices == [0, 2, 3])
+        #expect(r.document(0) == [1, 2, 3, 4, 5] && r.document(1) == [6, 7])
+    }
+
+    @Test(arguments: [IndexedDType.uint16, .int32])
+    func roundTrip(dtype: IndexedDType) throws {
+        let prefix = dir.appendingPathComponent("rt-\(dtype)").path
+        var rng = SystemRandomNumberGenerator()
+        let top: Int32 = dtype == .uint16 ? 65_535 : 1_000_000
+        let docs = (0 ..< 300).map { _ in (0 ..< Int.random(in: 0 ..< 50, using: &rng)).map { _ in Int32.random(in: 0 ... top, using: &rng) } }
+        let w = try IndexedDatasetWriter(prefix: prefix, dtype: dtype)
+        for d in docs { try w.addDocument(d) }
+        try w.finish()
+        let r = try IndexedDatasetReader(prefix: prefix)
+        #expect(r.dtype == dtype && r.documentCount == 300)
+        #expect((0 ..< 300).map { r.document($0) } == docs)
+    }
+
+    @Test func dtypeRuleIsMegatronCores() {
+        #expect(IndexedDType.optimal(vocabularySize: 50_000) == .uint16)
+        #expect(IndexedDType.optimal(vocabularySize: 65_499) == .uint16)
+        #expect(IndexedDType.optimal(vocabularySize: 65_500) == .int32)
+        #expect(IndexedDType.optimal(vocabularySize: 129_280) == .int32)
+    }
+
+    @Test func idsThatDoNotFitAreRefusedAndNothingIsLeft() throws {
+        let prefix = dir.appendingPathComponent("toolarge").path
+        let w = try IndexedDatasetWriter(prefix: prefix, dtype: .uint16)
+        #expect(throws: DatasetError.self) { try w.addDocument([70_000] as [Int32]) }
+        w.abandon()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+
+    @Test func corruptFilesNameTheProblem() throws {
+        let prefix = dir.appendingPathComponent("c").path
+        let w = try IndexedDatasetWriter(prefix: prefix, dtype: .uint16)
+        for doc: [Int32] in [[1, 2, 3], [4, 5]] { try w.addDocument(doc) }
+        try w.finish()
+        let idxURL = URL(fileURLWithPath: prefix + ".idx"), binURL = URL(fileURLWithPath: prefix + ".bin")
+        let idx = try Data(contentsOf: idxURL), bin = try Data(contentsOf: binURL)
+        func expectFailure(_ contains: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            #expect(sourceLocation: sourceLocation) { try IndexedDatasetReader(prefix: prefix) } throws: { "\($0)".contains(contains) }
+        }
+        try bin.prefix(bin.count - 2).write(to: binURL)
+        expectFailure("size 8 bytes, but the index describes 10")
+        try bin.write(to: binURL)
+        try idx.prefix(idx.count - 1).write(to: idxURL)
+        expectFailure("needs \(idx.count)")
+        var bad = idx
+        bad[0] = 0x58
+        try bad.write(to: idxURL)
+        expectFailure("magic is not MMIDIDX")
+        bad = idx
+        bad[9] = 2
+        try bad.write(to: idxURL)
+        expectFailure("version 2, expected 1")
+        bad = idx
+        bad[17] = 7
+        try bad.write(to: idxURL)
+        expectFailure("dtype float32 is not a token id type")
+        try Data().write(to: idxURL)
+        expectFailure("shorter than the 34-byte header")
+    }
+}
