@@ -14,6 +14,8 @@ struct TokenMill: ParsableCommand {
             EncodeCommand.self,
             DecodeCommand.self,
             TokenizerStatsCommand.self,
+            TokenizeCommand.self,
+            InspectCommand.self,
             TrainCommand.self,
             ExportHFCommand.self,
         ]

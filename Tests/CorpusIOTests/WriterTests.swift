@@ -139,3 +139,24 @@ import TokenMillTestSupport
         #expect(all.documents == 5 && all.bytes == 1 + 6 + 9 + 0 + 8 && all.characters == 1 + 5 + 3 + 0 + 2)
     }
 }
+
+@Suite struct SHA256Tests {
+    @Test(arguments: [
+        ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+    ])
+    func knownDigests(input: String, digest: String) {
+        var h = SHA256()
+        h.update(Array(input.utf8))
+        #expect(h.hexDigest() == digest)
+    }
+
+    @Test func incrementalEqualsOneShot() {
+        let data = (0 ..< 1000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        var one = SHA256(), parts = SHA256()
+        one.update(data)
+        for chunk in stride(from: 0, to: data.count, by: 77) { parts.update(data[chunk ..< min(chunk + 77, data.count)]) }
+        #expect(one.hexDigest() == parts.hexDigest())
+    }
+}

@@ -1,0 +1,44 @@
+"""See tools/check-megatron."""
+import json, subprocess, sys, tempfile, warnings
+from pathlib import Path
+
+warnings.filterwarnings("ignore")
+import numpy as np
+from megatron.core.datasets.indexed_dataset import DType, IndexedDataset, IndexedDatasetBuilder
+from tokenizers import Tokenizer
+
+root = Path(__file__).resolve().parent.parent
+shared = next((p for p in (root.parent / "shared", Path("/work/shared")) if (p / "tokenizers").is_dir()), None)
+args = [a for a in sys.argv[1:] if a != "--small"]
+corpus = Path(args[0]) if args else root / "corpora/test.jsonl.zst"
+binary = root / ".build/release/tokenmill"
+
+texts = [json.loads(l)["text"] for l in subprocess.run(["zstd", "-dc", str(corpus)], stdout=subprocess.PIPE, check=True).stdout.decode().splitlines() if l.strip()]
+passed = failed = 0
+with tempfile.TemporaryDirectory() as tmp:
+    for name, eod in [("pythia", "<|endoftext|>"), ("olmo2", "<|endoftext|>")]:
+        tok_path = shared / "tokenizers" / name / "tokenizer.json"
+        prefix = f"{tmp}/{name}"
+        subprocess.run([str(binary), "tokenize", "--progress", "none", "--tokenizer", str(tok_path), "-o", prefix, str(corpus)],
+                       check=True, stderr=subprocess.DEVNULL)
+        hf = Tokenizer.from_file(str(tok_path))
+        eod_id = hf.token_to_id(eod)
+        want = [ids + [eod_id] for ids in (hf.encode(t, add_special_tokens=False).ids for t in texts) if ids]
+        ds = IndexedDataset(prefix)
+        di = ds.document_indices
+        got = [np.concatenate([ds[i] for i in range(di[d], di[d + 1])]).tolist() for d in range(len(di) - 1)]
+        differ = sum(1 for a, b in zip(got, want) if a != b) + abs(len(got) - len(want))
+        ref = f"{tmp}/{name}-ref"
+        dtype = DType.optimal_dtype(hf.get_vocab_size(with_added_tokens=True))
+        builder = IndexedDatasetBuilder(ref + ".bin", dtype=dtype)
+        for ids in want:
+            builder.add_document(np.array(ids, dtype=dtype), [len(ids)])
+        builder.finalize(ref + ".idx")
+        same = all(Path(prefix + ext).read_bytes() == Path(ref + ext).read_bytes() for ext in (".bin", ".idx"))
+        ok = differ == 0 and same
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: {len(want)} documents, dtype {ds.index.dtype.__name__}, "
+              f"{differ} differ from HF ids + EOD, files byte-identical to IndexedDatasetBuilder: {same}", file=sys.stderr)
+        passed += ok
+        failed += not ok
+print(f"check-megatron: {passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
