@@ -106,7 +106,10 @@ public final class CorpusReader {
     /// The next batch of records, or nil when every input is read.
     public func nextBatch() throws -> RecordBatch? {
         while true {
-            if let current, let batch = try current.next() { return batch }
+            if let current, var batch = try current.next() {
+                batch.inputIndex = index - 1
+                return batch
+            }
             if current != nil { current = nil; filesDone += 1 }
             guard index < inputs.count else { return nil }
             let path = inputs[index]

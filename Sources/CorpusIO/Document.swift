@@ -39,6 +39,9 @@ public struct Document: Sendable {
     /// The byte range of the text value (with quotes) in `record`.
     public var textSpan: Range<Int>
     public var location: SourceLocation
+    /// The position of the document's input in the input list; with `location.line`, a key that
+    /// identifies the document whatever the threads or shards (used to seed per-document choices).
+    public var inputIndex: Int = 0
     /// Invalid UTF-8 sequences and lone surrogates replaced with U+FFFD while reading.
     public var repairs: Int
 
@@ -123,7 +126,8 @@ public func decodeDocuments(_ batch: RecordBatch, options: ReadOptions) throws -
             let offset = batch.streamOffset + Int64(batch.starts[i])
             let location = SourceLocation(path: batch.path, line: batch.lines[i])
             do {
-                if let doc = try decodeRecord(rec, layout: batch.layout, path: path, options: options, location: location, offset: offset) {
+                if var doc = try decodeRecord(rec, layout: batch.layout, path: path, options: options, location: location, offset: offset) {
+                    doc.inputIndex = batch.inputIndex
                     if doc.repairs > 0 { result.repairs += doc.repairs; result.repairedDocuments += 1 }
                     result.documents.append(doc)
                 }

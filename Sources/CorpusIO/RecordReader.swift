@@ -23,6 +23,8 @@ public enum RecordLayout: String, Sendable, CaseIterable {
 /// Complete records of one input, copied out of the read buffer.
 public struct RecordBatch: Sendable {
     public var path: String
+    /// The position of this batch's input in the reader's input list (0-based).
+    public var inputIndex: Int = 0
     public var layout: RecordLayout
     /// The records' bytes back to back (line terminators included for JSON lines).
     public var bytes: [UInt8]

@@ -1,3 +1,4 @@
+import CorpusIO
 import Foundation
 import Packing
 import Testing
@@ -46,5 +47,45 @@ private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SH
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
         let missing = try runTokenmill(["inspect", dir.appendingPathComponent("absent").path])
         #expect(missing.status == 1 && missing.stderr.contains("absent.idx: cannot open"))
+    }
+}
+
+@Suite struct FIMCLITests {
+    @Test func atRateOneEveryEntryIsPSMAndItsPartsRebuildTheDocument() throws {
+        let dir = try makeTemporaryDirectory("fim")
+        let tokenizer = "\(sharedTokenizers)/deepseek-coder/tokenizer.json"
+        let corpus = packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path
+        let prefix = dir.appendingPathComponent("fim").path
+        let r = try runTokenmill(["tokenize", "--tokenizer", tokenizer, "--fim-rate", "1", "--seed", "3", "-o", prefix, corpus])
+        #expect(r.status == 0, "\(r.stderr)")
+        let dataset = try IndexedDatasetReader(prefix: prefix)
+        let (begin, hole, end, eos): (Int32, Int32, Int32, Int32) = (32016, 32015, 32017, 32014)  // <｜fim▁begin｜> <｜fim▁hole｜> <｜fim▁end｜> <｜end▁of▁sentence｜>
+        // subtle: our reader, not JSONSerialization, which drops a raw U+FEFF inside JSON strings on Linux.
+        var originals: [String] = []
+        try CorpusReader(inputs: [corpus], options: ReadOptions(), warn: { _ in }).forEachDocument { originals.append($0.text) }
+        #expect(dataset.documentCount == originals.count)
+        // Decode each part through the CLI in one batch: prefix, suffix and middle of every entry.
+        var parts: [String] = []
+        for d in 0 ..< dataset.documentCount {
+            let ids = dataset.document(d)
+            let b = ids.firstIndex(of: begin)!, h = ids.firstIndex(of: hole)!, e = ids.firstIndex(of: end)!
+            #expect(b == 0 && b < h && h < e && ids.last == eos)
+            for part in [ids[(b + 1) ..< h], ids[(e + 1) ..< (ids.count - 1)], ids[(h + 1) ..< e]] {
+                parts.append("{\"ids\":[" + part.map(String.init).joined(separator: ",") + "]}")
+            }
+        }
+        let decoded = try runTokenmill(["decode", "--tokenizer", tokenizer], stdin: Data((parts.joined(separator: "\n") + "\n").utf8))
+        #expect(decoded.status == 0, "\(decoded.stderr)")
+        let decodedPath = dir.appendingPathComponent("pieces.jsonl")
+        try decoded.stdout.write(to: decodedPath)
+        var pieces: [String] = []
+        try CorpusReader(inputs: [decodedPath.path], options: ReadOptions(), warn: { _ in }).forEachDocument { pieces.append($0.text) }
+        #expect(pieces.count == 3 * originals.count)
+        var rebuilt = 0
+        for (d, original) in originals.enumerated() where pieces.count == 3 * originals.count {
+            if Array((pieces[3 * d] + pieces[3 * d + 1] + pieces[3 * d + 2]).utf8) == Array(original.utf8) { rebuilt += 1 }
+            else { Issue.record("document \(d): \(pieces[3 * d].suffix(20).debugDescription) | \(pieces[3 * d + 2].prefix(20).debugDescription) | \(pieces[3 * d + 1].prefix(20).debugDescription) vs \(original.prefix(40).debugDescription)") }
+        }
+        #expect(rebuilt == originals.count)
     }
 }

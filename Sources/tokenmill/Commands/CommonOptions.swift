@@ -133,14 +133,17 @@ struct RuntimeFailure: Error, CustomStringConvertible {
     var description: String
 }
 
-/// Runs a command body, turning library errors into one `error:` line and exit code 1. Usage errors
-/// (ValidationError) keep argument-parser's exit code 64.
+/// Runs a command body, turning library errors into one `error:` line and exit code 1, and usage errors
+/// found while running (ValidationError) into one `error:` line and exit code 64.
 func reportingErrors(_ body: () throws -> Void) throws {
     installInterruptHandler()
     do {
         try body()
     } catch let e as ValidationError {
-        throw e
+        // A usage problem found while running (an option that does not fit the data): one line, exit 64.
+        TemporaryFiles.removeAll()
+        printError("error: \(e.message)")
+        throw ExitCode(64)
     } catch let e as ExitCode {
         throw e
     } catch {

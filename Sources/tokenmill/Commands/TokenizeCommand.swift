@@ -2,6 +2,7 @@
 // manifest (PREFIX.json) saying what produced it.
 import ArgumentParser
 import CorpusIO
+import FillInTheMiddle
 import Foundation
 import Packing
 import Tokenization
@@ -22,7 +23,13 @@ struct TokenizeCommand: ParsableCommand {
         documents that encode to nothing are skipped and counted. The element type follows \
         megatron-core's rule: uint16 when the vocabulary (added tokens included) has fewer than 65,500 \
         ids, else int32. PREFIX.json records the tokenizer's SHA-256, the inputs, the options and the \
-        counts. The three files appear only when complete. Memory: the tokenizer, 12 bytes per \
+        counts. The three files appear only when complete.
+
+        Fill-in-the-middle (DeepSeek-V3 uses --fim-rate 0.1, PSM): a chosen document is cut at two \
+        positions drawn uniformly over its characters, the parts are encoded separately and the entry \
+        becomes <|fim_begin|> prefix <|fim_hole|> suffix <|fim_end|> middle <|endoftext|> (PSM) or \
+        <|fim_begin|> <|fim_hole|> suffix <|fim_end|> prefix middle <|endoftext|> (SPM). Which \
+        documents and where depends only on --seed and the document's position (input, line). Memory: the tokenizer, 12 bytes per \
         document for the index, and about 2 × threads batches of 1 MiB.
         """
     )
@@ -46,6 +53,40 @@ struct TokenizeCommand: ParsableCommand {
     @Option(help: "The element type: auto (megatron-core's rule), uint16 or int32.")
     var dtype: DTypeOption = .auto
 
+    @Option(name: .customLong("fim-rate"), help: "The share of documents turned into fill-in-the-middle examples (0 to 1).")
+    var fimRate: Double = FIMConfig().rate
+
+    @Option(name: .customLong("fim-spm-rate"), help: "The share of fill-in-the-middle examples in SPM order instead of PSM (0 to 1).")
+    var fimSPMRate: Double = FIMConfig().spmRate
+
+    @Option(name: .customLong("fim-tokens"), help: "The FIM sentinel tokens as BEGIN,HOLE,END (default: the tokenizer's <｜fim▁begin｜>/<｜fim▁hole｜>/<｜fim▁end｜>, <|fim_begin|>/…, or <fim_prefix>/<fim_suffix>/<fim_middle>).")
+    var fimTokens: String?
+
+    @Option(help: "The seed of every random choice (which documents get FIM, and where they are cut).")
+    var seed: UInt64 = FIMConfig().seed
+
+    func validate() throws {
+        if !(0 ... 1).contains(fimRate) { throw ValidationError("--fim-rate must be between 0 and 1.") }
+        if !(0 ... 1).contains(fimSPMRate) { throw ValidationError("--fim-spm-rate must be between 0 and 1.") }
+        if let fimTokens, fimTokens.split(separator: ",").count != 3 { throw ValidationError("--fim-tokens takes three tokens: BEGIN,HOLE,END.") }
+    }
+
+    /// The FIM sentinels' ids, from --fim-tokens or the tokenizer's usual names.
+    func resolveFIMTokens(_ tokenizer: Tokenizer) throws -> (FIMTokens, [String]) {
+        let families: [[String]] = fimTokens.map { [$0.split(separator: ",").map(String.init)] } ?? [
+            ["<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"],
+            ["<|fim_begin|>", "<|fim_hole|>", "<|fim_end|>"],
+            ["<fim_prefix>", "<fim_suffix>", "<fim_middle>"],
+            ["<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"],
+        ]
+        for names in families {
+            let ids = names.compactMap { singleTokenID(tokenizer, $0) }
+            if ids.count == 3 { return (FIMTokens(begin: Int32(ids[0]), hole: Int32(ids[1]), end: Int32(ids[2])), names) }
+        }
+        throw ValidationError(fimTokens.map { "--fim-tokens \($0): not all three are single tokens of this tokenizer." }
+            ?? "--fim-rate needs FIM tokens, and this tokenizer has none of <｜fim▁begin｜>, <|fim_begin|>, <fim_prefix> (and their partners); name them with --fim-tokens or train the tokenizer with them as special tokens.")
+    }
+
     func run() throws {
         try reportingErrors {
             let tokenizer = try tokenizerOptions.load()
@@ -67,6 +108,8 @@ struct TokenizeCommand: ParsableCommand {
             if element == .uint16 && vocabulary > 65_536 {
                 throw ValidationError("--dtype uint16 cannot hold the ids of a \(vocabulary)-token vocabulary.")
             }
+            let fim = FIMConfig(rate: fimRate, spmRate: fimSPMRate, seed: seed)
+            let (fimIDs, fimNames) = fimRate > 0 ? try resolveFIMTokens(tokenizer) : (FIMTokens(begin: 0, hole: 0, end: 0), [])
             let inputs = try expandInputs(input.inputs)
             let reader = CorpusReader(inputs: inputs, options: input.readOptions, warn: { printError($0) })
             let progress = progressOptions.makeReporter("tokenize")
@@ -74,22 +117,36 @@ struct TokenizeCommand: ParsableCommand {
             let options = reader.options
             let allow = allowSpecial
             let writer = try IndexedDatasetWriter(prefix: output, dtype: element)
-            var documents = 0, tokens = 0, bytes = 0, empty = 0, skipped = 0
+            var documents = 0, tokens = 0, bytes = 0, empty = 0, skipped = 0, fimPSM = 0, fimSPM = 0
             do {
-                try orderedParallelMap(threads: progressOptions.workerThreads, next: { try reader.nextBatch() }, transform: { batch -> ([[Int32]], Int, DecodedBatch) in
+                try orderedParallelMap(threads: progressOptions.workerThreads, next: { try reader.nextBatch() }, transform: { batch -> ([[Int32]], Int, DecodedBatch, [FIMOrder?]) in
                     var decoded = try decodeDocuments(batch, options: options)
                     let encoder = try pool.take()
                     defer { pool.give(encoder) }
                     var entries: [[Int32]] = []
                     entries.reserveCapacity(decoded.documents.count)
                     var b = 0
+                    var plans: [FIMOrder?] = []
                     for doc in decoded.documents {
-                        entries.append(try encoder.encode(doc.text, allowSpecial: allow))
                         b += doc.text.utf8.count
+                        let key = fimDocumentKey(inputIndex: doc.inputIndex, line: doc.location.line ?? 0)
+                        if !doc.text.isEmpty, let plan = fimPlan(fim, key: key, scalarCount: doc.text.unicodeScalars.count) {
+                            let (prefix, middle, suffix) = fimSplit(doc.text, plan)
+                            entries.append(fimAssemble(prefix: try encoder.encode(prefix, allowSpecial: allow),
+                                                       middle: try encoder.encode(middle, allowSpecial: allow),
+                                                       suffix: try encoder.encode(suffix, allowSpecial: allow),
+                                                       tokens: fimIDs, order: plan.order))
+                            plans.append(plan.order)
+                        } else {
+                            entries.append(try encoder.encode(doc.text, allowSpecial: allow))
+                            plans.append(nil)
+                        }
                     }
                     decoded.documents = []
-                    return (entries, b, decoded)
-                }, consume: { entries, b, decoded in
+                    return (entries, b, decoded, plans)
+                }, consume: { entries, b, decoded, plans in
+                    fimPSM += plans.lazy.filter { $0 == .psm }.count
+                    fimSPM += plans.lazy.filter { $0 == .spm }.count
                     for var ids in entries {
                         if ids.isEmpty { empty += 1; continue }
                         if let eod { ids.append(eod.id) }
@@ -107,6 +164,7 @@ struct TokenizeCommand: ParsableCommand {
                 }
                 let manifest = tokenizeManifest(tokenizerPath: tokenizerOptions.path, tokenizerHash: try sha256(ofFile: tokenizerFile(tokenizerOptions.path)),
                                                 vocabulary: vocabulary, inputs: inputs, dtype: element, eod: eod, allowSpecial: allow,
+                                                fim: fim, fimNames: fimNames, fimPSM: fimPSM, fimSPM: fimSPM,
                                                 textField: options.textField, documents: documents, tokens: tokens, bytes: bytes,
                                                 empty: empty, skipped: skipped)
                 let manifestFile = try OutputFile(path: output + ".json", compress: false)
@@ -120,6 +178,7 @@ struct TokenizeCommand: ParsableCommand {
             }
             progress.finish()
             printError("tokenize: \(formatCount(documents)) documents, \(formatBytes(Int64(bytes))) → \(formatCount(tokens)) tokens (\(element), \(eod.map { "EOD \($0.id) appended" } ?? "no EOD")) in \(output).bin/.idx" +
+                       (fim.rate > 0 ? ", FIM \(formatCount(fimPSM)) PSM + \(formatCount(fimSPM)) SPM" : "") +
                        (empty > 0 ? ", \(formatCount(empty)) empty skipped" : "") + (skipped > 0 ? ", \(formatCount(skipped)) skipped" : "") +
                        String(format: "; %.2f s", progress.elapsed))
         }
@@ -149,7 +208,8 @@ private func jsonQuote(_ s: String) -> String {
 }
 
 func tokenizeManifest(tokenizerPath: String, tokenizerHash: String, vocabulary: Int, inputs: [String], dtype: IndexedDType,
-                      eod: (text: String, id: Int32)?, allowSpecial: Bool, textField: String, documents: Int, tokens: Int,
+                      eod: (text: String, id: Int32)?, allowSpecial: Bool, fim: FIMConfig, fimNames: [String], fimPSM: Int, fimSPM: Int,
+                      textField: String, documents: Int, tokens: Int,
                       bytes: Int, empty: Int, skipped: Int) -> String {
     """
     {
@@ -157,8 +217,8 @@ func tokenizeManifest(tokenizerPath: String, tokenizerHash: String, vocabulary: 
       "tokenmill_version": \(jsonQuote(TokenMill.configuration.version)),
       "tokenizer": {"path": \(jsonQuote(tokenizerPath)), "sha256": "\(tokenizerHash)", "vocabulary_size": \(vocabulary)},
       "inputs": [\(inputs.map(jsonQuote).joined(separator: ", "))],
-      "options": {"dtype": "\(dtype)", "append_eod": \(eod != nil), "eod_token": \(eod.map { jsonQuote($0.text) } ?? "null"), "eod_id": \(eod.map { String($0.id) } ?? "null"), "allow_special": \(allowSpecial), "text_field": \(jsonQuote(textField))},
-      "counts": {"documents": \(documents), "tokens": \(tokens), "text_bytes": \(bytes), "empty_skipped": \(empty), "malformed_skipped": \(skipped)}
+      "options": {"dtype": "\(dtype)", "append_eod": \(eod != nil), "eod_token": \(eod.map { jsonQuote($0.text) } ?? "null"), "eod_id": \(eod.map { String($0.id) } ?? "null"), "allow_special": \(allowSpecial), "text_field": \(jsonQuote(textField)), "fim_rate": \(fim.rate), "fim_spm_rate": \(fim.spmRate), "fim_tokens": [\(fimNames.map(jsonQuote).joined(separator: ", "))], "seed": \(fim.seed)},
+      "counts": {"documents": \(documents), "tokens": \(tokens), "text_bytes": \(bytes), "empty_skipped": \(empty), "malformed_skipped": \(skipped), "fim_psm": \(fimPSM), "fim_spm": \(fimSPM)}
     }
 
     """
