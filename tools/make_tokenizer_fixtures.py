@@ -27,6 +27,10 @@ def main():
             continue
         pt = hf_pretokenizer(preset)
         pre[preset] = [[t, [p for p, _ in pt.pre_tokenize_str(t)]] for t in texts]
+    # tiktoken's cl100k spelling read by Oniguruma (a tokenizer.json carrying it verbatim).
+    from tokenizers import Regex as _Regex, pre_tokenizers as _pts
+    verbatim = _pts.Split(_Regex(PRESETS["cl100k"][0]), behavior="isolated")
+    pre["cl100k-verbatim-oniguruma"] = [[t, [p for p, _ in verbatim.pre_tokenize_str(t)]] for t in texts]
     dump(pre, os.path.join(OUT, "pretokenize.json"))
 
     # Split behaviours, invert, literal patterns and Digits, on a few strings.

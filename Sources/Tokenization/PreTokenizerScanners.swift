@@ -75,6 +75,10 @@ public enum PreTokenizerPreset: String, Sendable, CaseIterable {
 
     /// The scanner for a regex, when one of the presets (or a known alias) spells it exactly.
     static func scanner(forPattern pattern: String) -> ScannerKind? {
+        // subtle: tiktoken's own cl100k spelling means something else to Oniguruma (`\p{N}{1,3}+` is
+        // "one or more groups of 1-3 digits", i.e. every digit run is one piece); a tokenizer.json that
+        // carries it verbatim gets HF's reading.
+        if pattern == PreTokenizerPreset.cl100k.patterns[0] { return .cl100kOniguruma }
         for preset in allCases {
             for (p, s) in zip(preset.patterns, preset.scanners) where p == pattern { return s }
             for (p, s) in zip(preset.huggingFacePatterns, preset.scanners) where p == pattern { return s }
@@ -86,6 +90,8 @@ public enum PreTokenizerPreset: String, Sendable, CaseIterable {
 /// One hand-written scanner (one regex).
 enum ScannerKind: String, Sendable {
     case gpt2, cl100k, llama3, qwen2, o200k, deepseekV3, digits3, cjk
+    /// tiktoken's cl100k spelling as Oniguruma reads it: digit runs are not cut into threes.
+    case cl100kOniguruma
 }
 
 /// A read-only view of UTF-8 bytes with the character decoding the scanners share.
@@ -199,6 +205,7 @@ struct ByteScanner {
         switch kind {
         case .gpt2: return gpt2(i)
         case .cl100k: return cl100k(i, digits: 3, possessive: true)
+        case .cl100kOniguruma: return cl100k(i, digits: Int.max, possessive: true)
         case .llama3: return cl100k(i, digits: 3, possessive: false)
         case .qwen2: return cl100k(i, digits: 1, possessive: false)
         case .o200k: return o200k(i)

@@ -342,6 +342,7 @@ extension ScannerKind {
         switch self {
         case .gpt2: return PreTokenizerPreset.gpt2.patterns[0]
         case .cl100k: return PreTokenizerPreset.cl100k.huggingFacePatterns[0]
+        case .cl100kOniguruma: return PreTokenizerPreset.cl100k.patterns[0]
         case .llama3: return PreTokenizerPreset.llama3.patterns[0]
         case .qwen2: return PreTokenizerPreset.qwen2.patterns[0]
         case .o200k: return PreTokenizerPreset.o200k.patterns[0]

@@ -11,8 +11,9 @@ struct PreTokenizerCase: Sendable, CustomStringConvertible {
 
 private func loadCases() throws -> [PreTokenizerCase] {
     let root = try Fixtures.json("pretokenize.json")
-    return try root.members.map { name, list in
-        PreTokenizerCase(preset: PreTokenizerPreset(rawValue: name)!, cases: try list.array.map { pair in
+    return try root.members.compactMap { name, list in
+        guard let preset = PreTokenizerPreset(rawValue: name) else { return nil }
+        return PreTokenizerCase(preset: preset, cases: try list.array.map { pair in
             let p = try pair.array
             return (try p[0].string, try p[1].array.map { try $0.string })
         })
@@ -63,4 +64,18 @@ func icuRegexMatchesScanner(_ preset: PreTokenizerPreset) throws {
     #expect(try pieces(cl, "1234567") == ["123", "456", "7"])
     #expect(try pieces(PreTokenizer.preset(.deepseekV3), "x東京") == ["x", "東京"])
     #expect(try pieces(PreTokenizer.preset(.deepseekV3), "a\u{0}\u{1}b") == ["a", "\u{0}", "\u{1}b"])
+}
+
+/// tiktoken's cl100k regex written verbatim into a tokenizer.json splits as Oniguruma reads it.
+@Test func verbatimTiktokenPatternFollowsOniguruma() throws {
+    guard let list = try Fixtures.json("pretokenize.json").optional("cl100k-verbatim-oniguruma") else { return }
+    let kind = PreTokenizerPreset.scanner(forPattern: PreTokenizerPreset.cl100k.patterns[0])!
+    #expect(kind == .cl100kOniguruma)
+    let pre = PreTokenizer(steps: [.split(.scanner(kind), .isolated, invert: false)], name: "verbatim")
+    for pair in try list.array {
+        let p = try pair.array
+        let text = try p[0].string
+        let expected = try p[1].array.map { try $0.string }
+        #expect(try pieces(pre, text) == expected, "\(text.debugDescription)")
+    }
 }
