@@ -41,6 +41,11 @@ public struct WordCounts: Sendable {
         counts.append(count)
     }
 
+    /// Adds `count` occurrences of a word.
+    public mutating func add(_ word: [UInt8], count: UInt64) {
+        word.withUnsafeBufferPointer { add($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count, count: count) }
+    }
+
     /// Adds every word of `other`.
     public mutating func merge(_ other: WordCounts) {
         other.forEach { bytes, c in bytes.withUnsafeBufferPointer { add($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count, count: c) } }

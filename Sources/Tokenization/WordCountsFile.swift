@@ -59,3 +59,110 @@ extension WordCounts {
         return counts
     }
 }
+
+// MARK: Spilling: sorted runs merged by streaming
+
+extension WordCounts {
+    /// The serialized counts with entries sorted by their bytes (a run for `mergeSortedRuns`).
+    public func sortedSerialized() -> [UInt8] {
+        var entries: [([UInt8], UInt64)] = []
+        entries.reserveCapacity(distinct)
+        forEach { entries.append(($0, $1)) }
+        entries.sort { $0.0.lexicographicallyPrecedes($1.0) }
+        var out = Self.magic
+        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+        func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+        u32(1)
+        u64(UInt64(entries.count))
+        for (bytes, c) in entries { u32(UInt32(bytes.count)); out.append(contentsOf: bytes); u64(c) }
+        return out
+    }
+}
+
+/// Reads the entries of a word-count file one at a time, with a 1 MiB buffer.
+final class WordCountsRunReader {
+    let path: String
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private var position = 0
+    private var remaining: UInt64 = 0
+    private var eof = false
+    /// The current entry (nil when the run is exhausted).
+    private(set) var current: (bytes: [UInt8], count: UInt64)?
+
+    init(path: String) throws {
+        self.path = path
+        guard let h = FileHandle(forReadingAtPath: path) else { throw TokenizerError.io(path: path, "cannot open the word-count file") }
+        handle = h
+        let header = try take(20)
+        guard Array(header[0 ..< 8]) == WordCounts.magic else { throw TokenizerError.invalid(path: path, "not a word-count file (bad magic)", hint: nil) }
+        let version = header[8 ..< 12].withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
+        guard version == 1 else { throw TokenizerError.invalid(path: path, "word-count file version \(version) is not supported (expected 1)", hint: nil) }
+        remaining = header[12 ..< 20].withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        try advance()
+    }
+
+    deinit { try? handle.close() }
+
+    private func take(_ n: Int) throws -> ArraySlice<UInt8> {
+        while buffer.count - position < n && !eof {
+            let chunk = handle.readData(ofLength: 1 << 20)
+            if chunk.isEmpty { eof = true; break }
+            buffer.removeFirst(position)
+            position = 0
+            buffer.append(contentsOf: chunk)
+        }
+        guard buffer.count - position >= n else { throw TokenizerError.invalid(path: path, "truncated word-count file", hint: nil) }
+        defer { position += n }
+        return buffer[position ..< position + n]
+    }
+
+    /// Moves to the next entry.
+    func advance() throws {
+        guard remaining > 0 else { current = nil; return }
+        remaining -= 1
+        let len = Int(try take(4).withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) })
+        let bytes = Array(try take(len))
+        let count = try take(8).withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        current = (bytes, count)
+    }
+}
+
+/// Merges sorted runs (from `sortedSerialized()`), summing equal words, and calls `body` with each
+/// distinct word in byte order. Memory: one buffer and one entry per run.
+/// - Complexity: O(total entries × runs) comparisons (runs are few).
+public func mergeSortedRuns(_ paths: [String], _ body: ([UInt8], UInt64) throws -> Void) throws {
+    let readers = try paths.map { try WordCountsRunReader(path: $0) }
+    while true {
+        var smallest: [UInt8]? = nil
+        for r in readers {
+            if let c = r.current, smallest == nil || c.bytes.lexicographicallyPrecedes(smallest!) { smallest = c.bytes }
+        }
+        guard let word = smallest else { return }
+        var total: UInt64 = 0
+        for r in readers where r.current?.bytes == word {
+            total &+= r.current!.count
+            try r.advance()
+        }
+        try body(word, total)
+    }
+}
+
+/// Streams the merge of sorted runs into one word-count file at `output` (written by `write`).
+public func mergeSortedRuns(_ paths: [String], write: ([UInt8]) throws -> Void) throws {
+    // Pass 1 counts the distinct words (the header needs N); pass 2 writes them.
+    var n: UInt64 = 0
+    try mergeSortedRuns(paths) { _, _ in n += 1 }
+    var header = WordCounts.magic
+    withUnsafeBytes(of: UInt32(1).littleEndian) { header.append(contentsOf: $0) }
+    withUnsafeBytes(of: n.littleEndian) { header.append(contentsOf: $0) }
+    try write(header)
+    var chunk: [UInt8] = []
+    try mergeSortedRuns(paths) { word, c in
+        withUnsafeBytes(of: UInt32(word.count).littleEndian) { chunk.append(contentsOf: $0) }
+        chunk.append(contentsOf: word)
+        withUnsafeBytes(of: c.littleEndian) { chunk.append(contentsOf: $0) }
+        if chunk.count >= 1 << 20 { try write(chunk); chunk.removeAll(keepingCapacity: true) }
+    }
+    if !chunk.isEmpty { try write(chunk) }
+}

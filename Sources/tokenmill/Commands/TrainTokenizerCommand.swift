@@ -18,8 +18,10 @@ struct TrainTokenizerCommand: ParsableCommand {
         vocabulary's merges are a prefix of the larger's. Special tokens get ids 0, 1, ... and their \
         text in the corpus is never counted. Counts are 64-bit and do not depend on --threads. \
         --save-counts writes the word counts so shards can be counted separately and trained together \
-        with --counts. Memory: the distinct pre-tokens (about their bytes + 40 B each) while counting, \
-        then roughly six times that during merges; the estimate is printed before each phase.
+        with --counts. Memory: the distinct pre-tokens (about their bytes + 40 B each) while counting \
+        (bounded by --max-words, which spills sorted runs to disk and merges them at the end; with \
+        --save-counts and no -o the merge streams to the file), then roughly six times that during \
+        merges, which need every distinct pre-token in memory; the estimate is printed first.
         """
     )
 
@@ -53,6 +55,12 @@ struct TrainTokenizerCommand: ParsableCommand {
     @Option(name: .customLong("counts"), help: "Add the word counts of a file written by --save-counts (repeatable); with no inputs, stdin is not read.")
     var countFiles: [String] = []
 
+    @Option(name: .customLong("max-words"), help: "Bound the counting memory: whenever this many distinct pre-tokens are held, spill them as a sorted run to disk; runs are merged at the end (0: never spill).")
+    var maxWords: Int = 0
+
+    @Option(name: .customLong("spill-dir"), help: "The directory for spilled runs (default: the system temporary directory).")
+    var spillDir: String?
+
     var sizes: [Int] { vocabSizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
     var specials: [String] { specialTokens.isEmpty ? [] : specialTokens.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
 
@@ -65,6 +73,7 @@ struct TrainTokenizerCommand: ParsableCommand {
         }
         if specials.contains(where: \.isEmpty) { throw ValidationError("--special-tokens has an empty token.") }
         if output == nil && saveCounts == nil { throw ValidationError("give -o/--output for the tokenizer (or --save-counts to only count).") }
+        if maxWords < 0 { throw ValidationError("--max-words must be 0 (never spill) or positive.") }
         if normalize == .nfkcCasefold { throw ValidationError("--normalize nfkc-casefold cannot be written to tokenizer.json; use nfc, nfkc, nfd, nfkd or none.") }
     }
 
@@ -81,6 +90,17 @@ struct TrainTokenizerCommand: ParsableCommand {
             var words = WordCounts()
             for path in countFiles { words.merge(try WordCounts.read(path: path)) }
             var documents = 0, bytes = 0
+            var runs: [String] = []
+            defer { for r in runs { try? FileManager.default.removeItem(atPath: r) } }
+            let spillDirectory = spillDir ?? FileManager.default.temporaryDirectory.path
+            func spill() throws {
+                let path = spillDirectory + "/.tokenmill-words-\(getpid())-\(runs.count).run"
+                let out = try OutputFile(path: path, compress: false)
+                try out.write(words.sortedSerialized())
+                try out.commit()
+                runs.append(path)
+                words = WordCounts()
+            }
             if !input.inputs.isEmpty || countFiles.isEmpty {
                 let reader = try input.makeReader()
                 let options = reader.options
@@ -97,11 +117,25 @@ struct TrainTokenizerCommand: ParsableCommand {
                     return (counter.take(), n, b, decoded)
                 }, consume: { counts, n, b, decoded in
                     words.merge(counts)
+                    if maxWords > 0 && words.distinct >= maxWords { try spill() }
                     documents += n; bytes += b
                     for e in decoded.skipErrors { printError("warning: skipped \(e)") }
                     progress.update(documents: documents, bytes: Int64(bytes))
                 })
                 progress.finish()
+            }
+            if !runs.isEmpty {
+                // Merge the spilled runs: streamed into --save-counts, and into memory for training.
+                if words.distinct > 0 { try spill() }
+                printError("train-tokenizer: merging \(runs.count) spilled runs")
+                if let saveCounts, output == nil {
+                    let out = try OutputFile(path: saveCounts, compress: false)
+                    try mergeSortedRuns(runs, write: { try out.write($0) })
+                    try out.commit()
+                    printError("train-tokenizer: \(formatCount(documents)) documents, \(formatBytes(Int64(bytes))); wrote word counts to \(saveCounts)")
+                    return
+                }
+                try mergeSortedRuns(runs) { word, c in words.add(word, count: c) }
             }
             printError("train-tokenizer: \(formatCount(documents)) documents, \(formatBytes(Int64(bytes))), \(formatCount(Int(words.total))) pre-tokens, \(formatCount(words.distinct)) distinct" + String(format: " (%.1f s)", progress.elapsed))
             if let saveCounts {
