@@ -143,3 +143,29 @@ struct SeededGenerator: RandomNumberGenerator {
     bad.removeLast()
     #expect(throws: TokenizerError.self) { try WordCounts.fromSerialized(bad) }
 }
+
+@Test func spilledRunsMergeToTheSameCounts() throws {
+    let texts = trainFixture.texts
+    let whole = try count(texts, preset: .cl100k)
+    let dir = FileManager.default.temporaryDirectory.path + "/tokenmill-runs-\(getpid())"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    var paths: [String] = []
+    for (k, part) in [texts.prefix(100), texts.dropFirst(100).prefix(300), texts.dropFirst(400)].enumerated() {
+        let p = dir + "/\(k).run"
+        FileManager.default.createFile(atPath: p, contents: Data(try count(Array(part), preset: .cl100k).sortedSerialized()))
+        paths.append(p)
+    }
+    var merged = WordCounts()
+    try mergeSortedRuns(paths) { merged.add($0, count: $1) }
+    #expect(merged.distinct == whole.distinct && merged.total == whole.total)
+    var streamed: [UInt8] = []
+    try mergeSortedRuns(paths, write: { streamed += $0 })
+    let back = try WordCounts.fromSerialized(streamed)
+    #expect(back.distinct == whole.distinct && back.total == whole.total)
+    var expected: [[UInt8]: UInt64] = [:]
+    whole.forEach { expected[$0] = $1 }
+    var same = true
+    back.forEach { if expected[$0] != $1 { same = false } }
+    #expect(same)
+}
