@@ -10,7 +10,7 @@
 // from the gradient of the normed hidden states.
 import Foundation
 
-/// One allocation handed out in slices; a measuring pass (base nil) only counts.
+/// One allocation handed out in slices; a measuring pass (over a 1-element dummy) only counts.
 struct Arena<T> {
     private let base: UnsafeMutablePointer<T>
     private let measuring: Bool
