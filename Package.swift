@@ -32,7 +32,7 @@ let package = Package(
 
         // MARK: Text → tokens → training sequences
         .target(name: "Tokenization", dependencies: ["CorpusIO", "Normalization", "CICU"]),
-        .target(name: "FillInTheMiddle"),
+        .target(name: "FillInTheMiddle", dependencies: ["CorpusIO"]),
         .target(name: "Packing", dependencies: ["Tokenization", "CorpusIO"]),
 
         // MARK: Model and evaluation
@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "NormalizationTests", dependencies: ["Normalization", "TokenMillTestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TokenMillTestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TokenMillTestSupport"]),
-        .testTarget(name: "FillInTheMiddleTests", dependencies: ["FillInTheMiddle"]),
+        .testTarget(name: "FillInTheMiddleTests", dependencies: ["FillInTheMiddle", "CorpusIO"]),
         .testTarget(name: "PackingTests", dependencies: ["Packing", "TokenMillTestSupport"]),
         .testTarget(name: "TokenMillCLITests", dependencies: ["CorpusIO", "Packing", "TokenMillTestSupport"]),
     ]

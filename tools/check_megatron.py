@@ -40,5 +40,20 @@ with tempfile.TemporaryDirectory() as tmp:
               f"{differ} differ from HF ids + EOD, files byte-identical to IndexedDatasetBuilder: {same}", file=sys.stderr)
         passed += ok
         failed += not ok
+        # The packed output of the same dataset: megatron-core reads rows of exactly L tokens whose
+        # pieces hold every token of the input once.
+        L = 1024
+        subprocess.run([str(binary), "pack", "--progress", "none", "--seq-len", str(L), "-o", prefix + "-packed", prefix],
+                       check=True, stderr=subprocess.DEVNULL)
+        packed = IndexedDataset(prefix + "-packed")
+        pdi = packed.document_indices
+        rows_ok = all(sum(len(packed[i]) for i in range(pdi[r], pdi[r + 1])) == L for r in range(len(pdi) - 1))
+        pieces = sorted(tuple(packed[i].tolist()) for r in range(len(pdi) - 1) for i in range(pdi[r], pdi[r + 1] - 1))
+        chunks = sorted(tuple(ids[k:k + L]) for ids in want for k in range(0, len(ids), L))
+        ok = rows_ok and pieces == chunks
+        print(f"{'ok  ' if ok else 'FAIL'} {name} packed (best-fit, L={L}): {len(pdi) - 1} rows of exactly {L}: {rows_ok}, "
+              f"pieces are the input's L-chunks, each once: {pieces == chunks}", file=sys.stderr)
+        passed += ok
+        failed += not ok
 print(f"check-megatron: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

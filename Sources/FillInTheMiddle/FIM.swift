@@ -9,6 +9,8 @@
 // chosen and where they are cut depends only on the seed and the document's position, never on
 // threads or shards.
 
+import CorpusIO
+
 /// PSM or SPM.
 public enum FIMOrder: String, Sendable {
     case psm, spm
@@ -35,21 +37,6 @@ public struct FIMPlan: Sendable, Equatable {
     public var order: FIMOrder
     public var cuts: (Int, Int)
     public static func == (a: FIMPlan, b: FIMPlan) -> Bool { a.order == b.order && a.cuts == b.cuts }
-}
-
-/// SplitMix64 (Steele et al. 2014): tiny, seedable, and good enough for sampling decisions.
-public struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// A uniform double in [0, 1).
-    public mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
 }
 
 /// The document key for `plan`: the input's position in the input list and the document's line.

@@ -15,6 +15,7 @@ struct TokenMill: ParsableCommand {
             DecodeCommand.self,
             TokenizerStatsCommand.self,
             TokenizeCommand.self,
+            PackCommand.self,
             InspectCommand.self,
             TrainCommand.self,
             ExportHFCommand.self,

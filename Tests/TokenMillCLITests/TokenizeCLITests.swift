@@ -89,3 +89,50 @@ private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SH
         #expect(rebuilt == originals.count)
     }
 }
+
+@Suite struct PackCLITests {
+    @Test(arguments: ["best-fit", "concat"])
+    func everyTokenOnceEveryRowExactlyL(strategy: String) throws {
+        let dir = try makeTemporaryDirectory("pack")
+        let tokenizer = "\(sharedTokenizers)/pythia/tokenizer.json"
+        let corpus = packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path
+        let source = dir.appendingPathComponent("src").path
+        #expect(try runTokenmill(["tokenize", "--tokenizer", tokenizer, "-o", source, corpus]).status == 0)
+        let L = 700
+        let out = dir.appendingPathComponent("packed").path
+        let r = try runTokenmill(["pack", "--seq-len", "\(L)", "--strategy", strategy, "--seed", "5", "-o", out, source])
+        #expect(r.status == 0, "\(r.stderr)")
+        let input = try IndexedDatasetReader(prefix: source)
+        let packed = try IndexedDatasetReader(prefix: out)
+        var pieces: [[Int32]] = []
+        for row in 0 ..< packed.documentCount {
+            let first = Int(packed.documentIndices[row]), last = Int(packed.documentIndices[row + 1]) - 1
+            #expect(packed.document(row).count == L)
+            #expect(packed.sequence(last).allSatisfy { $0 == 0 })  // the padding sequence (pad = EOD = 0)
+            for s in first ..< last { pieces.append(packed.sequence(s)) }
+        }
+        let tokensIn = (0 ..< input.documentCount).reduce(0) { $0 + input.document($1).count }
+        #expect(pieces.reduce(0) { $0 + $1.count } == tokensIn)
+        if strategy == "best-fit" {
+            // The pieces are exactly the documents cut into L-token chunks, each once.
+            var chunks: [[Int32]] = []
+            for d in 0 ..< input.documentCount {
+                let ids = input.document(d)
+                chunks += stride(from: 0, to: ids.count, by: L).map { Array(ids[$0 ..< min($0 + L, ids.count)]) }
+            }
+            let key = { (a: [Int32]) in a.map(String.init).joined(separator: ",") }
+            #expect(pieces.map(key).sorted() == chunks.map(key).sorted())
+        }
+        let again = dir.appendingPathComponent("again").path
+        #expect(try runTokenmill(["pack", "--seq-len", "\(L)", "--strategy", strategy, "--seed", "5", "-o", again, source]).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out + ".bin")) == Data(contentsOf: URL(fileURLWithPath: again + ".bin")))
+    }
+
+    @Test func badInputs() throws {
+        let dir = try makeTemporaryDirectory("packbad")
+        #expect(try runTokenmill(["pack", "--seq-len", "1", "-o", dir.appendingPathComponent("x").path, "y"]).status == 64)
+        let missing = try runTokenmill(["pack", "--seq-len", "8", "-o", dir.appendingPathComponent("x").path, dir.appendingPathComponent("nope").path])
+        #expect(missing.status == 1 && missing.stderr.contains("nope.idx: cannot open"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+}
