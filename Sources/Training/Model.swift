@@ -137,7 +137,7 @@ public final class Model<S: TrainingScalar> {
                        cat: A.take(N * 2 * C), hp: A.take(N * C), hk: A.take(N * C), hkn: A.take(N * C), rstdK: A.take(N))
         }
         func ffnBuffers(_ arena: inout Arena<S>, _ rows: Int, _ width: Int) -> FFNBuffers<S> {
-            FFNBuffers(gate: arena.take(rows * width), up: arena.take(rows * width), h: arena.take(rows * width))
+            FFNBuffers(gateUp: arena.take(rows * 2 * width), h: arena.take(rows * width))
         }
         func weights(_ base: UnsafeMutablePointer<S>, _ layer: Int, moe: Bool) -> BlockWeights<S> {
             let p = "model.layers.\(layer)."

@@ -74,18 +74,19 @@ import Testing
 
     @Test func ffn() {
         let (N, C, I) = (6, 4, 5)
-        let bufs = (0..<6).map { _ in UnsafeMutablePointer<Double>.allocate(capacity: N * I) }
+        let bufs = (0..<4).map { _ in UnsafeMutablePointer<Double>.allocate(capacity: 2 * N * I) }
         defer { bufs.forEach { $0.deallocate() } }
-        let a = FFNBuffers(gate: bufs[0], up: bufs[1], h: bufs[2]), d = FFNBuffers(gate: bufs[3], up: bufs[4], h: bufs[5])
-        let c = GradCheckCase(inputs: [randomArray(N * C, seed: 7), randomArray(I * C, seed: 8), randomArray(I * C, seed: 9),
-                                       randomArray(C * I, seed: 10)], outCount: N * C)
+        let a = FFNBuffers(gateUp: bufs[0], h: bufs[1]), d = FFNBuffers(gateUp: bufs[2], h: bufs[3])
+        // [gate; up] is one (2I, C) tensor, as in the parameter allocation.
+        let c = GradCheckCase(inputs: [randomArray(N * C, seed: 7), randomArray(2 * I * C, seed: 8), randomArray(C * I, seed: 10)],
+                              outCount: N * C)
+        func w(_ p: [UnsafeMutablePointer<Double>]) -> FFNWeights<Double> { FFNWeights(gate: p[1], up: p[1] + I * C, down: p[2]) }
         let err = c.maxError(forward: { c in
-            ffnForward(c.out, c.inputs[0], FFNWeights(gate: c.inputs[1], up: c.inputs[2], down: c.inputs[3]), a, rows: N, C: C, I: I)
+            ffnForward(c.out, c.inputs[0], w(c.inputs), a, rows: N, C: C, I: I)
             return 0
         }, backward: { c in
-            for b in bufs[3...] { b.update(repeating: 0, count: N * I) }
-            ffnBackward(c.dInputs[0], FFNWeights(gate: c.dInputs[1], up: c.dInputs[2], down: c.dInputs[3]), c.dOut, c.inputs[0],
-                        FFNWeights(gate: c.inputs[1], up: c.inputs[2], down: c.inputs[3]), a, d, rows: N, C: C, I: I)
+            for b in bufs[2...] { b.update(repeating: 0, count: 2 * N * I) }
+            ffnBackward(c.dInputs[0], w(c.dInputs), c.dOut, c.inputs[0], w(c.inputs), a, d, rows: N, C: C, I: I)
         })
         #expect(err < tolerance, "ffn max rel error \(err)")
     }
@@ -143,8 +144,8 @@ import Testing
         let s = MoEShape(B: 2, T: 3, C: 4, E: 4, K: 2, I: 3, Is: 5, routedScale: 2.5, balanceAlpha: alpha)
         let (N, C, E, K, I, Is) = (s.N, s.C, s.E, s.K, s.I, s.Is)
         var sizes = [N * C, E * C, E]
-        for _ in 0..<E { sizes += [I * C, I * C, C * I] }
-        sizes += [Is * C, Is * C, C * Is]
+        for _ in 0..<E { sizes += [2 * I * C, C * I] }   // [gate; up], down
+        sizes += [2 * Is * C, C * Is]
         let inputs = sizes.enumerated().map { randomArray($0.element, seed: 20 + UInt64($0.offset)) }
         let c = GradCheckCase(inputs: inputs, outCount: N * C)
         var storage: [UnsafeMutablePointer<Double>] = []
@@ -156,16 +157,17 @@ import Testing
         load.initialize(repeating: 0, count: E)
         defer { storage.forEach { $0.deallocate() }; ints.deallocate(); load.deallocate() }
         let a = MoEBuffers(logits: take(N * E), scores: take(N * E), gates: take(N * K), xg: take(N * K * C), yg: take(N * K * C),
-                           routed: FFNBuffers(gate: take(N * K * I), up: take(N * K * I), h: take(N * K * I)),
-                           shared: FFNBuffers(gate: take(N * Is), up: take(N * Is), h: take(N * Is)), balanceF: take(s.B * E),
+                           routed: FFNBuffers(gateUp: take(2 * N * K * I), h: take(N * K * I)),
+                           shared: FFNBuffers(gateUp: take(2 * N * Is), h: take(N * Is)), balanceF: take(s.B * E),
                            picks: ints, slotOf: ints + N * K, tokenOf: ints + 2 * N * K, offsets: ints + 3 * N * K)
-        let gradSizes = [N * K * C, N * K * C, N * K * I, N * K * I, N * K * I, N * Is, N * Is, N * Is, N * E, N * K]
+        let gradSizes = [N * K * C, N * K * C, 2 * N * K * I, N * K * I, 2 * N * Is, N * Is, N * E, N * K]
         let g = gradSizes.map { take($0) }
-        let d = MoEGradBuffers(dxg: g[0], dyg: g[1], routed: FFNBuffers(gate: g[2], up: g[3], h: g[4]),
-                               shared: FFNBuffers(gate: g[5], up: g[6], h: g[7]), dlogits: g[8], dgates: g[9])
+        let d = MoEGradBuffers(dxg: g[0], dyg: g[1], routed: FFNBuffers(gateUp: g[2], h: g[3]),
+                               shared: FFNBuffers(gateUp: g[4], h: g[5]), dlogits: g[6], dgates: g[7])
         func weights(_ p: [UnsafeMutablePointer<Double>]) -> MoEWeights<Double> {
-            MoEWeights(gate: p[1], bias: p[2], experts: (0..<E).map { FFNWeights(gate: p[3 + 3 * $0], up: p[4 + 3 * $0], down: p[5 + 3 * $0]) },
-                       shared: FFNWeights(gate: p[3 + 3 * E], up: p[4 + 3 * E], down: p[5 + 3 * E]))
+            MoEWeights(gate: p[1], bias: p[2],
+                       experts: (0..<E).map { FFNWeights(gate: p[3 + 2 * $0], up: p[3 + 2 * $0] + I * C, down: p[4 + 2 * $0]) },
+                       shared: FFNWeights(gate: p[3 + 2 * E], up: p[3 + 2 * E] + Is * C, down: p[4 + 2 * E]))
         }
         // Every expert must receive tokens for the check to cover it: a bias pushing the choice around.
         let checked = Array(0..<2) + Array(3..<sizes.count)   // not the bias: it has no gradient

@@ -1,45 +1,52 @@
 // SwiGLU: h = silu(gate) ⊙ up, the nonlinearity of DeepSeek-V3's FFNs and experts
 // (down(silu(gate(x)) · up(x))); the three projections are `Matmul`s.
-// Shapes: gate, up, h all (count) = (rows, I).
+// Shapes: gateUp (rows, 2I) with rows [gate | up]; h (rows, I).
+// Performance notes: gate and up were two GEMMs; as one (2I, C) GEMM they run as one larger call.
 
 @inline(__always) func sigmoid<S: TrainingScalar>(_ x: S) -> S { 1 / (1 + S.exp(-x)) }
 
-/// h = silu(gate) · up.
-/// - Complexity: O(count), in parallel.
-func swigluForward<S: TrainingScalar>(_ h: UnsafeMutablePointer<S>, _ gate: UnsafePointer<S>,
-                                      _ up: UnsafePointer<S>, count: Int) {
-    let hp = SendablePointer(h), g = SendablePointer(UnsafeMutablePointer(mutating: gate))
-    let u = SendablePointer(UnsafeMutablePointer(mutating: up))
-    parallelFor(count, work: 8) { r in
-        for i in r { let x = g.p[i]; hp.p[i] = x * sigmoid(x) * u.p[i] }
-    }
-}
-
-/// dGate += dh · up · silu'(gate); dUp += dh · silu(gate); silu'(x) = σ(x)(1 + x(1 − σ(x))).
-/// - Complexity: O(count), in parallel.
-func swigluBackward<S: TrainingScalar>(_ dGate: UnsafeMutablePointer<S>, _ dUp: UnsafeMutablePointer<S>,
-                                       _ dh: UnsafePointer<S>, _ gate: UnsafePointer<S>, _ up: UnsafePointer<S>,
-                                       count: Int) {
-    let dg = SendablePointer(dGate), du = SendablePointer(dUp), d = SendablePointer(UnsafeMutablePointer(mutating: dh))
-    let g = SendablePointer(UnsafeMutablePointer(mutating: gate)), u = SendablePointer(UnsafeMutablePointer(mutating: up))
-    parallelFor(count, work: 8) { r in
-        for i in r {
-            let x = g.p[i], s = sigmoid(x)
-            dg.p[i] += d.p[i] * u.p[i] * s * (1 + x * (1 - s))
-            du.p[i] += d.p[i] * x * s
+/// h = silu(gate) · up, reading rows of [gate (I) | up (I)] from `gateUp` (rows, 2I).
+/// - Complexity: O(rows·I), in parallel.
+func swigluForward<S: TrainingScalar>(_ h: UnsafeMutablePointer<S>, _ gateUp: UnsafePointer<S>, rows: Int, I: Int) {
+    let hp = SendablePointer(h), gu = SendablePointer(UnsafeMutablePointer(mutating: gateUp))
+    parallelFor(rows, work: 8 * I) { r in
+        for n in r {
+            let g = gu.p + n * 2 * I, u = g + I, o = hp.p + n * I
+            for i in 0..<I { let x = g[i]; o[i] = x * sigmoid(x) * u[i] }
         }
     }
 }
 
-/// The buffers of one SwiGLU FFN applied to `rows` inputs: gate, up (pre-activation) and h.
+/// dGate += dh · up · silu'(gate); dUp += dh · silu(gate); silu'(x) = σ(x)(1 + x(1 − σ(x))). Gradients go
+/// to `dGateUp` (rows, 2I) in the same [gate | up] layout.
+/// - Complexity: O(rows·I), in parallel.
+func swigluBackward<S: TrainingScalar>(_ dGateUp: UnsafeMutablePointer<S>, _ dh: UnsafePointer<S>,
+                                       _ gateUp: UnsafePointer<S>, rows: Int, I: Int) {
+    let dgu = SendablePointer(dGateUp), d = SendablePointer(UnsafeMutablePointer(mutating: dh))
+    let gu = SendablePointer(UnsafeMutablePointer(mutating: gateUp))
+    parallelFor(rows, work: 8 * I) { r in
+        for n in r {
+            let g = gu.p + n * 2 * I, u = g + I, dg = dgu.p + n * 2 * I, du = dg + I, dd = d.p + n * I
+            for i in 0..<I {
+                let x = g[i], s = sigmoid(x)
+                dg[i] += dd[i] * u[i] * s * (1 + x * (1 - s))
+                du[i] += dd[i] * x * s
+            }
+        }
+    }
+}
+
+/// The buffers of one SwiGLU FFN applied to `rows` inputs: [gate | up] pre-activations (rows, 2I) and h.
 struct FFNBuffers<S: TrainingScalar> {
-    var gate, up, h: UnsafeMutablePointer<S>
+    var gateUp, h: UnsafeMutablePointer<S>
     func advanced(by rows: Int, I: Int) -> FFNBuffers {
-        FFNBuffers(gate: gate + rows * I, up: up + rows * I, h: h + rows * I)
+        FFNBuffers(gateUp: gateUp + rows * 2 * I, h: h + rows * I)
     }
 }
 
 /// The weights of one SwiGLU FFN: gate (I, C), up (I, C), down (C, I); and their gradients.
+/// subtle: up must follow gate directly (`parameterSizes` lays them out so), making [gate; up] one
+/// (2I, C) matrix: one GEMM computes both projections.
 struct FFNWeights<S: TrainingScalar> {
     var gate, up, down: UnsafeMutablePointer<S>
 }
@@ -49,21 +56,20 @@ struct FFNWeights<S: TrainingScalar> {
 func ffnForward<S: TrainingScalar>(_ out: UnsafeMutablePointer<S>, _ x: UnsafePointer<S>, _ w: FFNWeights<S>,
                                    _ a: FFNBuffers<S>, rows: Int, C: Int, I: Int, accumulate: Bool = false) {
     if rows == 0 { return }
-    matmulForward(a.gate, x, w.gate, N: rows, IC: C, OC: I)
-    matmulForward(a.up, x, w.up, N: rows, IC: C, OC: I)
-    swigluForward(a.h, a.gate, a.up, count: rows * I)
+    precondition(w.up == w.gate + I * C, "gate and up weights must be adjacent")
+    matmulForward(a.gateUp, x, w.gate, N: rows, IC: C, OC: 2 * I)
+    swigluForward(a.h, a.gateUp, rows: rows, I: I)
     matmulForward(out, a.h, w.down, N: rows, IC: I, OC: C, accumulate: accumulate)
 }
 
-/// Backward of `ffnForward`: dx += …, weight gradients +=. `d` holds zeroed gradient buffers for
-/// gate, up and h.
+/// Backward of `ffnForward`: dx += …, weight gradients +=. `d` holds zeroed gradient buffers.
 /// - Complexity: 12·rows·C·I flops.
 func ffnBackward<S: TrainingScalar>(_ dx: UnsafeMutablePointer<S>, _ dw: FFNWeights<S>, _ dOut: UnsafePointer<S>,
                                     _ x: UnsafePointer<S>, _ w: FFNWeights<S>, _ a: FFNBuffers<S>, _ d: FFNBuffers<S>,
                                     rows: Int, C: Int, I: Int) {
     if rows == 0 { return }
+    precondition(dw.up == dw.gate + I * C, "gate and up gradients must be adjacent")
     matmulBackward(d.h, dw.down, dOut, a.h, w.down, N: rows, IC: I, OC: C)
-    swigluBackward(d.gate, d.up, d.h, a.gate, a.up, count: rows * I)
-    matmulBackward(dx, dw.up, d.up, x, w.up, N: rows, IC: C, OC: I)
-    matmulBackward(dx, dw.gate, d.gate, x, w.gate, N: rows, IC: C, OC: I)
+    swigluBackward(d.gateUp, d.h, a.gateUp, rows: rows, I: I)
+    matmulBackward(dx, dw.gate, d.gateUp, x, w.gate, N: rows, IC: C, OC: 2 * I)
 }
