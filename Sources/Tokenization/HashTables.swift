@@ -91,14 +91,19 @@ struct ByteStringTable: Sendable {
     @inline(__always) static func hash(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         for i in 0 ..< n { h = (h ^ UInt64(p[i])) &* 0x0000_0100_0000_01B3 }
-        return h ^ (h >> 29)
+        return h
+    }
+
+    /// The slot of a hash: FNV-1a's low bits cluster on short strings, so mix and take high bits.
+    @inline(__always) static func slot(_ h: UInt64, _ mask: Int) -> Int {
+        Int(truncatingIfNeeded: ((h ^ (h >> 31)) &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask
     }
 
     /// The value stored for `p[0..<n]`, or nil.
     @inline(__always) func get(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32? {
         let h = Self.hash(p, n)
         return slots.withUnsafeBufferPointer { s in
-            var i = Int(truncatingIfNeeded: h) & mask
+            var i = Self.slot(h, mask)
             while true {
                 let e = Int(s[i])
                 if e < 0 { return nil }
@@ -135,7 +140,7 @@ struct ByteStringTable: Sendable {
         arena.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
         values.append(value)
         hashes.append(h)
-        var i = Int(truncatingIfNeeded: h) & mask
+        var i = Self.slot(h, mask)
         while slots[i] >= 0 { i = (i + 1) & mask }
         slots[i] = e
         return nil
@@ -173,7 +178,7 @@ struct ByteStringTable: Sendable {
         slots = [Int32](repeating: -1, count: n)
         mask = n - 1
         for e in 0 ..< hashes.count {
-            var i = Int(truncatingIfNeeded: hashes[e]) & mask
+            var i = Self.slot(hashes[e], mask)
             while slots[i] >= 0 { i = (i + 1) & mask }
             slots[i] = Int32(e)
         }
