@@ -6,14 +6,15 @@
 // Memory: the model's arenas, AdamW's two moments, and one accumulation buffer when accumulating;
 // nothing is allocated per step.
 //
-// Performance notes (AMD EPYC, 2 cores shared with other jobs, OpenBLAS 0.3.21 Zen kernel, sgemm peak
-// 46–70 GFLOP/s depending on the load): `small` at vocab 32768 without MTP runs ~315–345 tokens/s,
-// 46–62% of the peak measured in the same run, 2.3–2.7× PyTorch 2.13 eager on the same model
-// (tools/bench-train); with vocab 256 and MTP ~800 tokens/s. A profile of the latter: sgemm kernel 48%,
-// OpenBLAS packing/beta 18%, SwiGLU 5% (expf), attention softmax 1%, AdamW 1.4%, OpenBLAS threads
-// yielding 4%. At vocab 32768 the output head is ~58% of the flops; the fused head+CE took 22% of the
-// time before it computed one exp per logit. Not tried yet: one GEMM for gate+up (the two weights are
-// adjacent in the allocation), skipping the masked half of the attention scores, a vectorized expf.
+// Performance notes (AMD EPYC, 2 cores shared with other jobs, OpenBLAS 0.3.21 Zen kernel; the 1024³
+// sgemm peak measured at start ranged 46–129 GFLOP/s with the machine's load): tools/bench-train, `small`
+// at vocab 32768 without MTP, 4096 tokens a step: 486 tokens/s, 42 GFLOP/s = 65% of the same run's
+// sgemm peak, 3.2× PyTorch 2.13 eager (154 tokens/s, no tcmalloc installed); under heavier load
+// 314–343 tokens/s and 2.3–2.7×. With vocab 256 and MTP, 800–1300 tokens/s. A profile of the latter:
+// sgemm kernel 48%, OpenBLAS packing/beta 18%, SwiGLU 5% (expf), attention softmax 1%, AdamW 1.4%,
+// OpenBLAS threads yielding 4%. At vocab 32768 the output head is ~58% of the flops; the fused head+CE
+// took 22% of the time before it computed one exp per logit. Gate and up run as one GEMM. Not tried
+// yet: skipping the masked half of the attention scores, a vectorized expf.
 import Foundation
 
 /// When to stop: the first condition reached (steps and tokens count from the start of the run,
