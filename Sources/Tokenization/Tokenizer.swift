@@ -6,7 +6,7 @@
 // encoded like any other. Matching is leftmost-longest. Tokens with `normalized: false` are matched in
 // the raw text, the others in the normalized text. Decoding maps model tokens to their bytes and added
 // tokens to their content.
-// Cost: the cache holds up to 65,536 pre-tokens shorter than 256 bytes per encoder and is cleared whole
+// Cost: the cache holds up to 262,144 pre-tokens shorter than 256 bytes per encoder and is cleared whole
 // when full.
 
 import Dispatch
@@ -249,7 +249,7 @@ public final class TokenEncoder {
     private var cache = ByteStringTable(capacity: 1 << 10)
     private var cacheStarts: [Int32] = [0]
     private var cacheIDs: [Int32] = []
-    static let cacheCapacity = 1 << 16
+    static let cacheCapacity = 1 << 18
     static let cacheMaxLength = 256
     /// Pre-tokens encoded and how many came from the cache (for stats).
     public private(set) var piecesEncoded = 0
