@@ -16,6 +16,7 @@ struct TokenMill: ParsableCommand {
             TokenizerStatsCommand.self,
             TokenizeCommand.self,
             PackCommand.self,
+            MergeCommand.self,
             InspectCommand.self,
             TrainCommand.self,
             ExportHFCommand.self,

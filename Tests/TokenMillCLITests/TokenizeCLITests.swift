@@ -136,3 +136,39 @@ private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SH
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
     }
 }
+
+@Suite struct ShardCLITests {
+    @Test func mergedShardsEqualTheSingleRunByteForByte() throws {
+        let dir = try makeTemporaryDirectory("shards")
+        let tokenizer = "\(sharedTokenizers)/deepseek-coder/tokenizer.json"
+        let corpus = packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path
+        // The input three times over (three input files), so the shards get different batches.
+        let common = ["tokenize", "--tokenizer", tokenizer, "--fim-rate", "0.5", "--seed", "11", "--threads", "2"]
+        let inputs = [corpus, corpus, corpus]
+        #expect(try runTokenmill(common + ["-o", dir.appendingPathComponent("single").path] + inputs).status == 0)
+        for i in 0 ..< 2 {
+            let r = try runTokenmill(common + ["--shard", "\(i)/2", "-o", dir.appendingPathComponent("part\(i)").path] + inputs)
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let merged = try runTokenmill(["merge", "-o", dir.appendingPathComponent("merged").path,
+                                       dir.appendingPathComponent("part1").path, dir.appendingPathComponent("part0").path])
+        #expect(merged.status == 0, "\(merged.stderr)")
+        for ext in [".bin", ".idx", ".json"] {
+            let a = try Data(contentsOf: dir.appendingPathComponent("single" + ext))
+            let b = try Data(contentsOf: dir.appendingPathComponent("merged" + ext))
+            #expect(a == b, "\(ext) differs")
+        }
+        let part0 = try IndexedDatasetReader(prefix: dir.appendingPathComponent("part0").path)
+        let part1 = try IndexedDatasetReader(prefix: dir.appendingPathComponent("part1").path)
+        #expect(part0.documentCount > 0 && part1.documentCount > 0)
+        // A shard set with a gap, or shards of different runs, is refused.
+        let gap = try runTokenmill(["merge", "-o", dir.appendingPathComponent("bad").path, dir.appendingPathComponent("part0").path])
+        #expect(gap.status == 1 && gap.stderr.contains("are not exactly 0…N−1"))
+        let other = try runTokenmill(common.map { $0 == "11" ? "12" : $0 } + ["--shard", "1/2", "-o", dir.appendingPathComponent("other1").path] + inputs)
+        #expect(other.status == 0)
+        let mixed = try runTokenmill(["merge", "-o", dir.appendingPathComponent("bad").path,
+                                      dir.appendingPathComponent("part0").path, dir.appendingPathComponent("other1").path])
+        #expect(mixed.status == 1 && mixed.stderr.contains("manifests disagree"))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("bad.bin").path))
+    }
+}

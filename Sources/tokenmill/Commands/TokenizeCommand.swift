@@ -65,6 +65,9 @@ struct TokenizeCommand: ParsableCommand {
     @Option(help: "The seed of every random choice (which documents get FIM, and where they are cut).")
     var seed: UInt64 = FIMConfig().seed
 
+    @Option(help: "Process only shard I of N (I/N, 0-based): every N-th batch of about 1 MiB of input, starting at the I-th. `tokenmill merge` joins the N outputs into exactly the single run's files.")
+    var shard: Shard?
+
     func validate() throws {
         if !(0 ... 1).contains(fimRate) { throw ValidationError("--fim-rate must be between 0 and 1.") }
         if !(0 ... 1).contains(fimSPMRate) { throw ValidationError("--fim-spm-rate must be between 0 and 1.") }
@@ -118,8 +121,18 @@ struct TokenizeCommand: ParsableCommand {
             let allow = allowSpecial
             let writer = try IndexedDatasetWriter(prefix: output, dtype: element)
             var documents = 0, tokens = 0, bytes = 0, empty = 0, skipped = 0, fimPSM = 0, fimSPM = 0
+            var batchIndex = 0
+            var batchDocuments: [Int] = []
             do {
-                try orderedParallelMap(threads: progressOptions.workerThreads, next: { try reader.nextBatch() }, transform: { batch -> ([[Int32]], Int, DecodedBatch, [FIMOrder?]) in
+                try orderedParallelMap(threads: progressOptions.workerThreads, next: {
+                    // Shards take every N-th batch; batch boundaries depend only on the input bytes.
+                    while let batch = try reader.nextBatch() {
+                        defer { batchIndex += 1 }
+                        if let shard, batchIndex % shard.count != shard.index { continue }
+                        return batch
+                    }
+                    return nil
+                }, transform: { batch -> ([[Int32]], Int, DecodedBatch, [FIMOrder?]) in
                     var decoded = try decodeDocuments(batch, options: options)
                     let encoder = try pool.take()
                     defer { pool.give(encoder) }
@@ -145,6 +158,7 @@ struct TokenizeCommand: ParsableCommand {
                     decoded.documents = []
                     return (entries, b, decoded, plans)
                 }, consume: { entries, b, decoded, plans in
+                    batchDocuments.append(entries.lazy.filter { !$0.isEmpty }.count)
                     fimPSM += plans.lazy.filter { $0 == .psm }.count
                     fimSPM += plans.lazy.filter { $0 == .spm }.count
                     for var ids in entries {
@@ -165,6 +179,7 @@ struct TokenizeCommand: ParsableCommand {
                 let manifest = tokenizeManifest(tokenizerPath: tokenizerOptions.path, tokenizerHash: try sha256(ofFile: tokenizerFile(tokenizerOptions.path)),
                                                 vocabulary: vocabulary, inputs: inputs, dtype: element, eod: eod, allowSpecial: allow,
                                                 fim: fim, fimNames: fimNames, fimPSM: fimPSM, fimSPM: fimSPM,
+                                                shard: shard, batchDocuments: batchDocuments,
                                                 textField: options.textField, documents: documents, tokens: tokens, bytes: bytes,
                                                 empty: empty, skipped: skipped)
                 let manifestFile = try OutputFile(path: output + ".json", compress: false)
@@ -209,6 +224,7 @@ private func jsonQuote(_ s: String) -> String {
 
 func tokenizeManifest(tokenizerPath: String, tokenizerHash: String, vocabulary: Int, inputs: [String], dtype: IndexedDType,
                       eod: (text: String, id: Int32)?, allowSpecial: Bool, fim: FIMConfig, fimNames: [String], fimPSM: Int, fimSPM: Int,
+                      shard: Shard?, batchDocuments: [Int],
                       textField: String, documents: Int, tokens: Int,
                       bytes: Int, empty: Int, skipped: Int) -> String {
     """
@@ -218,8 +234,22 @@ func tokenizeManifest(tokenizerPath: String, tokenizerHash: String, vocabulary: 
       "tokenizer": {"path": \(jsonQuote(tokenizerPath)), "sha256": "\(tokenizerHash)", "vocabulary_size": \(vocabulary)},
       "inputs": [\(inputs.map(jsonQuote).joined(separator: ", "))],
       "options": {"dtype": "\(dtype)", "append_eod": \(eod != nil), "eod_token": \(eod.map { jsonQuote($0.text) } ?? "null"), "eod_id": \(eod.map { String($0.id) } ?? "null"), "allow_special": \(allowSpecial), "text_field": \(jsonQuote(textField)), "fim_rate": \(fim.rate), "fim_spm_rate": \(fim.spmRate), "fim_tokens": [\(fimNames.map(jsonQuote).joined(separator: ", "))], "seed": \(fim.seed)},
+      "shard": \(shard.map { "{\"index\": \($0.index), \"count\": \($0.count), \"batch_documents\": [\(batchDocuments.map(String.init).joined(separator: ", "))]}" } ?? "null"),
       "counts": {"documents": \(documents), "tokens": \(tokens), "text_bytes": \(bytes), "empty_skipped": \(empty), "malformed_skipped": \(skipped), "fim_psm": \(fimPSM), "fim_spm": \(fimSPM)}
     }
 
     """
+}
+
+/// `--shard I/N`.
+struct Shard: ExpressibleByArgument, Equatable {
+    var index: Int
+    var count: Int
+    init?(argument: String) {
+        let parts = argument.split(separator: "/")
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else { return nil }
+        index = i
+        count = n
+    }
+    var defaultValueDescription: String { "\(index)/\(count)" }
 }
