@@ -15,6 +15,7 @@ struct TokenMill: ParsableCommand {
             DecodeCommand.self,
             TokenizerStatsCommand.self,
             TokenizeCommand.self,
+            PrepareCommand.self,
             PackCommand.self,
             MergeCommand.self,
             InspectCommand.self,

@@ -172,3 +172,27 @@ private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SH
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("bad.bin").path))
     }
 }
+
+@Suite struct PrepareCLITests {
+    @Test func oneConfigRunsNormalizeTokenizeAndPack() throws {
+        let dir = try makeTemporaryDirectory("prepare")
+        let corpus = packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path
+        let config = dir.appendingPathComponent("prepare.json")
+        try Data("""
+        {"inputs": ["\(corpus)"], "output": "\(dir.path)/d", "tokenizer": "\(sharedTokenizers)/deepseek-coder/tokenizer.json",
+         "normalize": {"form": "nfkc"}, "tokenize": {"fim_rate": 0.2, "seed": 3}, "pack": {"seq_len": 512}}
+        """.utf8).write(to: config)
+        let r = try runTokenmill(["prepare", "--config", config.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").map { $0.split(separator: ":")[0] }.prefix(3) == ["normalize", "tokenize", "pack best-fit"])
+        let packed = try IndexedDatasetReader(prefix: dir.path + "/d.packed")
+        #expect(packed.documentCount > 0 && packed.document(0).count == 512)
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.path + "/d.json"))) as! [String: Any]
+        #expect((manifest["options"] as! [String: Any])["fim_rate"] as? Double == 0.2)
+
+        try Data(#"{"inputs": ["x"], "output": "o", "tokenizer": "t", "pack": {"seq_len": 8, "sqe": 1}}"#.utf8).write(to: config)
+        let bad = try runTokenmill(["prepare", "--config", config.path])
+        #expect(bad.status == 64)
+        #expect(bad.stderr == "error: \(config.path): unknown key 'pack.sqe' (known: buffer_docs, pad_id, seed, seq_len, shuffle, strategy, valid_fraction).\n")
+    }
+}
