@@ -203,6 +203,27 @@ public final class IndexedDatasetReader {
         return (0 ..< n).map { Int32(littleEndian: bin.loadUnaligned(fromByteOffset: start + 4 * $0, as: Int32.self)) }
     }
 
+    /// `length` ids of document `d` from token `offset` (across its sequences), without reading the rest.
+    public func documentSlice(_ d: Int, offset: Int, length: Int) -> [Int32] {
+        var out: [Int32] = []
+        out.reserveCapacity(length)
+        var skip = offset
+        for s in Int(documentIndices[d]) ..< Int(documentIndices[d + 1]) where out.count < length {
+            let n = Int(sequenceLengths[s])
+            if skip >= n { skip -= n; continue }
+            let take = min(n - skip, length - out.count)
+            let start = Int(sequencePointers[s]) + skip * dtype.itemSize
+            if dtype == .uint16 {
+                for k in 0 ..< take { out.append(Int32(UInt16(littleEndian: bin.loadUnaligned(fromByteOffset: start + 2 * k, as: UInt16.self)))) }
+            } else {
+                for k in 0 ..< take { out.append(Int32(littleEndian: bin.loadUnaligned(fromByteOffset: start + 4 * k, as: Int32.self))) }
+            }
+            skip = 0
+        }
+        precondition(out.count == length, "slice past the end of document \(d)")
+        return out
+    }
+
     /// The ids of document `d` (its sequences concatenated).
     public func document(_ d: Int) -> [Int32] {
         (Int(documentIndices[d]) ..< Int(documentIndices[d + 1])).flatMap { sequence($0) }

@@ -39,6 +39,8 @@ import TokenMillTestSupport
         #expect(r.sequencePointers == [0, 8, 20])
         #expect(r.documentIndices == [0, 2, 3])
         #expect(r.document(0) == [1, 2, 3, 4, 5] && r.document(1) == [6, 7])
+        #expect(r.documentSlice(0, offset: 1, length: 3) == [2, 3, 4])  // across the sequence boundary
+        #expect(r.documentSlice(0, offset: 2, length: 3) == [3, 4, 5] && r.documentSlice(1, offset: 0, length: 0) == [])
     }
 
     @Test(arguments: [IndexedDType.uint16, .int32])

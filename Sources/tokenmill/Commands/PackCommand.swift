@@ -110,8 +110,7 @@ struct PackCommand: ParsableCommand {
                         var filled = 0
                         for p in row {
                             let (ds, d) = docs[p.document]
-                            let ids = datasets[ds].document(d)
-                            try writer.addSequence(ids[p.offset ..< p.offset + p.length])
+                            try writer.addSequence(datasets[ds].documentSlice(d, offset: p.offset, length: p.length))
                             filled += p.length
                         }
                         if padRow.count != L - filled { padRow = [Int32](repeating: Int32(pad), count: L - filled) }
