@@ -82,11 +82,14 @@ public final class OutputFile {
 
     /// Opens `path` for writing (nil or "-" is stdout). `compress` overrides the choice made from the
     /// name (.zst/.zstd means zstd).
-    public init(path: String?, compress: Bool? = nil, zstdLevel: Int32 = 3) throws {
+    /// - Parameter resumable: nil for an ordinary output. Otherwise the output is written to a stable
+    ///   hidden name (`.NAME.partial`) that survives interrupts, so a later run can continue it from
+    ///   byte `resumable` (0: start over). Only for uncompressed files.
+    public init(path: String?, compress: Bool? = nil, zstdLevel: Int32 = 3, resumable: Int64? = nil) throws {
         let target = path ?? "-"
         self.path = target == "-" ? "<stdout>" : target
         let lower = target.lowercased()
-        let zstd = compress ?? (lower.hasSuffix(".zst") || lower.hasSuffix(".zstd"))
+        let zstd = resumable == nil && (compress ?? (lower.hasSuffix(".zst") || lower.hasSuffix(".zstd")))
         if target == "-" {
             fd = 1
             tempPath = nil
@@ -94,14 +97,28 @@ public final class OutputFile {
             let slash = target.lastIndex(of: "/")
             let dir = slash.map { String(target[..<$0]) } ?? "."
             let name = slash.map { String(target[target.index(after: $0)...]) } ?? target
-            let temp = (dir.isEmpty ? "" : dir + "/") + ".\(name).tmp-\(getpid())"
-            TemporaryFiles.register(temp)
-            fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            if fd < 0 {
-                TemporaryFiles.unregister(temp)
-                throw OutputError(path: target, message: "cannot create: \(String(cString: strerror(errno)))")
+            if let offset = resumable {
+                precondition(compress != true, "resumable outputs are uncompressed")
+                let temp = OutputFile.partialPath(target)
+                fd = open(temp, O_WRONLY | O_CREAT | O_CLOEXEC | (offset == 0 ? O_TRUNC : 0), 0o644)
+                if fd < 0 { throw OutputError(path: target, message: "cannot create: \(String(cString: strerror(errno)))") }
+                if ftruncate(fd, off_t(offset)) != 0 || lseek(fd, off_t(offset), SEEK_SET) < 0 {
+                    let e = String(cString: strerror(errno)); close(fd)
+                    throw OutputError(path: temp, message: "cannot continue at byte \(offset): \(e)")
+                }
+                bytesWritten = offset
+                tempPath = temp
+            } else {
+                let temp = (dir.isEmpty ? "" : dir + "/") + ".\(name).tmp-\(getpid())"
+                TemporaryFiles.register(temp)
+                fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+                if fd < 0 {
+                    TemporaryFiles.unregister(temp)
+                    throw OutputError(path: target, message: "cannot create: \(String(cString: strerror(errno)))")
+                }
+                tempPath = temp
             }
-            tempPath = temp
+            _ = dir
         }
         buffer.reserveCapacity(1 << 20)
         if zstd {
@@ -127,6 +144,20 @@ public final class OutputFile {
         } else {
             buffer.append(contentsOf: bytes)
         }
+    }
+
+    /// The stable hidden name a resumable output of `path` is written under.
+    public static func partialPath(_ path: String) -> String {
+        let slash = path.lastIndex(of: "/")
+        let dir = slash.map { String(path[..<$0]) } ?? ""
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        return (slash == nil ? "" : dir + "/") + ".\(name).partial"
+    }
+
+    /// Writes out buffered bytes (uncompressed outputs), so `bytesWritten` bytes are in the file.
+    public func flush() throws {
+        precondition(cctx == nil, "flush is for uncompressed outputs")
+        try flushBuffer(end: false)
     }
 
     /// Whether this output is zstd-compressed (then `writeFrames` may be used instead of `write`).

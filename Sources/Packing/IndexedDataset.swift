@@ -60,12 +60,68 @@ public final class IndexedDatasetWriter {
     /// The largest id written so far.
     public private(set) var maxID: Int64 = -1
 
-    /// - Parameter dtype: `.uint16` or `.int32` (the types token ids use).
-    public init(prefix: String, dtype: IndexedDType) throws {
+    /// - Parameters:
+    ///   - dtype: `.uint16` or `.int32` (the types token ids use).
+    ///   - resumable: write `.bin` under a stable hidden name that survives interrupts, and allow
+    ///     `checkpoint()`; `resumeFrom` continues from a checkpoint.
+    public init(prefix: String, dtype: IndexedDType, resumable: Bool = false, resumeFrom: Checkpoint? = nil) throws {
         precondition(dtype == .uint16 || dtype == .int32, "token datasets are uint16 or int32")
         self.prefix = prefix
         self.dtype = dtype
-        bin = try OutputFile(path: prefix + ".bin", compress: false)
+        if let c = resumeFrom {
+            guard c.dtype == dtype else { throw DatasetError(path: prefix, "the checkpoint is \(c.dtype), this run writes \(dtype)") }
+            lengths = c.lengths
+            documentIndices = c.documentIndices
+            maxID = c.maxID
+        }
+        let binBytes = lengths.reduce(Int64(0)) { $0 + Int64($1) } * Int64(dtype.itemSize)
+        bin = try OutputFile(path: prefix + ".bin", compress: false, resumable: resumable ? binBytes : nil)
+    }
+
+    /// What a resumed writer needs: the index so far (the `.bin` bytes it describes are in the
+    /// partial file).
+    public struct Checkpoint: Sendable {
+        public var dtype: IndexedDType
+        public var lengths: [Int32]
+        public var documentIndices: [Int64]
+        public var maxID: Int64
+    }
+
+    /// Flushes `.bin` and writes the index so far to `.PREFIX.idx.partial` (atomically); with the
+    /// partial `.bin`, a later run continues from here.
+    public func checkpoint() throws {
+        try bin.flush()
+        let path = OutputFile.partialPath(prefix + ".idx")
+        let out = try OutputFile(path: path, compress: false)
+        try out.write(indexBytes())
+        try out.commit()
+    }
+
+    /// Reads the checkpoint `checkpoint()` wrote for `prefix`, or nil when there is none.
+    public static func loadCheckpoint(prefix: String) throws -> Checkpoint? {
+        let path = OutputFile.partialPath(prefix + ".idx")
+        guard let idx = try? readWholeFile(path) else { return nil }
+        let parsed = try parseIndex(idx, path: path)
+        guard parsed.documents.last == Int64(parsed.lengths.count) else {
+            throw DatasetError(path: path, "the checkpoint ends inside a document")
+        }
+        var maxID: Int64 = -1
+        let binPath = OutputFile.partialPath(prefix + ".bin")
+        let bin = try mapFile(binPath)
+        defer { unmap(bin) }
+        let need = parsed.lengths.reduce(Int64(0)) { $0 + Int64($1) } * Int64(parsed.dtype.itemSize)
+        guard Int64(bin.count) >= need else { throw DatasetError(path: binPath, "\(bin.count) bytes, the checkpoint needs \(need)") }
+        for k in 0 ..< Int(need) / parsed.dtype.itemSize {
+            let v = parsed.dtype == .uint16 ? Int64(bin.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self)) : Int64(bin.loadUnaligned(fromByteOffset: 4 * k, as: Int32.self))
+            maxID = max(maxID, v)
+        }
+        return Checkpoint(dtype: parsed.dtype, lengths: parsed.lengths, documentIndices: parsed.documents, maxID: maxID)
+    }
+
+    /// Removes a checkpoint's files.
+    public static func removeCheckpoint(prefix: String) {
+        unlink(OutputFile.partialPath(prefix + ".idx"))
+        unlink(OutputFile.partialPath(prefix + ".bin"))
     }
 
     public var sequenceCount: Int { lengths.count }
@@ -126,6 +182,7 @@ public final class IndexedDatasetWriter {
             try index.write(indexBytes())
             try bin.commit()
             try index.commit()
+            unlink(OutputFile.partialPath(prefix + ".idx"))
         } catch {
             bin.abandon(); index.abandon()
             throw error
@@ -148,37 +205,10 @@ public final class IndexedDatasetReader {
     public init(prefix: String) throws {
         self.prefix = prefix
         let idxPath = prefix + ".idx", binPath = prefix + ".bin"
-        let idx = try readWholeFile(idxPath)
-        func fail(_ m: String) -> DatasetError { DatasetError(path: idxPath, m) }
-        guard idx.count >= 34 else { throw fail("\(idx.count) bytes, shorter than the 34-byte header") }
-        guard Array(idx[0 ..< 9]) == indexMagic else { throw fail("not a Megatron index (magic is not MMIDIDX)") }
-        func u64(_ at: Int) -> UInt64 { idx.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt64.self)) } }
-        guard u64(9) == 1 else { throw fail("version \(u64(9)), expected 1") }
-        guard let dt = IndexedDType(rawValue: idx[17]) else { throw fail("unknown dtype code \(idx[17])") }
-        guard dt == .uint16 || dt == .int32 else { throw fail("dtype \(dt) is not a token id type (uint16 or int32)") }
-        dtype = dt
-        let s = u64(18), d = u64(26)
-        guard s < (1 << 40), d >= 1, d < (1 << 40) else { throw fail("implausible counts: \(s) sequences, \(d) document indices") }
-        let S = Int(s), D = Int(d)
-        let expected = 34 + 12 * S + 8 * D
-        if idx.count == expected + S && S > 0 { throw fail("multimodal index (sequence modes present); not supported") }
-        guard idx.count == expected else {
-            throw fail("size \(idx.count) bytes, but the header (\(S) sequences, \(D) document indices) needs \(expected)")
-        }
-        let (lengths, pointers, documents) = idx.withUnsafeBytes { raw -> ([Int32], [Int64], [Int64]) in
-            ((0 ..< S).map { Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 34 + 4 * $0, as: Int32.self)) },
-             (0 ..< S).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 34 + 4 * S + 8 * $0, as: Int64.self)) },
-             (0 ..< D).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 34 + 12 * S + 8 * $0, as: Int64.self)) })
-        }
-        var expectedPointer: Int64 = 0
-        for i in 0 ..< S {
-            guard lengths[i] >= 0 else { throw fail("sequence \(i) has negative length \(lengths[i])") }
-            guard pointers[i] == expectedPointer else { throw fail("sequence \(i) starts at byte \(pointers[i]), expected \(expectedPointer)") }
-            expectedPointer += Int64(lengths[i]) * Int64(dt.itemSize)
-        }
-        guard documents.first == 0, documents.last == Int64(S), zip(documents, documents.dropFirst()).allSatisfy({ $0 <= $1 }) else {
-            throw fail("document indices must rise from 0 to the sequence count \(S)")
-        }
+        let parsed = try parseIndex(try readWholeFile(idxPath), path: idxPath)
+        dtype = parsed.dtype
+        let (lengths, pointers, documents) = (parsed.lengths, parsed.pointers, parsed.documents)
+        let expectedPointer = lengths.reduce(Int64(0)) { $0 + Int64($1) } * Int64(parsed.dtype.itemSize)
         sequenceLengths = lengths; sequencePointers = pointers; documentIndices = documents
         let mapped = try mapFile(binPath)
         guard Int64(mapped.count) == expectedPointer else {
@@ -228,6 +258,40 @@ public final class IndexedDatasetReader {
     public func document(_ d: Int) -> [Int32] {
         (Int(documentIndices[d]) ..< Int(documentIndices[d + 1])).flatMap { sequence($0) }
     }
+}
+
+/// Parses and checks an `.idx` file's bytes (header, sizes, pointers, document indices).
+func parseIndex(_ idx: [UInt8], path idxPath: String) throws -> (dtype: IndexedDType, lengths: [Int32], pointers: [Int64], documents: [Int64]) {
+    func fail(_ m: String) -> DatasetError { DatasetError(path: idxPath, m) }
+    guard idx.count >= 34 else { throw fail("\(idx.count) bytes, shorter than the 34-byte header") }
+    guard Array(idx[0 ..< 9]) == indexMagic else { throw fail("not a Megatron index (magic is not MMIDIDX)") }
+    func u64(_ at: Int) -> UInt64 { idx.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt64.self)) } }
+    guard u64(9) == 1 else { throw fail("version \(u64(9)), expected 1") }
+    guard let dt = IndexedDType(rawValue: idx[17]) else { throw fail("unknown dtype code \(idx[17])") }
+    guard dt == .uint16 || dt == .int32 else { throw fail("dtype \(dt) is not a token id type (uint16 or int32)") }
+    let s = u64(18), d = u64(26)
+    guard s < (1 << 40), d >= 1, d < (1 << 40) else { throw fail("implausible counts: \(s) sequences, \(d) document indices") }
+    let S = Int(s), D = Int(d)
+    let expected = 34 + 12 * S + 8 * D
+    if idx.count == expected + S && S > 0 { throw fail("multimodal index (sequence modes present); not supported") }
+    guard idx.count == expected else {
+        throw fail("size \(idx.count) bytes, but the header (\(S) sequences, \(D) document indices) needs \(expected)")
+    }
+    let (lengths, pointers, documents) = idx.withUnsafeBytes { raw -> ([Int32], [Int64], [Int64]) in
+        ((0 ..< S).map { Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 34 + 4 * $0, as: Int32.self)) },
+         (0 ..< S).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 34 + 4 * S + 8 * $0, as: Int64.self)) },
+         (0 ..< D).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 34 + 12 * S + 8 * $0, as: Int64.self)) })
+    }
+    var expectedPointer: Int64 = 0
+    for i in 0 ..< S {
+        guard lengths[i] >= 0 else { throw fail("sequence \(i) has negative length \(lengths[i])") }
+        guard pointers[i] == expectedPointer else { throw fail("sequence \(i) starts at byte \(pointers[i]), expected \(expectedPointer)") }
+        expectedPointer += Int64(lengths[i]) * Int64(dt.itemSize)
+    }
+    guard documents.first == 0, documents.last == Int64(S), zip(documents, documents.dropFirst()).allSatisfy({ $0 <= $1 }) else {
+        throw fail("document indices must rise from 0 to the sequence count \(S)")
+    }
+    return (dt, lengths, pointers, documents)
 }
 
 func readWholeFile(_ path: String) throws -> [UInt8] {

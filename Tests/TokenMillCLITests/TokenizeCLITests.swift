@@ -196,3 +196,43 @@ private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SH
         #expect(bad.stderr == "error: \(config.path): unknown key 'pack.sqe' (known: buffer_docs, pad_id, seed, seq_len, shuffle, strategy, valid_fraction).\n")
     }
 }
+
+@Suite struct ResumeCLITests {
+    @Test func aKilledRunResumesToTheSameBytes() throws {
+        let dir = try makeTemporaryDirectory("resume")
+        let tokenizer = "\(sharedTokenizers)/deepseek-coder/tokenizer.json"
+        let corpus = packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path
+        let args = ["tokenize", "--tokenizer", tokenizer, "--fim-rate", "0.2", "--seed", "1", "--threads", "1",
+                    "--checkpoint-every", "1", "--progress", "none"]
+        let inputs = [String](repeating: corpus, count: 10)
+        #expect(try runTokenmill(args + ["-o", dir.appendingPathComponent("straight").path] + inputs).status == 0)
+
+        let prefix = dir.appendingPathComponent("killed").path
+        let process = Process()
+        process.executableURL = tokenmillBinary
+        process.arguments = args + ["-o", prefix] + inputs
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let state = dir.appendingPathComponent(".killed.resume.json.partial").path
+        var waited = 0
+        while waited < 3000 {
+            if let data = FileManager.default.contents(atPath: state),
+               let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any], (json["batch"] as? Int ?? 0) >= 3 { break }
+            usleep(10_000); waited += 1
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(waited < 3000, "no checkpoint appeared")
+        #expect(!FileManager.default.fileExists(atPath: prefix + ".bin"))  // never a half file under the real name
+        // Other options cannot resume this checkpoint, and trying leaves it intact.
+        let mismatch = try runTokenmill(args.map { $0 == "0.2" ? "0.3" : $0 } + ["--resume", "-o", prefix] + inputs)
+        #expect(mismatch.status == 64 && mismatch.stderr.contains("another tokenizer, inputs or options"), "\(mismatch.stderr)")
+        let resumed = try runTokenmill(args + ["--resume", "-o", prefix] + inputs)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("resuming at input batch"))
+        for ext in [".bin", ".idx", ".json"] {
+            #expect(try Data(contentsOf: URL(fileURLWithPath: prefix + ext)) == Data(contentsOf: dir.appendingPathComponent("straight" + ext)), "\(ext) differs")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }.isEmpty)
+    }
+}

@@ -23,7 +23,9 @@ struct TokenizeCommand: ParsableCommand {
         documents that encode to nothing are skipped and counted. The element type follows \
         megatron-core's rule: uint16 when the vocabulary (added tokens included) has fewer than 65,500 \
         ids, else int32. PREFIX.json records the tokenizer's SHA-256, the inputs, the options and the \
-        counts. The three files appear only when complete.
+        counts. The three files appear only when complete; until then the data is written to hidden \
+        .PREFIX.*.partial files with a checkpoint every --checkpoint-every batches, and --resume continues \
+        a killed run from there (byte-identical to an uninterrupted run).
 
         Fill-in-the-middle (DeepSeek-V3 uses --fim-rate 0.1, PSM): a chosen document is cut at two \
         positions drawn uniformly over its characters, the parts are encoded separately and the entry \
@@ -65,12 +67,19 @@ struct TokenizeCommand: ParsableCommand {
     @Option(help: "The seed of every random choice (which documents get FIM, and where they are cut).")
     var seed: UInt64 = FIMConfig().seed
 
+    @Flag(help: "Continue an interrupted run of the same command where its last checkpoint left off; the result is byte-identical to an uninterrupted run.")
+    var resume = false
+
+    @Option(name: .customLong("checkpoint-every"), help: "Save a resume checkpoint every this many input batches (about 1 MiB each).")
+    var checkpointEvery: Int = 32
+
     @Option(help: "Process only shard I of N (I/N, 0-based): every N-th batch of about 1 MiB of input, starting at the I-th. `tokenmill merge` joins the N outputs into exactly the single run's files.")
     var shard: Shard?
 
     func validate() throws {
         if !(0 ... 1).contains(fimRate) { throw ValidationError("--fim-rate must be between 0 and 1.") }
         if !(0 ... 1).contains(fimSPMRate) { throw ValidationError("--fim-spm-rate must be between 0 and 1.") }
+        if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1.") }
         if let fimTokens, fimTokens.split(separator: ",").count != 3 { throw ValidationError("--fim-tokens takes three tokens: BEGIN,HOLE,END.") }
     }
 
@@ -119,20 +128,56 @@ struct TokenizeCommand: ParsableCommand {
             let pool = EncoderPool(tokenizer)
             let options = reader.options
             let allow = allowSpecial
-            let writer = try IndexedDatasetWriter(prefix: output, dtype: element)
-            var documents = 0, tokens = 0, bytes = 0, empty = 0, skipped = 0, fimPSM = 0, fimSPM = 0
+            // Resuming: the checkpoint must come from a run with the same tokenizer, inputs and options.
+            let tokenizerHash = try sha256(ofFile: tokenizerFile(tokenizerOptions.path))
+            let identity = "\(tokenizerHash)|\(inputs)|\(element)|\(eod.map { String($0.id) } ?? "-")|\(allow)|\(fim.rate)|\(fim.spmRate)|\(fim.seed)|\(fimNames)|\(shard.map { "\($0.index)/\($0.count)" } ?? "-")|\(options.textField)|\(options.invalidUTF8)|\(options.onError)|\(options.textLayout)"
+            let resumePath = OutputFile.partialPath(output + ".resume.json")
+            var state = ResumeState(identity: identity)
+            var checkpoint: IndexedDatasetWriter.Checkpoint? = nil
+            if resume {
+                if let data = FileManager.default.contents(atPath: resumePath) {
+                    guard let saved = try? JSONDecoder().decode(ResumeState.self, from: data) else {
+                        throw RuntimeFailure(description: "\(resumePath): unreadable checkpoint; run again without --resume")
+                    }
+                    guard saved.identity == identity else {
+                        throw ValidationError("--resume: the unfinished run used another tokenizer, inputs or options; run again without --resume to start over.")
+                    }
+                    guard var c = try IndexedDatasetWriter.loadCheckpoint(prefix: output), c.documentIndices.count - 1 >= saved.documents else {
+                        throw RuntimeFailure(description: "\(output): the partial files do not match the checkpoint; run again without --resume")
+                    }
+                    // subtle: the index may be newer than the state if the run stopped between the two writes.
+                    c.documentIndices.removeLast(c.documentIndices.count - 1 - saved.documents)
+                    c.lengths.removeLast(c.lengths.count - Int(c.documentIndices.last!))
+                    checkpoint = c
+                    state = saved
+                    printError("tokenize: resuming at input batch \(saved.batch) with \(formatCount(saved.documents)) documents written")
+                } else {
+                    printError("warning: \(output): no unfinished run to resume; starting from the beginning")
+                }
+            }
+            if checkpoint == nil {  // a fresh run: no stale checkpoint may outlive it
+                IndexedDatasetWriter.removeCheckpoint(prefix: output)
+                unlink(resumePath)
+            }
+            let writer = try IndexedDatasetWriter(prefix: output, dtype: element, resumable: true, resumeFrom: checkpoint)
+            var documents = state.documents, tokens = state.tokens, bytes = state.bytes, empty = state.empty, skipped = state.skipped
+            var fimPSM = state.fimPSM, fimSPM = state.fimSPM
             var batchIndex = 0
-            var batchDocuments: [Int] = []
+            var batchDocuments = state.batchDocuments
+            var sinceCheckpoint = 0
+            let every = checkpointEvery
+            let resumeBatch = state.batch
             do {
-                try orderedParallelMap(threads: progressOptions.workerThreads, next: {
+                try orderedParallelMap(threads: progressOptions.workerThreads, next: { () -> (Int, RecordBatch)? in
                     // Shards take every N-th batch; batch boundaries depend only on the input bytes.
                     while let batch = try reader.nextBatch() {
                         defer { batchIndex += 1 }
+                        if batchIndex < resumeBatch { continue }
                         if let shard, batchIndex % shard.count != shard.index { continue }
-                        return batch
+                        return (batchIndex, batch)
                     }
                     return nil
-                }, transform: { batch -> ([[Int32]], Int, DecodedBatch, [FIMOrder?]) in
+                }, transform: { (index, batch) -> ([[Int32]], Int, DecodedBatch, [FIMOrder?], Int) in
                     var decoded = try decodeDocuments(batch, options: options)
                     let encoder = try pool.take()
                     defer { pool.give(encoder) }
@@ -156,8 +201,8 @@ struct TokenizeCommand: ParsableCommand {
                         }
                     }
                     decoded.documents = []
-                    return (entries, b, decoded, plans)
-                }, consume: { entries, b, decoded, plans in
+                    return (entries, b, decoded, plans, index)
+                }, consume: { entries, b, decoded, plans, index in
                     batchDocuments.append(entries.lazy.filter { !$0.isEmpty }.count)
                     fimPSM += plans.lazy.filter { $0 == .psm }.count
                     fimSPM += plans.lazy.filter { $0 == .spm }.count
@@ -172,11 +217,21 @@ struct TokenizeCommand: ParsableCommand {
                     skipped += decoded.skipped.values.reduce(0, +)
                     for e in decoded.skipErrors { printError("warning: skipped \(e)") }
                     progress.update(documents: documents, bytes: Int64(bytes))
+                    sinceCheckpoint += 1
+                    if sinceCheckpoint >= every {  // the index, then the state that refers to it
+                        sinceCheckpoint = 0
+                        try writer.checkpoint()
+                        state = ResumeState(identity: identity, batch: index + 1, documents: documents, tokens: tokens, bytes: bytes,
+                                            empty: empty, skipped: skipped, fimPSM: fimPSM, fimSPM: fimSPM, batchDocuments: batchDocuments)
+                        let file = try OutputFile(path: resumePath, compress: false)
+                        try file.write(Array(try JSONEncoder().encode(state)))
+                        try file.commit()
+                    }
                 })
                 if element == .uint16 && writer.maxID >= 65_500 && dtype == .auto {
                     throw RuntimeFailure(description: "\(output).bin: id \(writer.maxID) does not fit megatron-core's uint16 rule (below 65,500)")
                 }
-                let manifest = tokenizeManifest(tokenizerPath: tokenizerOptions.path, tokenizerHash: try sha256(ofFile: tokenizerFile(tokenizerOptions.path)),
+                let manifest = tokenizeManifest(tokenizerPath: tokenizerOptions.path, tokenizerHash: tokenizerHash,
                                                 vocabulary: vocabulary, inputs: inputs, dtype: element, eod: eod, allowSpecial: allow,
                                                 fim: fim, fimNames: fimNames, fimPSM: fimPSM, fimSPM: fimSPM,
                                                 shard: shard, batchDocuments: batchDocuments,
@@ -186,8 +241,11 @@ struct TokenizeCommand: ParsableCommand {
                 try manifestFile.write(Array(manifest.utf8))
                 try writer.finish()
                 try manifestFile.commit()
+                unlink(resumePath)
             } catch {
                 writer.abandon()
+                IndexedDatasetWriter.removeCheckpoint(prefix: output)
+                unlink(resumePath)
                 progress.finish()
                 throw error
             }
@@ -252,4 +310,12 @@ struct Shard: ExpressibleByArgument, Equatable {
         count = n
     }
     var defaultValueDescription: String { "\(index)/\(count)" }
+}
+
+/// What `tokenize --resume` needs besides the partial files: where to continue and the counts so far.
+struct ResumeState: Codable {
+    var identity: String
+    var batch = 0
+    var documents = 0, tokens = 0, bytes = 0, empty = 0, skipped = 0, fimPSM = 0, fimSPM = 0
+    var batchDocuments: [Int] = []
 }
