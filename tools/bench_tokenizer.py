@@ -78,6 +78,38 @@ print(dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
             t_hf, m_hf = map(float, child(code).split())
             print(f"train vocab {size}: tokenmill {t_tm:.1f} s, {m_tm:.0f} MB peak; HF BpeTrainer {t_hf:.1f} s (training only), "
                   f"{m_hf:.0f} MB peak -> time ratio HF/tokenmill {t_hf / t_tm:.2f}x, memory ratio tokenmill/HF {m_tm / m_hf:.2f}")
+            # rustbpe (karpathy) with the same cl100k pattern, and sentencepiece's BPE trainer on the same
+            # text (one line a sentence; its own pre-processing), when installed (tools/requirements.txt).
+            others = {
+                "rustbpe": f"""
+import resource, time, json, rustbpe
+texts = [json.loads(l)["text"] for l in open({train_path!r}, encoding="utf-8")]
+pattern = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{{L}}\\p{{N}}]?\\p{{L}}+|\\p{{N}}{{1,3}}| ?[^\\s\\p{{L}}\\p{{N}}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+t0 = time.time(); tok = rustbpe.Tokenizer(); tok.train_from_iterator(iter(texts), {size}, pattern=pattern); dt = time.time() - t0
+print(dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+""",
+                "sentencepiece BPE": f"""
+import resource, time, json, os, tempfile, sentencepiece as spm
+lines = os.path.join(tempfile.mkdtemp(), "lines.txt")
+with open(lines, "w", encoding="utf-8") as f:
+    for l in open({train_path!r}, encoding="utf-8"):
+        for s in json.loads(l)["text"].split("\\n"):
+            if s.strip(): f.write(s + "\\n")
+t0 = time.time()
+spm.SentencePieceTrainer.train(input=lines, model_prefix=lines + ".m", model_type="bpe", vocab_size={size},
+                               byte_fallback=True, character_coverage=1.0, num_threads=os.cpu_count(),
+                               input_sentence_size=10**8, max_sentence_length=1 << 16, minloglevel=2)
+dt = time.time() - t0
+print(dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+""",
+            }
+            for name, code in others.items():
+                try:
+                    t_o, m_o = map(float, child(code).split())
+                    print(f"train vocab {size}: {name} {t_o:.1f} s, {m_o:.0f} MB peak -> time ratio {name}/tokenmill {t_o / t_tm:.2f}x, "
+                          f"memory ratio tokenmill/{name} {m_tm / m_o:.2f}")
+                except subprocess.CalledProcessError as e:
+                    print(f"train vocab {size}: {name} not measured ({(e.stderr or '').strip().splitlines()[-1:] or 'failed'})")
         # 2. Encoding with cl100k_base (load time subtracted for tokenmill: a run on an empty input).
         tk = os.path.join(SHARED, "cl100k_base", "cl100k_base.tiktoken")
         empty = os.path.join(tmp, "empty.jsonl")
