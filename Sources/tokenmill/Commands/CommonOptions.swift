@@ -128,6 +128,20 @@ func formatBytes(_ n: Int64) -> String {
     return "\(n) B"
 }
 
+/// Runs `body`, which writes to `out`; commits the output when it succeeds and abandons it when it
+/// throws, and clears the progress line either way.
+func writing(to out: OutputFile, progress: ProgressReporter, _ body: () throws -> Void) throws {
+    do {
+        try body()
+        try out.commit()
+    } catch {
+        out.abandon()
+        progress.finish()
+        throw error
+    }
+    progress.finish()
+}
+
 /// A failure the CLI reports as `error: …` with exit code 1.
 struct RuntimeFailure: Error, CustomStringConvertible {
     var description: String

@@ -43,7 +43,7 @@ struct DecodeCommand: ParsableCommand {
             let out = try OutputFile(path: output)
             let idsKey = idsField, textKey = textField
             var records = 0, tokens = 0, bytes = 0
-            do {
+            try writing(to: out, progress: progress) {
                 try orderedParallelMap(threads: progressOptions.workerThreads, next: { try reader.nextBatch() }, transform: { batch -> ([UInt8], Int, Int, Int) in
                     var lines: [UInt8] = []
                     var t = 0, b = 0
@@ -83,13 +83,7 @@ struct DecodeCommand: ParsableCommand {
                     records += n; tokens += t; bytes += b
                     progress.update(documents: records, bytes: Int64(bytes))
                 })
-                try out.commit()
-            } catch {
-                out.abandon()
-                progress.finish()
-                throw error
             }
-            progress.finish()
             printError("decode: \(formatCount(records)) records, \(formatCount(tokens)) tokens → \(formatBytes(Int64(bytes)))" + String(format: "; %.2f s", progress.elapsed))
         }
     }

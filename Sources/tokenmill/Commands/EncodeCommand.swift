@@ -94,7 +94,7 @@ struct EncodeCommand: ParsableCommand {
             let textPath = options.textPath
             let allow = allowSpecial, keep = keepText
             var documents = 0, tokens = 0, bytes = 0, skipped = 0
-            do {
+            try writing(to: out, progress: progress) {
                 try orderedParallelMap(threads: progressOptions.workerThreads, next: { try reader.nextBatch() }, transform: { batch -> ([UInt8], Int, Int, Int, DecodedBatch) in
                     var decoded = try decodeDocuments(batch, options: options)
                     let encoder = try pool.take()
@@ -118,13 +118,7 @@ struct EncodeCommand: ParsableCommand {
                     for e in decoded.skipErrors { printError("warning: skipped \(e)") }
                     progress.update(documents: documents, bytes: Int64(bytes))
                 })
-                try out.commit()
-            } catch {
-                out.abandon()
-                progress.finish()
-                throw error
             }
-            progress.finish()
             let ratio = tokens > 0 ? Double(bytes) / Double(tokens) : 0
             var line = "encode: \(formatCount(documents)) documents, \(formatBytes(Int64(bytes))) → \(formatCount(tokens)) tokens (\(String(format: "%.3f", ratio)) bytes/token)"
             if skipped > 0 { line += ", \(formatCount(skipped)) skipped" }

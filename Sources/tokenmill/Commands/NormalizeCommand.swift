@@ -93,7 +93,7 @@ func normalizeCorpus(reader: CorpusReader, form: NormalizationForm, cleanups: Cl
     var docsIn = 0, docsOut = 0, changed = 0, dropped = 0, repaired = 0, repairs = 0
     var bytesIn = 0, bytesOut = 0
     var skipped: [CorpusErrorKind: Int] = [:]
-    do {
+    try writing(to: out, progress: progress) {
         try orderedParallelMap(threads: threads, next: { try reader.nextBatch() }, transform: { batch in
             let decoded = try decodeDocuments(batch, options: options)
             let normalizer = try pool.take()
@@ -129,13 +129,7 @@ func normalizeCorpus(reader: CorpusReader, form: NormalizationForm, cleanups: Cl
             for e in r.decoded.skipErrors { printError("warning: skipped \(e)") }
             progress.update(documents: docsIn, bytes: Int64(bytesIn))
         })
-        try out.commit()
-    } catch {
-        out.abandon()
-        progress.finish()
-        throw error
     }
-    progress.finish()
     var line = "normalize: \(formatCount(docsIn)) documents (\(formatBytes(Int64(bytesIn)))) in, \(formatCount(docsOut)) out (\(formatBytes(Int64(bytesOut)))); \(formatCount(changed)) changed, \(formatCount(dropped)) dropped empty, \(formatCount(repaired)) repaired (\(formatCount(repairs)) invalid UTF-8 sequences)"
     let totalSkipped = skipped.values.reduce(0, +)
     if totalSkipped > 0 {
