@@ -60,21 +60,13 @@ public var icuUnicodeVersion: String {
 public final class TextNormalizer: Normalizer {
     public let form: NormalizationForm
     public let cleanups: Cleanups
-    private var icu: OpaquePointer?
+    private let icu: UTF8Normalizer?
 
     public init(form: NormalizationForm, cleanups: Cleanups = Cleanups()) throws {
         self.form = form
         self.cleanups = cleanups
-        if let f = form.icuForm {
-            var status: Int32 = 0
-            guard let n = CICU_normalizerOpen(f, &status) else {
-                throw NormalizationError(message: "ICU: cannot open the \(form.rawValue) normalizer: \(String(cString: CICU_errorName(status)))")
-            }
-            icu = n
-        }
+        icu = form == .none ? nil : try UTF8Normalizer(form)
     }
-
-    deinit { if let icu { CICU_normalizerClose(icu) } }
 
     public func normalize(_ text: inout String) throws -> Bool {
         var changed = false
@@ -82,24 +74,13 @@ public final class TextNormalizer: Normalizer {
             changed = applyCleanups(&text)
         }
         guard let icu else { return changed }
-        if form != .nfkcCasefold && isASCII(text) { return changed }
-        var result: String?
-        var failure: Int32 = 0
-        text.withUTF8 { utf8 in
-            var out: UnsafePointer<UInt8>? = nil
-            var outLength: Int64 = 0
-            let r = CICU_normalizeUTF8(icu, utf8.baseAddress, Int64(utf8.count), &out, &outLength, &failure)
-            if r == 1 { result = String(decoding: UnsafeBufferPointer(start: out, count: Int(outLength)), as: UTF8.self) }
-        }
-        if failure != 0 {
-            throw NormalizationError(message: "ICU: \(form.rawValue) failed: \(String(cString: CICU_errorName(failure)))")
-        }
+        var t = text
+        guard let result = try t.withUTF8({ try icu.normalize($0) }) else { return changed }
+        let normalized = String(decoding: result, as: UTF8.self)
         // subtle: String's == is canonical equivalence (NFC == NFD); compare the bytes.
-        if let result, !sameBytes(result, text) {
-            text = result
-            return true
-        }
-        return changed
+        if sameBytes(normalized, text) { return changed }
+        text = normalized
+        return true
     }
 
     /// Drops a leading BOM, turns CRLF into LF and strips Cc characters other than \n and \t.
@@ -157,18 +138,14 @@ func sameBytes(_ a: String, _ b: String) -> Bool {
     return a.withUTF8 { x in b.withUTF8 { y in x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0) } }
 }
 
-/// Whether every byte of `text` is ASCII, eight bytes at a time.
-@inline(__always) func isASCII(_ text: String) -> Bool {
-    var t = text
-    return t.withUTF8 { buf in
-        var i = 0
-        let n = buf.count
-        let raw = UnsafeRawBufferPointer(buf)
-        while i + 8 <= n {
-            if raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
-            i += 8
-        }
-        while i < n { if buf[i] >= 0x80 { return false }; i += 1 }
-        return true
+/// Whether every byte is ASCII, eight bytes at a time.
+@inline(__always) func isASCII(_ raw: UnsafeRawBufferPointer) -> Bool {
+    var i = 0
+    let n = raw.count
+    while i + 8 <= n {
+        if raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
+        i += 8
     }
+    while i < n { if raw[i] >= 0x80 { return false }; i += 1 }
+    return true
 }
