@@ -1,5 +1,5 @@
 """See tools/check-megatron."""
-import json, subprocess, sys, tempfile, warnings
+import json, os, subprocess, sys, tempfile, warnings
 from pathlib import Path
 
 warnings.filterwarnings("ignore")
@@ -11,7 +11,7 @@ root = Path(__file__).resolve().parent.parent
 shared = next((p for p in (root.parent / "shared", Path("/work/shared")) if (p / "tokenizers").is_dir()), None)
 args = [a for a in sys.argv[1:] if a != "--small"]
 corpus = Path(args[0]) if args else root / "corpora/test.jsonl.zst"
-binary = root / ".build/release/tokenmill"
+binary = Path(os.environ.get("TOKENMILL", root / ".build/release/tokenmill"))
 
 texts = [json.loads(l)["text"] for l in subprocess.run(["zstd", "-dc", str(corpus)], stdout=subprocess.PIPE, check=True).stdout.decode().splitlines() if l.strip()]
 passed = failed = 0
@@ -53,6 +53,26 @@ with tempfile.TemporaryDirectory() as tmp:
         ok = rows_ok and pieces == chunks
         print(f"{'ok  ' if ok else 'FAIL'} {name} packed (best-fit, L={L}): {len(pdi) - 1} rows of exactly {L}: {rows_ok}, "
               f"pieces are the input's L-chunks, each once: {pieces == chunks}", file=sys.stderr)
+        passed += ok
+        failed += not ok
+        # pack --shard 0/2 and 1/2 merged: the same files as one run (validation split and shuffle
+        # included), and megatron-core reads the merged rows.
+        opts = ["pack", "--progress", "none", "--seq-len", str(L), "--buffer-docs", "100", "--valid-fraction", "0.05", "--seed", "3"]
+        subprocess.run([str(binary)] + opts + ["-o", prefix + "-one", prefix], check=True, stderr=subprocess.DEVNULL)
+        for i in range(2):
+            subprocess.run([str(binary)] + opts + ["--shard", f"{i}/2", "-o", f"{prefix}-part{i}", prefix], check=True, stderr=subprocess.DEVNULL)
+        subprocess.run([str(binary), "merge", "-o", prefix + "-merged", prefix + "-part0", prefix + "-part1"], check=True, stderr=subprocess.DEVNULL)
+        same = all(Path(prefix + "-one" + ext).read_bytes() == Path(prefix + "-merged" + ext).read_bytes()
+                   for ext in (".bin", ".idx", ".json", "_valid.bin", "_valid.idx"))
+        rows = 0
+        for suffix in ("-merged", "-merged_valid"):
+            m = IndexedDataset(prefix + suffix)
+            mdi = m.document_indices
+            rows_ok = rows_ok and all(sum(len(m[i]) for i in range(mdi[r], mdi[r + 1])) == L for r in range(len(mdi) - 1))
+            rows += len(mdi) - 1
+        ok = same and rows_ok
+        print(f"{'ok  ' if ok else 'FAIL'} {name} pack --shard 0/2 + 1/2 merged: byte-identical to one run: {same}, "
+              f"megatron-core reads {rows} rows (train + validation) of exactly {L}: {rows_ok}", file=sys.stderr)
         passed += ok
         failed += not ok
 print(f"check-megatron: {passed} passed, {failed} failed")

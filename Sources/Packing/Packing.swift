@@ -6,7 +6,10 @@
 // O(log L) with a segment tree over remaining capacities 1...L and a FIFO of rows per capacity.
 // concat: the usual baseline; documents back to back, cut every L tokens, so every document that
 // crosses a cut is truncated.
-// Both report what they did (`PackingReport`). Rows come out in creation order; the caller shuffles.
+// Both report what they did (`PackingReport`). Rows come out in creation order; the caller shuffles
+// them with `shuffledRowOrder`.
+
+import CorpusIO
 
 /// A piece of one document placed in a row: `length` tokens from `offset` of document `document`.
 public struct Piece: Sendable, Equatable {
@@ -145,4 +148,23 @@ public func packConcat(lengths: [Int], sequenceLength L: Int, report: inout Pack
     report.rows += rows.count
     report.paddingTokens += rows.isEmpty ? 0 : L - used
     return rows
+}
+
+/// The order rows are written in when shuffled: a permutation of 0..<count that depends only on
+/// `count` and `seed` (Fisher–Yates driven by SplitMix64, written out here rather than the standard
+/// library's `shuffle`, whose algorithm may change between Swift releases). `pack` applies it to the
+/// rows of all buffers at once, and `merge` applies the same one to the rows of a shard set, which is
+/// why both write the same bytes.
+/// - Complexity: O(count) time, 8 bytes per row.
+public func shuffledRowOrder(count: Int, seed: UInt64) -> [Int] {
+    var order = Array(0 ..< count)
+    var rng = SplitMix64(seed: seed)
+    var i = count - 1
+    while i > 0 {
+        // An unbiased enough draw in 0...i: the high half of a 64×64-bit product (Lemire).
+        let j = Int(rng.next().multipliedFullWidth(by: UInt64(i + 1)).high)
+        order.swapAt(i, j)
+        i -= 1
+    }
+    return order
 }

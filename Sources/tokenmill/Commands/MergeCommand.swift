@@ -1,4 +1,5 @@
-// `tokenmill merge`: joins the outputs of `tokenize --shard I/N` into the files one run would write.
+// `tokenmill merge`: joins the outputs of `tokenize --shard I/N` or `pack --shard I/N` into the files one
+// run would write; the kind comes from the shards' manifests.
 import ArgumentParser
 import CorpusIO
 import FillInTheMiddle
@@ -8,14 +9,18 @@ import Packing
 struct MergeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "merge",
-        abstract: "Join the shard outputs of tokenize --shard I/N into the dataset a single run writes, byte for byte.",
+        abstract: "Join the shard outputs of tokenize or pack --shard I/N into the files a single run writes, byte for byte.",
         discussion: """
         Example: tokenmill merge -o data/train data/train.shard0 data/train.shard1
 
-        Each shard's manifest lists how many documents each of its input batches gave; merge \
-        interleaves the shards' documents batch by batch in the original order, so OUT.bin, OUT.idx \
-        and OUT.json equal a single run's. The shards must come from the same tokenizer, inputs and \
-        options, and every shard 0…N−1 must be given once. Memory: the shards' indexes; ids are read \
+        The shards' manifests (PREFIX.json) say which command wrote them. tokenize shards: each \
+        manifest lists how many documents each of its input batches gave; merge interleaves the \
+        shards' documents batch by batch in the original order. pack shards: each holds the rows of a \
+        contiguous range of buffers, unshuffled; merge concatenates them and writes them in the order \
+        the single run's --seed gives, for OUT and for OUT_valid (from the shards' PREFIX_valid). Either \
+        way OUT.bin, OUT.idx and OUT.json (and OUT_valid.*) equal a single run's. The shards must come \
+        from the same tokenizer, inputs and options, and every shard 0…N−1 must be given once. Memory: \
+        the shards' indexes (20 bytes per document), plus 8 bytes per row for pack shards; ids are read \
         from the mapped shards.
         """
     )
@@ -28,9 +33,21 @@ struct MergeCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            var parts: [(index: Int, prefix: String, manifest: [String: Any], shard: [String: Any])] = []
+            var manifests: [(prefix: String, manifest: [String: Any])] = []
             for prefix in shards {
                 guard let m = try readManifest(prefix) else { throw RuntimeFailure(description: "\(prefix).json: missing; merge needs the shards' manifests") }
+                manifests.append((prefix, m))
+            }
+            let packed = manifests.map { $0.manifest["format"] as? String == "tokenmill-packed-megatron-dataset" }
+            if packed.contains(true) {
+                if let k = packed.firstIndex(of: false) {
+                    throw RuntimeFailure(description: "\(manifests[k].prefix).json: not a pack shard, but \(manifests[packed.firstIndex(of: true)!].prefix) is; merge joins shards of one kind")
+                }
+                try mergePackShards(manifests, output: output)
+                return
+            }
+            var parts: [(index: Int, prefix: String, manifest: [String: Any], shard: [String: Any])] = []
+            for (prefix, m) in manifests {
                 guard let s = m["shard"] as? [String: Any], let i = s["index"] as? Int, s["count"] is Int, s["batch_documents"] is [Int] else {
                     throw RuntimeFailure(description: "\(prefix).json: not a shard (written without tokenize --shard)")
                 }
@@ -98,4 +115,103 @@ struct MergeCommand: ParsableCommand {
             printError("merge: \(n) shards → \(formatCount(writer.documentCount)) documents in \(output).bin/.idx")
         }
     }
+}
+
+/// Joins `pack --shard` outputs: checks they are the N parts of one run, then writes their rows (and
+/// validation rows) in the order the single run writes them.
+private func mergePackShards(_ manifests: [(prefix: String, manifest: [String: Any])], output: String) throws {
+    // 1. Exactly shards 0…N−1 of one run.
+    var parts: [(info: PackShardInfo, prefix: String, manifest: [String: Any])] = []
+    for (prefix, m) in manifests {
+        guard let s = m["shard"] as? [String: Any], let info = PackShardInfo(s) else {
+            throw RuntimeFailure(description: "\(prefix).json: not a shard (written without pack --shard)")
+        }
+        parts.append((info, prefix, m))
+    }
+    parts.sort { $0.info.index < $1.info.index }
+    let n = parts[0].info.count
+    guard parts.map(\.info.index) == Array(0 ..< n), parts.allSatisfy({ $0.info.count == n }) else {
+        throw RuntimeFailure(description: "shards \(parts.map { "\($0.info.index)/\($0.info.count)" }.joined(separator: ", ")) are not exactly 0…N−1 of one N")
+    }
+    func identity(_ p: (info: PackShardInfo, prefix: String, manifest: [String: Any])) -> String {
+        var m = p.manifest
+        for key in ["shard", "report", "validation", "comparison"] { m[key] = nil }
+        let rest = String(decoding: (try? JSONSerialization.data(withJSONObject: m, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+        let i = p.info
+        return rest + "|\(i.totalTrainBuffers)|\(i.totalValidBuffers)|\(i.inputDocuments)|\(i.inputTokens)"
+    }
+    guard Set(parts.map(identity)).count == 1 else {
+        throw RuntimeFailure(description: "the shards' manifests disagree (tokenizer, inputs or options differ); they are not parts of one run")
+    }
+    let first = parts[0]
+    let settings = try PackSettings(manifestOptions: first.manifest["options"] as? [String: Any] ?? [:], path: first.prefix + ".json")
+    for (k, p) in parts.enumerated() {
+        let i = p.info
+        guard i.trainBuffers == shardRange(i.totalTrainBuffers, Shard(index: k, count: n)),
+              i.validBuffers == shardRange(i.totalValidBuffers, Shard(index: k, count: n)) else {
+            throw RuntimeFailure(description: "\(p.prefix).json: buffer ranges are not those of shard \(k)/\(n)")
+        }
+    }
+    // 2. The reports add up to the single run's.
+    var used = PackingReport(), valid = PackingReport(), best = PackingReport(), concat = PackingReport()
+    for p in parts {
+        let comparison = p.manifest["comparison"] as? [String: Any]
+        guard let u = packingReport(p.manifest["report"]), let v = packingReport(p.manifest["validation"]),
+              let b = packingReport(comparison?["best-fit"]), let c = packingReport(comparison?["concat"]) else {
+            throw RuntimeFailure(description: "\(p.prefix).json: the reports of a pack manifest are incomplete")
+        }
+        used.merge(u); valid.merge(v); best.merge(b); concat.merge(c)
+    }
+    // 3. The rows, in the single run's order.
+    func open(_ suffix: String, rows: (PackShardInfo, [String: Any]) -> Int) throws -> [IndexedDatasetReader] {
+        try parts.map { p in
+            let ds = try IndexedDatasetReader(prefix: p.prefix + suffix)
+            let expected = rows(p.info, p.manifest)
+            guard ds.documentCount == expected else {
+                throw RuntimeFailure(description: "\(p.prefix)\(suffix).idx: \(ds.documentCount) rows, but its manifest reports \(expected)")
+            }
+            return ds
+        }
+    }
+    let train = try open("") { _, m in packingReport(m["report"])!.rows }
+    let validSets = settings.validFraction > 0 ? try open("_valid") { _, m in packingReport(m["validation"])!.rows } : []
+    let dtype = train[0].dtype
+    guard (train + validSets).allSatisfy({ $0.dtype == dtype }) else {
+        throw RuntimeFailure(description: "the shards' datasets have different element types; they are not parts of one run")
+    }
+    let writer = try IndexedDatasetWriter(prefix: output, dtype: dtype)
+    let validWriter = settings.validFraction > 0 ? try IndexedDatasetWriter(prefix: output + "_valid", dtype: dtype) : nil
+    do {
+        func write(_ sets: [IndexedDatasetReader], validation: Bool, to w: IndexedDatasetWriter) throws {
+            var starts = [0]
+            for ds in sets { starts.append(starts.last! + ds.documentCount) }
+            let total = starts.last!
+            let order = settings.shuffle ? shuffledRowOrder(count: total, seed: settings.rowSeed(validation: validation)) : Array(0 ..< total)
+            var k = 0
+            for row in order {
+                // The shard holding `row`: the last start at or below it (binary search).
+                var lo = 0, hi = sets.count
+                while hi - lo > 1 { let mid = (lo + hi) / 2; if starts[mid] <= row { lo = mid } else { hi = mid } }
+                k = lo
+                let ds = sets[k], d = row - starts[k]
+                for s in Int(ds.documentIndices[d]) ..< Int(ds.documentIndices[d + 1]) { try w.addSequence(ds.sequence(s)) }
+                w.endDocument()
+            }
+        }
+        try write(train, validation: false, to: writer)
+        if let validWriter { try write(validSets, validation: true, to: validWriter) }
+        let manifest = packManifest(inputs: first.manifest["inputs"] as? [String] ?? [], settings: settings, used: used, best: best,
+                                    concat: concat, valid: valid, tokenizer: first.manifest["tokenizer"].flatMap { $0 is NSNull ? nil : $0 },
+                                    shard: nil)
+        let manifestFile = try OutputFile(path: output + ".json", compress: false)
+        try manifestFile.write(Array(manifest.utf8))
+        try writer.finish()
+        try validWriter?.finish()
+        try manifestFile.commit()
+    } catch {
+        writer.abandon(); validWriter?.abandon()
+        throw error
+    }
+    printError("merge: \(n) pack shards → \(formatCount(writer.documentCount)) rows in \(output).bin/.idx" +
+               (validWriter.map { ", \(formatCount($0.documentCount)) validation rows in \(output)_valid.bin/.idx" } ?? ""))
 }

@@ -303,6 +303,7 @@ func tokenizeManifest(tokenizerPath: String, tokenizerHash: String, vocabulary: 
 struct Shard: ExpressibleByArgument, Equatable {
     var index: Int
     var count: Int
+    init(index: Int, count: Int) { self.index = index; self.count = count }
     init?(argument: String) {
         let parts = argument.split(separator: "/")
         guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else { return nil }
