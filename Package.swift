@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "Packing", dependencies: ["Tokenization", "CorpusIO"]),
 
         // MARK: Model and evaluation
-        .target(name: "Training", dependencies: ["CBLAS"]),
+        .target(name: "Training", dependencies: ["CBLAS", "Packing"]),
         .target(name: "Evaluation", dependencies: ["Training", "Tokenization"]),
 
         // MARK: The command line
@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "CorpusIOTests", dependencies: ["CorpusIO", "CZstd", "CZlib", "TokenMillTestSupport"]),
         .testTarget(name: "NormalizationTests", dependencies: ["Normalization", "TokenMillTestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TokenMillTestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "TokenMillTestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Packing", "TokenMillTestSupport"]),
         .testTarget(name: "FillInTheMiddleTests", dependencies: ["FillInTheMiddle", "CorpusIO"]),
         .testTarget(name: "PackingTests", dependencies: ["Packing", "TokenMillTestSupport"]),
         .testTarget(name: "TokenMillCLITests", dependencies: ["CorpusIO", "Packing", "TokenMillTestSupport"]),

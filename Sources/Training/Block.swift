@@ -9,6 +9,13 @@
 // Forward and backward are flat call lists; backward runs them in reverse, accumulating into the
 // layer's gradient scratch (shared by all layers, zeroed before each layer's backward).
 
+/// Per position (N) of the micro-batch: the first row position its attention may see, its RoPE position,
+/// and 1 when its input is real (0 in a packed row's padding). Filled by the model before each forward.
+struct RowLayout<S: TrainingScalar> {
+    var start, position: UnsafeMutablePointer<Int32>
+    var real: UnsafeMutablePointer<S>
+}
+
 /// Sizes of one layer.
 struct BlockShape {
     var B, T, C, H, Dn, Dr, Dv, R, Rq, I: Int
@@ -52,7 +59,8 @@ struct Block<S: TrainingScalar> {
     var load: UnsafeMutablePointer<Int>?
 
     /// Runs the layer on `a.x` into `a.out`; returns the balance loss (0 for dense layers).
-    func forward(cos: UnsafePointer<S>, sin: UnsafePointer<S>, countLoad: Bool, scratchLoad: UnsafeMutablePointer<Int>) -> Double {
+    func forward(cos: UnsafePointer<S>, sin: UnsafePointer<S>, rows: RowLayout<S>, countLoad: Bool,
+                 scratchLoad: UnsafeMutablePointer<Int>) -> Double {
         let s = shape, N = s.N, C = s.C, H = s.H
         let eps = S(s.eps)
         // 1. attention
@@ -65,13 +73,14 @@ struct Block<S: TrainingScalar> {
             matmulForward(a.q, a.ln1, w.q, N: N, IC: C, OC: H * s.Dqk)
         }
         ropeForward(a.q + s.Dn, outStride: H * s.Dqk, a.q + s.Dn, inStride: H * s.Dqk, heads: H, headStride: s.Dqk,
-                    cos, sin, N: N, T: s.T, D: s.Dr)
+                    cos, sin, N: N, T: s.T, D: s.Dr, positions: rows.position)
         matmulForward(a.kva, a.ln1, w.kva, N: N, IC: C, OC: s.R + s.Dr)
         rmsnormForward(a.kvc, a.kvRstd, a.kva, inStride: s.R + s.Dr, w.kvNorm, N: N, C: s.R, eps: eps)
         matmulForward(a.kv, a.kvc, w.kvb, N: N, IC: s.R, OC: H * (s.Dn + s.Dv))
         ropeForward(a.kr, outStride: s.Dr, a.kva + s.R, inStride: s.R + s.Dr, heads: 1, headStride: s.Dr,
-                    cos, sin, N: N, T: s.T, D: s.Dr)
-        attentionForward(a.att, a.probs, a.q, a.kv, a.kr, s.attention, scale: 1 / S(Double(s.Dqk).squareRoot()))
+                    cos, sin, N: N, T: s.T, D: s.Dr, positions: rows.position)
+        attentionForward(a.att, a.probs, a.q, a.kv, a.kr, s.attention, scale: 1 / S(Double(s.Dqk).squareRoot()),
+                         segmentStart: rows.start)
         a.x2.update(from: a.x, count: N * C)
         matmulForward(a.x2, a.att, w.o, N: N, IC: H * s.Dv, OC: C, accumulate: true)
         // 2. FFN or MoE
@@ -79,7 +88,7 @@ struct Block<S: TrainingScalar> {
         a.out.update(from: a.x2, count: N * C)
         if let moe = s.moe {
             let sink = countLoad ? load! : scratchLoad
-            return moeForward(a.out, a.ln2, w.moe!, a.moe!, moe, load: sink)
+            return moeForward(a.out, a.ln2, w.moe!, a.moe!, moe, load: sink, real: rows.real)
         }
         ffnForward(a.out, a.ln2, w.dense!, a.dense!, rows: N, C: C, I: s.I, accumulate: true)
         return 0
@@ -87,12 +96,12 @@ struct Block<S: TrainingScalar> {
 
     /// dx += ∂(layer)/∂x · dOut, weight gradients +=. `g` must be zeroed by the caller.
     func backward(dx: UnsafeMutablePointer<S>, dOut: UnsafePointer<S>, g: BlockGradients<S>,
-                  cos: UnsafePointer<S>, sin: UnsafePointer<S>) {
+                  cos: UnsafePointer<S>, sin: UnsafePointer<S>, rows: RowLayout<S>) {
         let s = shape, N = s.N, C = s.C, H = s.H
         // 2'. FFN (y = x2 + ffn: both get dOut)
         g.dx2.update(from: dOut, count: N * C)
         if let moe = s.moe {
-            moeBackward(g.dln2, dw.moe!, dOut, a.ln2, w.moe!, a.moe!, g.moe!, moe)
+            moeBackward(g.dln2, dw.moe!, dOut, a.ln2, w.moe!, a.moe!, g.moe!, moe, real: rows.real)
         } else {
             ffnBackward(g.dln2, dw.dense!, dOut, a.ln2, w.dense!, a.dense!, g.dense, rows: N, C: C, I: s.I)
         }
@@ -100,16 +109,16 @@ struct Block<S: TrainingScalar> {
         // 1'. attention (x2 = x + o_proj(att): both get dx2)
         matmulBackward(g.datt, dw.o, g.dx2, a.att, w.o, N: N, IC: H * s.Dv, OC: C)
         attentionBackward(g.dq, g.dkv, g.dkr, g.datt, a.probs, a.q, a.kv, a.kr, g.scratch, s.attention,
-                          scale: 1 / S(Double(s.Dqk).squareRoot()))
+                          scale: 1 / S(Double(s.Dqk).squareRoot()), segmentStart: rows.start)
         ropeBackward(g.dkva + s.R, dInStride: s.R + s.Dr, g.dkr, dOutStride: s.Dr, heads: 1, headStride: s.Dr,
-                     cos, sin, N: N, T: s.T, D: s.Dr)
+                     cos, sin, N: N, T: s.T, D: s.Dr, positions: rows.position)
         matmulBackward(g.dkvc, dw.kvb, g.dkv, a.kvc, w.kvb, N: N, IC: s.R, OC: H * (s.Dn + s.Dv))
         rmsnormBackward(g.dkva, dInStride: s.R + s.Dr, dw.kvNorm, g.dkvc, a.kva, inStride: s.R + s.Dr, w.kvNorm,
                         a.kvRstd, N: N, C: s.R)
         matmulBackward(g.dln1, dw.kva, g.dkva, a.ln1, w.kva, N: N, IC: C, OC: s.R + s.Dr)
         // subtle: q was rotated in place, so its gradient is un-rotated in place.
         ropeBackward(g.dq + s.Dn, dInStride: H * s.Dqk, g.dq + s.Dn, dOutStride: H * s.Dqk, heads: H,
-                     headStride: s.Dqk, cos, sin, N: N, T: s.T, D: s.Dr)
+                     headStride: s.Dqk, cos, sin, N: N, T: s.T, D: s.Dr, positions: rows.position)
         if let qa = a.qa {
             matmulBackward(g.dqan!, dw.q, g.dq, a.qan!, w.q, N: N, IC: s.Rq, OC: H * s.Dqk)
             rmsnormBackward(g.dqa!, dInStride: s.Rq, dw.qaNorm!, g.dqan!, qa, inStride: s.Rq, w.qaNorm!,

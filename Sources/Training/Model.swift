@@ -3,7 +3,12 @@
 // the token k ahead: h' = eh_proj([enorm(Emb(t_{i+k})); hnorm(h^{k−1}_i)]) (embedding first, as the
 // released weights), h^k = layer(h'), and predicts t_{i+k+1} with lm_head(shared_head.norm(h^k)).
 // A batch row therefore holds T + D + 1 tokens, so every module predicts T positions.
-// Loss = CE_main + (λ/D)·Σ_k CE_k + Σ_layers balance loss; each CE is a mean over the B·T positions.
+// Loss = CE_main + (λ/D)·Σ_k CE_k + Σ_layers balance loss; each CE is a mean over the unmasked positions.
+// Segments (packed rows): `segmentStart` and `targetLimit` describe each row — attention of position t
+// sees row positions segmentStart[t]...t, RoPE positions restart at 0 there, and the target t+k+1 of head
+// k (0 = main) counts only when t+k+1 ≤ targetLimit[t] (limit < t marks a padding input, left out of the
+// expert load and balance loss). `resetSegments` (the state after init) makes every row one segment with
+// every target counted; `describeRow` applies the packed-data convention (see there).
 // Memory: parameters, gradients, activations (all layers), the layer-gradient scratch (one layer) and the
 // dispatch indices are five allocations made in `init`; forward/backward allocate nothing.
 // Policy: the head's gradient is computed during forward (`headCrossEntropy`), so `backward` starts
@@ -44,6 +49,13 @@ public final class Model<S: TrainingScalar> {
     /// The input: B rows of T + D + 1 token ids.
     public let tokens: UnsafeMutablePointer<Int32>
     public var rowLength: Int { T + config.numNextnPredictLayers + 1 }
+    /// Per position (B·T): the row position where its attention segment starts.
+    public let segmentStart: UnsafeMutablePointer<Int32>
+    /// Per position (B·T): the last row position a target of it may be taken from (see the header).
+    public let targetLimit: UnsafeMutablePointer<Int32>
+    /// Counted targets of the last forward: main head, then each MTP module.
+    public private(set) var targetCounts: [Int] = []
+    private let rows: RowLayout<S>
     public private(set) var losses = LossParts()
     /// Per MoE layer (in layer order, MTP layers last), tokens routed to each expert since `updateBias`.
     public let expertLoad: UnsafeMutablePointer<Int>
@@ -89,6 +101,14 @@ public final class Model<S: TrainingScalar> {
         let D = config.numNextnPredictLayers
         tokens = .allocate(capacity: B * (T + D + 1))
         tokens.initialize(repeating: 0, count: B * (T + D + 1))
+        segmentStart = .allocate(capacity: B * T)
+        targetLimit = .allocate(capacity: B * T)
+        segmentStart.initialize(repeating: 0, count: B * T)
+        targetLimit.initialize(repeating: Int32(T + D), count: B * T)
+        let positions = UnsafeMutablePointer<Int32>.allocate(capacity: B * T), real = UnsafeMutablePointer<S>.allocate(capacity: B * T)
+        positions.initialize(repeating: 0, count: B * T); real.initialize(repeating: 1, count: B * T)
+        rows = RowLayout(start: segmentStart, position: positions, real: real)
+        targetCounts = Array(repeating: 0, count: D + 1)
         let moeCount = (0..<(config.numHiddenLayers + D)).filter { config.isMoE(layer: $0) }.count
         expertLoad = .allocate(capacity: max(1, moeCount * config.nRoutedExperts))
         expertLoad.initialize(repeating: 0, count: max(1, moeCount * config.nRoutedExperts))
@@ -113,6 +133,7 @@ public final class Model<S: TrainingScalar> {
 
     deinit {
         params.deallocate(); grads.deallocate(); tokens.deallocate(); expertLoad.deallocate(); scratchLoad.deallocate()
+        segmentStart.deallocate(); targetLimit.deallocate(); rows.position.deallocate(); rows.real.deallocate()
         if let st = storage { st.acts.deallocate(); st.grads.deallocate(); st.ints.deallocate() }
     }
 
@@ -245,15 +266,18 @@ public final class Model<S: TrainingScalar> {
         losses.mtp.removeAll(keepingCapacity: true)
         let embed = parameter("model.embed_tokens.weight"), head = parameter("lm_head.weight")
         let dHead: UnsafeMutablePointer<S>? = computeGradients ? parameter("lm_head.weight", in: grads) : nil
+        prepareRows()
+        for k in 0...D { targetCounts[k] = unmaskedCount(targetLimit, N: N, T: T, offset: k + 1) }
         // 1. trunk
         embeddingForward(xs[0], tokens, rowStride: row, embed, B: B, T: T, C: C)
         for l in 0..<L {
-            losses.balance += blocks[l].forward(cos: cosT, sin: sinT, countLoad: countLoad, scratchLoad: scratchLoad)
+            losses.balance += blocks[l].forward(cos: cosT, sin: sinT, rows: rows, countLoad: countLoad, scratchLoad: scratchLoad)
         }
         rmsnormForward(hf, rstdF, xs[L], inStride: C, parameter("model.norm.weight"), N: N, C: C, eps: eps)
+        let nMain = Double(max(targetCounts[0], 1))
         losses.main = headCrossEntropy(hf, head, targets: tokens + 1, rowStride: row, B: B, T: T, C: C, V: V,
                                       scratch: headScratch, chunk: headChunk, dHidden: computeGradients ? dhf : nil,
-                                      dWeight: dHead, dScale: 1 / S(N)) / Double(N)
+                                      dWeight: dHead, dScale: S(1 / nMain), limit: targetLimit, offset: 1) / nMain
         // 2. multi-token prediction
         var hPrev = hf!
         for k in 0..<D {
@@ -266,11 +290,12 @@ public final class Model<S: TrainingScalar> {
                 (m.cat + n * 2 * C + C).update(from: m.hn + n * C, count: C)
             }
             matmulForward(m.hp, m.cat, parameter(p + "eh_proj.weight"), N: N, IC: 2 * C, OC: C)
-            losses.balance += blocks[L + k].forward(cos: cosT, sin: sinT, countLoad: countLoad, scratchLoad: scratchLoad)
+            losses.balance += blocks[L + k].forward(cos: cosT, sin: sinT, rows: rows, countLoad: countLoad, scratchLoad: scratchLoad)
             rmsnormForward(m.hkn, m.rstdK, m.hk, inStride: C, parameter(p + "shared_head.norm.weight"), N: N, C: C, eps: eps)
+            let nk = Double(max(targetCounts[k + 1], 1))
             let lk = headCrossEntropy(m.hkn, head, targets: tokens + k + 2, rowStride: row, B: B, T: T, C: C, V: V,
                                       scratch: headScratch, chunk: headChunk, dHidden: computeGradients ? dhkn[k] : nil,
-                                      dWeight: dHead, dScale: S(mtpScale) / S(N)) / Double(N)
+                                      dWeight: dHead, dScale: S(mtpScale / nk), limit: targetLimit, offset: k + 2) / nk
             losses.mtp.append(lk)
             hPrev = m.hk
         }
@@ -318,7 +343,58 @@ public final class Model<S: TrainingScalar> {
 
     private func runBlockBackward(_ l: Int, dx: UnsafeMutablePointer<S>, dOut: UnsafePointer<S>) {
         (storage!.grads + gradScratchStart).update(repeating: 0, count: gradScratchCount)
-        blocks[l].backward(dx: dx, dOut: dOut, g: blockGrads, cos: cosT, sin: sinT)
+        blocks[l].backward(dx: dx, dOut: dOut, g: blockGrads, cos: cosT, sin: sinT, rows: rows)
+    }
+
+    // MARK: segments
+
+    /// RoPE positions and the real-input flags from `segmentStart` and `targetLimit`.
+    private func prepareRows() {
+        for n in 0..<(B * T) {
+            let t = n % T
+            rows.position[n] = Int32(t) - segmentStart[n]
+            rows.real[n] = Int(targetLimit[n]) >= t ? 1 : 0
+            precondition(segmentStart[n] >= 0 && Int(segmentStart[n]) <= t, "segmentStart[\(n)] = \(segmentStart[n]) is not in 0...\(t)")
+        }
+    }
+
+    /// Every row one segment, every target counted (the state after `init`).
+    public func resetSegments() {
+        segmentStart.update(repeating: 0, count: B * T)
+        targetLimit.update(repeating: Int32(rowLength - 1), count: B * T)
+    }
+
+    /// Describes row `b` of `tokens` by the packed-data convention (shared with the bits-per-byte
+    /// evaluation): a new segment starts at the row start, at every position holding `eod`, and at every
+    /// piece start (`pieceStarts`, row positions in 1..<rowLength, ascending) that does not follow `eod`;
+    /// the target crossing into such a piece is masked, and so is every target at or after `realLength`
+    /// (padding, or past the data). So the EOD ending document k is position 0 of the segment whose
+    /// targets are document k+1's tokens. Without `eod` only piece starts and the row start split segments.
+    /// - Complexity: O(rowLength + pieceStarts.count).
+    public func describeRow(_ b: Int, eod: Int32?, realLength: Int, pieceStarts: [Int] = []) {
+        let R = rowLength, x = tokens + b * R, real = min(max(realLength, 0), R)
+        let start = segmentStart + b * T, limit = targetLimit + b * T
+        func isEOD(_ p: Int) -> Bool { p < real && eod != nil && x[p] == eod! }
+        // A hard start: a piece (or the padding) beginning after a token other than EOD.
+        func hard(_ p: Int, isPiece: Bool) -> Bool { p >= 1 && (p == real || (isPiece && p < real && x[p - 1] != eod ?? -1)) }
+        // 1. Limits, sweeping backwards: the nearest start after t bounds its targets.
+        var piece = pieceStarts.count - 1
+        var bound = real - 1
+        for p in stride(from: R - 1, through: 0, by: -1) {
+            if p < T { limit[p] = Int32(p >= real ? -1 : bound) }
+            while piece >= 0 && pieceStarts[piece] > p { piece -= 1 }
+            let isPiece = piece >= 0 && pieceStarts[piece] == p
+            if hard(p, isPiece: isPiece) { bound = min(real - 1, p - 1) } else if isEOD(p) { bound = min(real - 1, p) }
+        }
+        // 2. Segment starts, sweeping forwards.
+        piece = 0
+        var s = 0
+        for t in 0..<T {
+            while piece < pieceStarts.count && pieceStarts[piece] < t { piece += 1 }
+            let isPiece = piece < pieceStarts.count && pieceStarts[piece] == t
+            if t == 0 || isEOD(t) || hard(t, isPiece: isPiece) { s = t }
+            start[t] = Int32(s)
+        }
     }
 
     /// Aux-loss-free balancing: moves every MoE layer's bias by ±γ from `expertLoad`, then clears it.
@@ -347,7 +423,8 @@ public final class Model<S: TrainingScalar> {
     public func logits(into out: UnsafeMutablePointer<S>) {
         let c = config, N = B * T, C = c.hiddenSize, L = c.numHiddenLayers
         embeddingForward(xs[0], tokens, rowStride: rowLength, parameter("model.embed_tokens.weight"), B: B, T: T, C: C)
-        for l in 0..<L { _ = blocks[l].forward(cos: cosT, sin: sinT, countLoad: false, scratchLoad: scratchLoad) }
+        prepareRows()
+        for l in 0..<L { _ = blocks[l].forward(cos: cosT, sin: sinT, rows: rows, countLoad: false, scratchLoad: scratchLoad) }
         rmsnormForward(hf, rstdF, xs[L], inStride: C, parameter("model.norm.weight"), N: N, C: C, eps: S(c.rmsNormEps))
         matmulForward(out, hf, parameter("lm_head.weight"), N: N, IC: C, OC: c.vocabSize)
     }

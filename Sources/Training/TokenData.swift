@@ -1,14 +1,25 @@
-// Training data: a flat stream of token ids, memory-mapped. Accepted inputs:
-//   - a Megatron indexed dataset (`prefix`, `prefix.bin` or `prefix.idx`): the .idx header gives the
-//     dtype (REFERENCE.md §1: magic "MMIDIDX\0\0", u64 version 1, u8 dtype code); the .bin is read as
-//     one stream (document boundaries are only the EOD ids already in it);
-//   - a raw token file named *.u16 / *.uint16 (uint16 LE) or *.i32 / *.int32 (int32 LE).
-// The last `validationFraction` of the stream is held out. Training rows are windows of `rowLength`
-// tokens starting at multiples of T, visited in a seeded random order per epoch; the position (epoch,
-// index) is saved in checkpoints so a resumed run reads exactly the same rows.
-// Costs: one pass over the ids at open (checking them against the vocabulary); O(windows) for each
-// epoch's permutation; reading a row copies rowLength ids.
+// Training data, memory-mapped. Accepted inputs:
+//   - a packed dataset from `tokenmill pack` (a Megatron dataset whose PREFIX.json says
+//     "tokenmill-packed-megatron-dataset"): every Megatron document is one row of exactly L tokens whose
+//     sequences are document pieces followed by one padding sequence (possibly empty). The .idx gives
+//     each row's pieces; rows are split into windows of T positions (L/T of them, rounded up; T ≤ L),
+//     and each window is described by the packed-data convention (`Model.describeRow`): segments start
+//     at the row start, at every EOD id and at a piece that does not follow an EOD; targets in the
+//     padding, or crossing into a truncated piece, are masked.
+//   - any other Megatron indexed dataset (`prefix`, `prefix.bin` or `prefix.idx`) or a raw token file
+//     named *.u16 / *.uint16 (uint16 LE) or *.i32 / *.int32 (int32 LE): one flat stream, rows are
+//     windows of rowLength tokens starting at multiples of T. When the EOD id is known (the dataset's
+//     manifest PREFIX.json from `tokenize`, or `eod`), the same EOD segmentation applies; raw files
+//     without `eod` train as plain windows.
+// Validation: PREFIX_valid (.bin + .idx, as `pack --valid-fraction` writes) when it exists beside the
+// data, read the same way; otherwise the last `validationFraction` of the stream (or of the packed rows).
+// Training windows are visited in a seeded random order per epoch; the position (epoch, index) is saved in
+// checkpoints so a resumed run reads exactly the same rows.
+// Costs: one pass over the ids at open (checking them against the vocabulary); the packed index keeps
+// 20 bytes per sequence in memory (megatron's arrays); O(windows) for each epoch's permutation; reading a
+// window copies rowLength ids.
 import Foundation
+import Packing
 
 /// A problem with the data file: its path and a hint.
 public struct DataError: Error, CustomStringConvertible, Sendable {
@@ -101,32 +112,192 @@ public struct DataPosition: Codable, Equatable, Sendable {
     public init() {}
 }
 
-/// Rows of `rowLength` tokens from the training part, windows starting at multiples of `stride`,
-/// shuffled per epoch with a generator seeded by (seed, epoch).
-public final class RowSampler {
+/// Numbered windows of model rows: `fill` writes window `w` into row `b` of a model's tokens and
+/// describes its segments.
+public protocol RowSource: AnyObject {
+    var windowCount: Int { get }
+    func fill<S: TrainingScalar>(_ w: Int, into model: Model<S>, row b: Int)
+}
+
+/// Windows of rowLength tokens at multiples of `stride` over tokens [start, start + count) of a stream.
+public final class FlatRows: RowSource {
     let stream: TokenStream
-    let rowLength: Int, stride: Int, seed: UInt64
+    let start, count, stride: Int
+    let eod: Int32?
+    public let windowCount: Int
+
+    init(stream: TokenStream, start: Int, count: Int, rowLength: Int, stride: Int, eod: Int32?) {
+        self.stream = stream; self.start = start; self.count = count; self.stride = stride; self.eod = eod
+        windowCount = count >= rowLength ? (count - rowLength) / stride + 1 : 0
+    }
+
+    public func fill<S: TrainingScalar>(_ w: Int, into model: Model<S>, row b: Int) {
+        let R = model.rowLength
+        stream.read(start + w * stride, R, into: model.tokens + b * R)
+        model.describeRow(b, eod: eod, realLength: R)
+    }
+}
+
+/// The rows of a packed dataset, each cut into windows of T positions.
+public final class PackedRows: RowSource {
+    let stream: TokenStream
+    let lengths: [Int32], pointers: [Int64], documents: [Int64]
+    let itemSize: Int
+    /// Row length L, and the rows [firstRow, firstRow + rows) this source uses.
+    public let L: Int
+    let firstRow, rows, T: Int
+    let eod: Int32?
+    let filler: Int32
+    public var windowsPerRow: Int { (L + T - 1) / T }
+    public var windowCount: Int { rows * windowsPerRow }
+    private var pieceStarts: [Int] = []
+
+    init(stream: TokenStream, reader: IndexedDatasetReader, L: Int, firstRow: Int, rows: Int, T: Int, eod: Int32?, filler: Int32) {
+        self.stream = stream
+        lengths = reader.sequenceLengths; pointers = reader.sequencePointers; documents = reader.documentIndices
+        itemSize = reader.dtype.itemSize
+        self.L = L; self.firstRow = firstRow; self.rows = rows; self.T = T; self.eod = eod; self.filler = filler
+        pieceStarts.reserveCapacity(64)
+    }
+
+    /// Checks every row holds exactly L tokens and ends with its padding sequence; returns L.
+    static func rowLength(_ reader: IndexedDatasetReader, path: String) throws -> Int {
+        let docs = reader.documentIndices
+        guard docs.count >= 2 else { throw DataError(path: path, message: "packed dataset has no rows") }
+        var L = -1
+        for r in 0..<(docs.count - 1) {
+            let lo = Int(docs[r]), hi = Int(docs[r + 1])
+            guard hi > lo else { throw DataError(path: path, message: "packed row \(r) has no sequences (expected pieces and a padding sequence)") }
+            var n = 0
+            for s in lo..<hi { n += Int(reader.sequenceLengths[s]) }
+            if L < 0 { L = n }
+            guard n == L else { throw DataError(path: path, message: "packed row \(r) holds \(n) tokens, row 0 holds \(L); not a packed dataset") }
+        }
+        return L
+    }
+
+    public func fill<S: TrainingScalar>(_ w: Int, into model: Model<S>, row b: Int) {
+        let R = model.rowLength, out = model.tokens + b * R
+        let r = firstRow + w / windowsPerRow, offset = (w % windowsPerRow) * T
+        let lo = Int(documents[r]), hi = Int(documents[r + 1])
+        let rowStart = Int(pointers[lo]) / itemSize
+        let n = min(R, L - offset)
+        stream.read(rowStart + offset, n, into: out)
+        for i in n..<R { out[i] = filler }
+        // Pieces are sequences lo..<hi-1; the last sequence is the padding.
+        pieceStarts.removeAll(keepingCapacity: true)
+        var q = 0
+        for s in lo..<(hi - 1) {
+            if q > offset && q < offset + R { pieceStarts.append(q - offset) }
+            q += Int(lengths[s])
+        }
+        model.describeRow(b, eod: eod, realLength: q - offset, pieceStarts: pieceStarts)
+    }
+}
+
+/// The training and validation windows of a data path, and how they were found.
+public struct TrainingData {
+    public let train: RowSource
+    public let valid: RowSource?
+    /// Row length of a packed dataset (nil for flat data).
+    public let packedLength: Int?
+    public let eod: Int32?
+    /// One line for the log: what was read and how.
+    public let summary: String
+
+    /// Opens `path` for windows of `T` positions (`rowLength` tokens each).
+    public static func open(path: String, vocabSize: Int, T: Int, rowLength R: Int, validationFraction: Double,
+                            eod explicitEOD: Int? = nil) throws -> TrainingData {
+        let prefix = path.hasSuffix(".bin") || path.hasSuffix(".idx") ? String(path.dropLast(4)) : path
+        let fm = FileManager.default
+        let isMegatron = fm.fileExists(atPath: prefix + ".idx") && fm.fileExists(atPath: prefix + ".bin")
+        let manifest = isMegatron ? readManifest(prefix + ".json") : nil
+        let packed = (manifest?["format"] as? String) == "tokenmill-packed-megatron-dataset"
+        // The EOD id: given, else the manifest's, else (packed) the inputs' manifests, else the pad id.
+        var eod: Int32? = explicitEOD.map { Int32($0) }
+        var eodSource = explicitEOD != nil ? "--eod-id" : ""
+        if eod == nil, let e = (manifest?["options"] as? [String: Any])?["eod_id"] as? Int { eod = Int32(e); eodSource = prefix + ".json" }
+        if eod == nil && packed {
+            let dir = (prefix as NSString).deletingLastPathComponent
+            let inputs = (manifest?["inputs"] as? [String]) ?? []
+            let ids = Set(inputs.compactMap { i -> Int? in
+                let m = readManifest(i + ".json") ?? readManifest(dir + "/" + (i as NSString).lastPathComponent + ".json")
+                return (m?["options"] as? [String: Any])?["eod_id"] as? Int
+            })
+            if ids.count == 1 { eod = Int32(ids.first!); eodSource = "the packed inputs' manifests" }
+            else if let pad = (manifest?["options"] as? [String: Any])?["pad_id"] as? Int {
+                eod = Int32(pad); eodSource = "the pad id (pack's default pad is the EOD id; pass --eod-id if it differs)"
+            }
+        }
+        if let e = eod, e < 0 || Int(e) >= vocabSize {
+            throw DataError(path: eodSource, message: "EOD id \(e) is outside the model's vocabulary (vocab_size \(vocabSize))")
+        }
+        let validPrefix = prefix + "_valid"
+        let hasValid = isMegatron && fm.fileExists(atPath: validPrefix + ".idx") && fm.fileExists(atPath: validPrefix + ".bin")
+        let fraction = hasValid ? 0 : validationFraction
+        func open(_ prefix: String, fraction: Double, role: String) throws -> (RowSource, RowSource?, Int?) {
+            let stream = try TokenStream(path: prefix, vocabSize: vocabSize, validationFraction: 0)
+            if packed {
+                let reader: IndexedDatasetReader
+                do { reader = try IndexedDatasetReader(prefix: prefix) } catch let e as DatasetError {
+                    throw DataError(path: e.path, message: e.message)
+                }
+                let L = try PackedRows.rowLength(reader, path: prefix + ".idx")
+                guard T <= L else {
+                    throw DataError(path: prefix + ".idx", message: "packed rows hold \(L) tokens but training.sequence_length is \(T); set sequence_length ≤ \(L) or pack with --seq-len \(T)")
+                }
+                let total = reader.documentCount
+                let held = Int(Double(total) * fraction)
+                let filler = eod ?? 0
+                let train = PackedRows(stream: stream, reader: reader, L: L, firstRow: 0, rows: total - held, T: T, eod: eod, filler: filler)
+                let valid = held > 0 ? PackedRows(stream: stream, reader: reader, L: L, firstRow: total - held, rows: held, T: T, eod: eod, filler: filler) : nil
+                if train.windowCount == 0 { throw DataError(path: prefix, message: "no \(role) rows") }
+                return (train, valid, L)
+            }
+            let trainCount = stream.count - Int(Double(stream.count) * fraction)
+            let train = FlatRows(stream: stream, start: 0, count: trainCount, rowLength: R, stride: T, eod: eod)
+            let valid = FlatRows(stream: stream, start: trainCount, count: stream.count - trainCount, rowLength: R, stride: T, eod: eod)
+            guard train.windowCount > 0 else {
+                throw DataError(path: stream.path, message: "only \(trainCount) \(role) tokens; a row needs \(R)")
+            }
+            return (train, valid.windowCount > 0 ? valid : nil, nil)
+        }
+        let (train, heldOut, L) = try open(prefix, fraction: fraction, role: "training")
+        var valid = heldOut
+        if hasValid { valid = try open(validPrefix, fraction: 0, role: "validation").0 }
+        var summary = packed ? "data: packed rows of \(L!) tokens, \(train.windowCount) windows of \(T)" : "data: flat token stream, \(train.windowCount) windows of \(T)"
+        if let eod { summary += "; EOD id \(eod) (from \(eodSource)) starts segments" } else { summary += "; no EOD id known: no segments" }
+        summary += hasValid ? "; validation: \(validPrefix)" : (valid != nil ? String(format: "; validation: the last %.1f%%", fraction * 100) : "; no validation split")
+        return TrainingData(train: train, valid: valid, packedLength: L, eod: eod, summary: summary)
+    }
+
+    static func readManifest(_ path: String) -> [String: Any]? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+    }
+}
+
+/// Windows of a `RowSource`, shuffled per epoch with a generator seeded by (seed, epoch).
+public final class RowSampler {
+    let source: RowSource
+    let seed: UInt64
     public private(set) var position = DataPosition()
     private var order: [Int32] = []
     private var orderEpoch = -1
-    public let windows: Int
+    public var windows: Int { source.windowCount }
 
-    public init(stream: TokenStream, rowLength: Int, stride: Int, seed: UInt64) throws {
-        self.stream = stream; self.rowLength = rowLength; self.stride = stride; self.seed = seed
-        guard stream.trainCount >= rowLength else {
-            throw DataError(path: stream.path, message: "only \(stream.trainCount) training tokens; a row needs \(rowLength)")
-        }
-        windows = (stream.trainCount - rowLength) / stride + 1
+    public init(source: RowSource, seed: UInt64) {
+        self.source = source; self.seed = seed
     }
 
     public func seek(_ p: DataPosition) { position = p }
 
-    /// Fills B rows (row-major, rowLength each) and advances.
-    public func next(rows B: Int, into out: UnsafeMutablePointer<Int32>) {
-        for b in 0..<B {
+    /// Fills the model's B rows (tokens and segments) and advances.
+    public func next<S: TrainingScalar>(into model: Model<S>) {
+        for b in 0..<model.B {
             if position.index >= windows { position.epoch += 1; position.index = 0 }
             if orderEpoch != position.epoch { shuffle(position.epoch) }
-            stream.read(Int(order[position.index]) * stride, rowLength, into: out + b * rowLength)
+            source.fill(Int(order[position.index]), into: model, row: b)
             position.index += 1
         }
     }

@@ -40,7 +40,7 @@ public final class Trainer {
     public let optimizer: AdamW<Float>
     public private(set) var state = TrainerState()
     public private(set) var lastValidationLoss: Double?
-    let stream: TokenStream
+    public let data: TrainingData
     let sampler: RowSampler
     let run: String?
     let accumulated: UnsafeMutablePointer<Float>?
@@ -50,8 +50,10 @@ public final class Trainer {
     /// sgemm GFLOP/s measured at start, for the share-of-peak metric (0 = not measured).
     public var sgemmPeak = 0.0
 
-    /// Opens the data, builds the model (initialized from the seed, or loaded with `resume`).
-    public init(config: RunConfig, data: String, run: String?, resume: Bool, log: @escaping (String) -> Void) throws {
+    /// Opens the data, builds the model (initialized from the seed, or loaded with `resume`). `eod`
+    /// overrides the EOD id found in the data's manifest.
+    public init(config: RunConfig, data: String, run: String?, resume: Bool, eod: Int? = nil,
+                log: @escaping (String) -> Void) throws {
         try config.validate()
         self.config = config
         self.log = log
@@ -61,8 +63,9 @@ public final class Trainer {
         optimizer = AdamW<Float>(count: model.parameterCount, beta1: t.beta1, beta2: t.beta2, epsilon: t.epsilon,
                                  weightDecay: t.weightDecay)
         accumulated = t.gradientAccumulation > 1 ? .allocate(capacity: model.parameterCount) : nil
-        stream = try TokenStream(path: data, vocabSize: config.model.vocabSize, validationFraction: t.validationFraction)
-        sampler = try RowSampler(stream: stream, rowLength: model.rowLength, stride: t.sequenceLength, seed: t.seed)
+        self.data = try TrainingData.open(path: data, vocabSize: config.model.vocabSize, T: t.sequenceLength,
+                                          rowLength: model.rowLength, validationFraction: t.validationFraction, eod: eod)
+        sampler = RowSampler(source: self.data.train, seed: t.seed)
         if let run {
             try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
             if resume {
@@ -133,7 +136,7 @@ public final class Trainer {
         for k in mean.mtp.indices { mean.mtp[k] = 0 }
         defer { stepLosses = mean }
         for micro in 0..<A {
-            sampler.next(rows: model.B, into: model.tokens)
+            sampler.next(into: model)
             let loss = model.forward(computeGradients: true, countLoad: true)
             guard loss.isFinite else {
                 throw TrainingError(message: "loss is \(loss) at step \(state.step + 1); stopping (the last checkpoint is kept). Try a lower learning_rate.")
@@ -159,17 +162,15 @@ public final class Trainer {
         return (mean, norm)
     }
 
-    /// Mean main-head loss over `eval_batches` fixed micro-batches from the held-out tail (nil if it is
-    /// shorter than a row).
+    /// Mean main-head loss (over unmasked targets) of `eval_batches` fixed micro-batches: the first
+    /// windows of the validation split, in order (nil without one).
     public func evaluate() -> Double? {
-        let t = config.training, row = model.rowLength
-        let valStart = stream.trainCount, valCount = stream.count - stream.trainCount
-        guard valCount >= row else { return nil }
-        let windows = (valCount - row) / t.sequenceLength + 1
+        let t = config.training
+        guard let valid = data.valid, valid.windowCount > 0 else { return nil }
         var total = 0.0, w = 0
         for _ in 0..<t.evalBatches {
             for b in 0..<model.B {
-                stream.read(valStart + (w % windows) * t.sequenceLength, row, into: model.tokens + b * row)
+                valid.fill(w % valid.windowCount, into: model, row: b)
                 w += 1
             }
             model.forward(computeGradients: false)

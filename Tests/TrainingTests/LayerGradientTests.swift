@@ -72,6 +72,44 @@ import Testing
         #expect(y == x)
     }
 
+    @Test func ropeWithSegmentPositions() {
+        // Positions restart at segment starts: (0, 1, 2 | 0, 1 | 0).
+        let (N, T, H, D, headStride) = (6, 6, 2, 4, 4)
+        let positions: [Int32] = [0, 1, 2, 0, 1, 0]
+        let cosT = UnsafeMutablePointer<Double>.allocate(capacity: T * D / 2), sinT = UnsafeMutablePointer<Double>.allocate(capacity: T * D / 2)
+        defer { cosT.deallocate(); sinT.deallocate() }
+        ropeTables(cosT, sinT, T: T, D: D, base: 10)
+        let rowStride = H * headStride
+        let c = GradCheckCase(inputs: [randomArray(N * rowStride, seed: 16)], outCount: N * rowStride)
+        let err = positions.withUnsafeBufferPointer { pos in
+            c.maxError(forward: { c in
+                ropeForward(c.out, outStride: rowStride, c.inputs[0], inStride: rowStride, heads: H, headStride: headStride,
+                            cosT, sinT, N: N, T: T, D: D, positions: pos.baseAddress!)
+                return 0
+            }, backward: { c in
+                let tmp = UnsafeMutablePointer<Double>.allocate(capacity: N * rowStride)
+                defer { tmp.deallocate() }
+                ropeBackward(tmp, dInStride: rowStride, c.dOut, dOutStride: rowStride, heads: H, headStride: headStride,
+                             cosT, sinT, N: N, T: T, D: D, positions: pos.baseAddress!)
+                for i in 0..<N * rowStride { c.dInputs[0][i] += tmp[i] }
+            })
+        }
+        #expect(err < tolerance, "rope (segments) max rel error \(err)")
+        positions.withUnsafeBufferPointer { pos in
+            ropeForward(c.out, outStride: rowStride, c.inputs[0], inStride: rowStride, heads: H, headStride: headStride,
+                        cosT, sinT, N: N, T: T, D: D, positions: pos.baseAddress!)
+        }
+        // Rows 3 and 5 are at position 0: unrotated; row 4 is rotated like row 1.
+        for n in [3, 5] {
+            for i in 0..<rowStride { #expect(c.out[n * rowStride + i] == c.inputs[0][n * rowStride + i]) }
+        }
+        let x = Array(UnsafeBufferPointer(start: c.inputs[0] + rowStride, count: rowStride))
+        var y = [Double](repeating: 0, count: rowStride)
+        ropeForward(&y, outStride: rowStride, x, inStride: rowStride, heads: H, headStride: headStride, cosT, sinT, N: 1, T: T, D: D,
+                    positions: [Int32(1)])
+        #expect(zip(y, Array(UnsafeBufferPointer(start: c.out + rowStride, count: rowStride))).allSatisfy { abs($0 - $1) < 1e-15 })
+    }
+
     @Test func ffn() {
         let (N, C, I) = (6, 4, 5)
         let bufs = (0..<4).map { _ in UnsafeMutablePointer<Double>.allocate(capacity: 2 * N * I) }
@@ -108,6 +146,45 @@ import Testing
         #expect(err < tolerance, "attention max rel error \(err)")
     }
 
+    @Test func attentionWithSegments() {
+        // Row 0: segments [0, 1] [2, 3]; row 1: [0] [1, 2, 3] — every position sees only its own segment.
+        let s = AttentionShape(B: 2, T: 4, H: 2, Dn: 2, Dr: 2, Dv: 3)
+        let N = s.B * s.T
+        let starts: [Int32] = [0, 0, 2, 2, 0, 1, 1, 1]
+        let probs = UnsafeMutablePointer<Double>.allocate(capacity: s.B * s.H * s.T * s.T)
+        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: s.T * s.T)
+        defer { probs.deallocate(); scratch.deallocate() }
+        let c = GradCheckCase(inputs: [randomArray(N * s.H * s.Dqk, seed: 17), randomArray(N * s.H * s.kvWidth, seed: 18),
+                                       randomArray(N * s.Dr, seed: 19)], outCount: N * s.H * s.Dv)
+        let err = starts.withUnsafeBufferPointer { st in
+            c.maxError(forward: { c in
+                attentionForward(c.out, probs, c.inputs[0], c.inputs[1], c.inputs[2], s, scale: 0.7, segmentStart: st.baseAddress!)
+                return 0
+            }, backward: { c in
+                attentionBackward(c.dInputs[0], c.dInputs[1], c.dInputs[2], c.dOut, probs, c.inputs[0], c.inputs[1], c.inputs[2],
+                                  scratch, s, scale: 0.7, segmentStart: st.baseAddress!)
+            })
+        }
+        #expect(err < tolerance, "attention (segments) max rel error \(err)")
+        // No probability mass outside the segment.
+        for b in 0..<s.B {
+            for h in 0..<s.H {
+                for t in 0..<s.T {
+                    let row = probs + ((b * s.H + h) * s.T + t) * s.T
+                    let lo = Int(starts[b * s.T + t])
+                    var inside = 0.0
+                    for j in 0..<s.T {
+                        if j >= lo && j <= t { inside += row[j] } else { #expect(row[j] == 0) }
+                    }
+                    #expect(abs(inside - 1) < 1e-12)
+                }
+            }
+        }
+        // A segment's first position attends only to itself: its output is its own value vector.
+        let out = c.out + 2 * s.H * s.Dv, v = c.inputs[1] + 2 * s.H * s.kvWidth
+        for h in 0..<s.H { for d in 0..<s.Dv { #expect(abs(out[h * s.Dv + d] - v[h * s.kvWidth + s.Dn + d]) < 1e-12) } }
+    }
+
     @Test func attentionIsCausal() {
         // Changing the last position's k and v must not change earlier outputs.
         let s = AttentionShape(B: 1, T: 3, H: 1, Dn: 2, Dr: 2, Dv: 2)
@@ -140,7 +217,36 @@ import Testing
         #expect(err < tolerance, "cross-entropy max rel error \(err)")
     }
 
-    @Test(arguments: [0.0, 0.3]) func moe(alpha: Double) {
+    @Test func headCrossEntropyMasked() {
+        // limit: position n's target (offset 1 ahead) counts when t + 1 ≤ limit[n]; masked targets hold
+        // ids outside the vocabulary, which must not be read.
+        let (B, T, C, V) = (2, 3, 4, 7)
+        let targets: [Int32] = [0, 3, 99, 6, 2, 2, 99, 1]
+        let limit: [Int32] = [1, 1, 3, 0, 1, 3]   // counted: row 0 t = 0, 2; row 1 t = 2
+        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 4 * V)
+        defer { scratch.deallocate() }
+        let c = GradCheckCase(inputs: [randomArray(B * T * C, seed: 24), randomArray(V * C, seed: 25)], outCount: 1)
+        c.dOut[0] = 0
+        let err = targets.withUnsafeBufferPointer { tg in
+            limit.withUnsafeBufferPointer { lim in
+                c.maxError(forward: { c in
+                    Training.headCrossEntropy(c.inputs[0], c.inputs[1], targets: tg.baseAddress! + 1, rowStride: 4, B: B, T: T, C: C, V: V,
+                                              scratch: scratch, chunk: 4, dHidden: nil, dWeight: nil, dScale: 1,
+                                              limit: lim.baseAddress!, offset: 1) * 0.3
+                }, backward: { c in
+                    _ = Training.headCrossEntropy(c.inputs[0], c.inputs[1], targets: tg.baseAddress! + 1, rowStride: 4, B: B, T: T, C: C, V: V,
+                                                  scratch: scratch, chunk: 4, dHidden: c.dInputs[0], dWeight: c.dInputs[1], dScale: 0.3,
+                                                  limit: lim.baseAddress!, offset: 1)
+                })
+            }
+        }
+        #expect(err < tolerance, "masked cross-entropy max rel error \(err)")
+        // Masked positions get no gradient; the count matches.
+        for n in [1, 3, 4] { for k in 0..<C { #expect(c.dInputs[0][n * C + k] == 0) } }
+        #expect(limit.withUnsafeBufferPointer { unmaskedCount($0.baseAddress!, N: B * T, T: T, offset: 1) } == 3)
+    }
+
+    @Test(arguments: [(0.0, false), (0.3, false), (0.3, true)]) func moe(alpha: Double, padded: Bool) {
         let s = MoEShape(B: 2, T: 3, C: 4, E: 4, K: 2, I: 3, Is: 5, routedScale: 2.5, balanceAlpha: alpha)
         let (N, C, E, K, I, Is) = (s.N, s.C, s.E, s.K, s.I, s.Is)
         var sizes = [N * C, E * C, E]
@@ -171,13 +277,29 @@ import Testing
         }
         // Every expert must receive tokens for the check to cover it: a bias pushing the choice around.
         let checked = Array(0..<2) + Array(3..<sizes.count)   // not the bias: it has no gradient
+        // Padded: the last position of row 0 and the last two of row 1 are padding inputs.
+        let realFlags: [Double] = padded ? [1, 1, 0, 1, 0, 0] : [1, 1, 1, 1, 1, 1]
+        let real = UnsafeMutablePointer<Double>.allocate(capacity: N)
+        real.initialize(from: realFlags, count: N)
+        defer { real.deallocate() }
         let err = c.maxError(check: checked, forward: { c in
-            moeForward(c.out, c.inputs[0], weights(c.inputs), a, s, load: load)
+            moeForward(c.out, c.inputs[0], weights(c.inputs), a, s, load: load, real: real)
         }, backward: { c in
             for (p, n) in zip(g, gradSizes) { p.update(repeating: 0, count: n) }
-            moeBackward(c.dInputs[0], weights(c.dInputs), c.dOut, c.inputs[0], weights(c.inputs), a, d, s)
+            moeBackward(c.dInputs[0], weights(c.dInputs), c.dOut, c.inputs[0], weights(c.inputs), a, d, s, real: real)
         })
         #expect(err < tolerance, "MoE max rel error \(err)")
+        // The load counts K picks per real position only.
+        load.update(repeating: 0, count: E)
+        _ = moeForward(c.out, c.inputs[0], weights(c.inputs), a, s, load: load, real: real)
+        #expect((0..<E).reduce(0) { $0 + load[$1] } == K * Int(realFlags.reduce(0, +)))
+        if padded {
+            // The balance loss ignores padding: changing a padded position's input changes nothing else.
+            let before = moeForward(c.out, c.inputs[0], weights(c.inputs), a, s, load: load, real: real)
+            for k in 0..<C { c.inputs[0][5 * C + k] += 0.5 }
+            let after = moeForward(c.out, c.inputs[0], weights(c.inputs), a, s, load: load, real: real)
+            #expect(before == after)
+        }
         // Gates: each token's gates sum to the routed scaling factor.
         for n in 0..<N {
             var sum = 0.0

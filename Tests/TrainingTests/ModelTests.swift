@@ -13,8 +13,9 @@ import Testing
         return c
     }
 
-    @Test(arguments: [(0, 1), (5, 2)]) func modelGradient(qLora: Int, mtp: Int) {
-        let model = Model<Double>(config: Self.tinyConfig(qLora: qLora, mtp: mtp), B: 2, T: 3)
+    @Test(arguments: [(0, 1, false), (5, 2, false), (0, 1, true), (5, 2, true)])
+    func modelGradient(qLora: Int, mtp: Int, segmented: Bool) {
+        let model = Model<Double>(config: Self.tinyConfig(qLora: qLora, mtp: mtp), B: 2, T: segmented ? 7 : 3)
         model.initialize(seed: 7)
         var rng = SplitMix64(seed: 3)
         for s in model.specs {
@@ -22,7 +23,17 @@ import Testing
             if s.shape.count == 1 { for i in 0..<s.count { p[i] = 1 + 0.3 * (Double(rng.next() % 1000) / 1000 - 0.5) } }
             if s.name.hasSuffix("bias") { for i in 0..<s.count { p[i] = Double(rng.next() % 1000) / 5000 } }
         }
-        for i in 0..<(model.B * model.rowLength) { model.tokens[i] = Int32(rng.next() % 11) }
+        for i in 0..<(model.B * model.rowLength) { model.tokens[i] = Int32(1 + rng.next() % 10) }
+        if segmented {
+            // Row 0: EODs (id 0) at 2 and 5 and a truncated piece starting at 4; row 1: a truncated piece at
+            // 3 and padding from 6. Attention, RoPE, the masked losses and the MoE padding all take part.
+            let R = model.rowLength
+            model.tokens[2] = 0; model.tokens[5] = 0
+            model.tokens[R + 1] = 0
+            model.describeRow(0, eod: 0, realLength: R, pieceStarts: [4])
+            model.describeRow(1, eod: 0, realLength: 6, pieceStarts: [3])
+            #expect(Array(UnsafeBufferPointer(start: model.segmentStart, count: 14)) == [0, 0, 2, 2, 4, 5, 5, 0, 1, 1, 3, 3, 3, 6])
+        }
         model.forward(computeGradients: true)
         model.backward()
         let analytic = Array(UnsafeBufferPointer(start: model.grads, count: model.parameterCount))
@@ -45,8 +56,59 @@ import Testing
                 if err > worst { worst = err; worstName = "\(s.name)[\(j)] analytic \(analytic[i]) numeric \(numeric)" }
             }
         }
-        print("model gradient check (q_lora_rank \(qLora), MTP depth \(mtp)): worst relative error \(worst) at \(worstName)")
+        print("model gradient check (q_lora_rank \(qLora), MTP depth \(mtp), segments \(segmented)): worst relative error \(worst) at \(worstName)")
         #expect(worst < 1e-5, "worst \(worst) at \(worstName)")
+    }
+
+    @Test func packedRowConvention() {
+        // Packed row (EOD 0): doc A = [5 6 0] complete, piece B = [7 8 9] a chunk without EOD, piece C =
+        // [4 3 0] after it, then padding [0 0 0]. T = 10, MTP depth 1 (rows of 12).
+        var c = Self.tinyConfig(qLora: 0, mtp: 1)
+        c.maxPositionEmbeddings = 16
+        let model = Model<Double>(config: c, B: 1, T: 10)
+        let row: [Int32] = [5, 6, 0, 7, 8, 9, 4, 3, 0, 0, 0, 0]
+        model.tokens.update(from: row, count: 12)
+        model.describeRow(0, eod: 0, realLength: 9, pieceStarts: [3, 6])
+        // Segments: the row start, the EOD at 2 (whose target, 7, starts B), C after the truncated B at 6,
+        // the EOD at 8, the padding at 9.
+        #expect(Array(UnsafeBufferPointer(start: model.segmentStart, count: 10)) == [0, 0, 2, 2, 2, 2, 6, 6, 8, 9])
+        #expect(Array(UnsafeBufferPointer(start: model.targetLimit, count: 10)) == [2, 2, 5, 5, 5, 5, 8, 8, 8, -1])
+        model.initialize(seed: 1)
+        model.forward(computeGradients: false)
+        // Main targets: all but those of 5 (B's end → C), 8 (the EOD before padding) and 9 (padding): 7 counted.
+        // MTP targets two ahead, counted from positions 0, 2, 3 and 6 only.
+        #expect(model.targetCounts == [7, 4])
+        // Without EOD knowledge only the pieces and the padding split the row.
+        model.describeRow(0, eod: nil, realLength: 9, pieceStarts: [3, 6])
+        #expect(Array(UnsafeBufferPointer(start: model.segmentStart, count: 10)) == [0, 0, 0, 3, 3, 3, 6, 6, 6, 9])
+        model.resetSegments()
+        model.forward(computeGradients: false)
+        #expect(model.targetCounts == [10, 10])
+    }
+
+    @Test func segmentsAreIndependent() {
+        // The logits of a segment inside a row equal those of the same tokens at the start of a row.
+        let c = Self.tinyConfig(qLora: 5, mtp: 1)
+        let model = Model<Double>(config: c, B: 1, T: 8)
+        model.initialize(seed: 4)
+        let V = c.vocabSize
+        let packed: [Int32] = [3, 5, 0, 7, 2, 9, 4, 1, 6, 8]
+        let alone: [Int32] = [0, 7, 2, 9, 4, 1, 6, 8, 3, 3]
+        var a = [Double](repeating: 0, count: 8 * V), b = a
+        model.tokens.update(from: packed, count: 10)
+        model.describeRow(0, eod: 0, realLength: 10)
+        model.logits(into: &a)
+        model.tokens.update(from: alone, count: 10)
+        model.describeRow(0, eod: 0, realLength: 10)
+        model.logits(into: &b)
+        var worst = 0.0
+        for t in 0..<6 { for v in 0..<V { worst = max(worst, abs(a[(t + 2) * V + v] - b[t * V + v])) } }
+        #expect(worst < 1e-12, "segment logits differ by \(worst)")
+        // and differ when the EOD is not known (the first segment is then visible).
+        model.tokens.update(from: packed, count: 10)
+        model.describeRow(0, eod: nil, realLength: 10)
+        model.logits(into: &a)
+        #expect(abs(a[3 * V] - b[V]) > 1e-9)
     }
 
     @Test func cblasMatchesNaive() {

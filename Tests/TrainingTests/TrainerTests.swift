@@ -1,6 +1,7 @@
 // The training loop end to end on a synthetic token file: resume is bit-identical, checkpoints
 // round-trip, bad inputs fail clearly.
 import Foundation
+import Packing
 import Testing
 @testable import Training
 
@@ -85,6 +86,50 @@ import Testing
         var out = [Int32](repeating: 0, count: 9)
         s.read(0, 9, into: &out)
         #expect(out == ids.map(Int32.init))
+    }
+
+    /// A packed dataset as `tokenmill pack` lays it out (rows of 8; pieces, then padding), EOD = pad = 0.
+    static func packedDataset(_ prefix: String, rows: [[[Int32]]]) throws {
+        let w = try IndexedDatasetWriter(prefix: prefix, dtype: .uint16)
+        for pieces in rows {
+            for p in pieces { try w.addSequence(p) }
+            try w.addSequence([Int32](repeating: 0, count: 8 - pieces.reduce(0) { $0 + $1.count }))
+            w.endDocument()
+        }
+        try w.finish()
+        try Data(#"{"format": "tokenmill-packed-megatron-dataset", "inputs": [], "options": {"seq_len": 8, "pad_id": 0}}"#.utf8)
+            .write(to: URL(fileURLWithPath: prefix + ".json"))
+    }
+
+    @Test func packedRowsAreWindowedAndSegmented() throws {
+        let dir = try makeDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let prefix = dir.appendingPathComponent("p").path
+        // Row 0: a document [5 6 EOD], a truncated chunk [7 8 9], padding [0 0]; row 1: one chunk, no padding.
+        try Self.packedDataset(prefix, rows: [[[5, 6, 0], [7, 8, 9]], [[1, 2, 3, 4, 5, 6, 7, 0]]])
+        try Self.packedDataset(prefix + "_valid", rows: [[[3, 3, 0]]])
+        let data = try TrainingData.open(path: prefix, vocabSize: 16, T: 4, rowLength: 6, validationFraction: 0.5)
+        #expect(data.packedLength == 8 && data.eod == 0 && data.train.windowCount == 4)
+        #expect(data.valid?.windowCount == 2, "PREFIX_valid is the validation split (no rows held out)")
+        var config = ModelConfig.tiny
+        config.vocabSize = 16
+        let model = Model<Double>(config: config, B: 1, T: 4)
+        func window(_ w: Int) -> ([Int32], [Int32], [Int32]) {
+            data.train.fill(w, into: model, row: 0)
+            return (Array(UnsafeBufferPointer(start: model.tokens, count: 6)),
+                    Array(UnsafeBufferPointer(start: model.segmentStart, count: 4)),
+                    Array(UnsafeBufferPointer(start: model.targetLimit, count: 4)))
+        }
+        // Window 0: the chunk [7 8 9] follows an EOD, so only the EOD at 2 starts a segment.
+        #expect(window(0) == ([5, 6, 0, 7, 8, 9], [0, 0, 2, 2], [2, 2, 5, 5]))
+        // Window 1: [8 9] then padding: the target after 9 is padding, padding inputs count nothing.
+        #expect(window(1) == ([8, 9, 0, 0, 0, 0], [0, 0, 2, 2], [1, 1, -1, -1]))
+        #expect(window(2) == ([1, 2, 3, 4, 5, 6], [0, 0, 0, 0], [5, 5, 5, 5]))
+        // Window 3: [5 6 7 EOD], past the row's end: the EOD's target is masked.
+        #expect(window(3) == ([5, 6, 7, 0, 0, 0], [0, 0, 0, 3], [3, 3, 3, 3]))
+        #expect(throws: DataError.self) {
+            _ = try TrainingData.open(path: prefix, vocabSize: 16, T: 16, rowLength: 18, validationFraction: 0)
+        }
     }
 
     func makeDir() throws -> URL {

@@ -3,6 +3,8 @@
 // are two GEMMs (nope part + shared rope part), so the shared key is never copied per head.
 // Shapes: q (N, H, Dn+Dr) per head [nope | rope]; kv (N, H, Dn+Dv) per head [k_nope | v] (transformers'
 // kv_b_proj layout); kr (N, Dr); out (N, H, Dv); probs (B, H, T, T), cached for backward; N = B·T.
+// Segments: with `segmentStart` (N), position t of row b attends to positions segmentStart[b·T+t]...t
+// only (packed rows hold several documents); without it, to 0...t.
 // Costs: about 2·B·H·T²·(Dn+Dr+Dv) flops forward (the masked half is computed and discarded: one GEMM
 // is faster than T small ones here), twice that backward; probs take B·H·T² scalars.
 //
@@ -20,9 +22,10 @@ struct AttentionShape {
 /// - Complexity: O(B·H·T²·(Dqk+Dv)).
 func attentionForward<S: TrainingScalar>(_ out: UnsafeMutablePointer<S>, _ probs: UnsafeMutablePointer<S>,
                                          _ q: UnsafePointer<S>, _ kv: UnsafePointer<S>, _ kr: UnsafePointer<S>,
-                                         _ s: AttentionShape, scale: S) {
+                                         _ s: AttentionShape, scale: S, segmentStart: UnsafePointer<Int32>? = nil) {
     let (T, H, Dn, Dr, Dv, Dqk, W) = (s.T, s.H, s.Dn, s.Dr, s.Dv, s.Dqk, s.kvWidth)
     for b in 0..<s.B {
+        let starts = segmentStart.map { $0 + b * T }
         for h in 0..<H {
             let P = probs + (b * H + h) * T * T
             let qh = q + b * T * H * Dqk + h * Dqk, kh = kv + b * T * H * W + h * W
@@ -30,25 +33,27 @@ func attentionForward<S: TrainingScalar>(_ out: UnsafeMutablePointer<S>, _ probs
                    B: kh, ldb: H * W, beta: 0, C: P, ldc: T)
             S.gemm(transA: false, transB: true, M: T, N: T, K: Dr, alpha: scale, A: qh + Dn, lda: H * Dqk,
                    B: kr + b * T * Dr, ldb: Dr, beta: Dn == 0 ? 0 : 1, C: P, ldc: T)
-            causalSoftmax(P, T: T)
+            causalSoftmax(P, T: T, starts: starts)
             S.gemm(transA: false, transB: false, M: T, N: Dv, K: T, alpha: 1, A: P, lda: T, B: kh + Dn, ldb: H * W,
                    beta: 0, C: out + b * T * H * Dv + h * Dv, ldc: H * Dv)
         }
     }
 }
 
-/// Row t of the (T, T) scores becomes softmax over columns 0...t; the rest become 0.
-private func causalSoftmax<S: TrainingScalar>(_ P: UnsafeMutablePointer<S>, T: Int) {
-    let pp = SendablePointer(P)
+/// Row t of the (T, T) scores becomes softmax over columns lo...t (lo = starts[t], or 0); the rest 0.
+private func causalSoftmax<S: TrainingScalar>(_ P: UnsafeMutablePointer<S>, T: Int, starts: UnsafePointer<Int32>?) {
+    let pp = SendablePointer(P), st = starts.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
     parallelFor(T, work: T) { rows in
         for t in rows {
             let row = pp.p + t * T
-            var mx = row[0]
-            for j in 0...t where row[j] > mx { mx = row[j] }
+            let lo = st.map { Int($0.p[t]) } ?? 0
+            var mx = row[lo]
+            for j in lo...t where row[j] > mx { mx = row[j] }
             var sum: S = 0
-            for j in 0...t { let e = S.exp(row[j] - mx); row[j] = e; sum += e }
+            for j in lo...t { let e = S.exp(row[j] - mx); row[j] = e; sum += e }
             let inv = 1 / sum
-            for j in 0...t { row[j] *= inv }
+            for j in 0..<lo { row[j] = 0 }
+            for j in lo...t { row[j] *= inv }
             for j in (t + 1)..<T { row[j] = 0 }
         }
     }
@@ -61,9 +66,10 @@ func attentionBackward<S: TrainingScalar>(_ dq: UnsafeMutablePointer<S>, _ dkv: 
                                           _ dkr: UnsafeMutablePointer<S>, _ dOut: UnsafePointer<S>,
                                           _ probs: UnsafePointer<S>, _ q: UnsafePointer<S>, _ kv: UnsafePointer<S>,
                                           _ kr: UnsafePointer<S>, _ scratch: UnsafeMutablePointer<S>,
-                                          _ s: AttentionShape, scale: S) {
+                                          _ s: AttentionShape, scale: S, segmentStart: UnsafePointer<Int32>? = nil) {
     let (T, H, Dn, Dr, Dv, Dqk, W) = (s.T, s.H, s.Dn, s.Dr, s.Dv, s.Dqk, s.kvWidth)
     for b in 0..<s.B {
+        let st = segmentStart.map { SendablePointer(UnsafeMutablePointer(mutating: $0 + b * T)) }
         for h in 0..<H {
             let P = probs + (b * H + h) * T * T
             let qh = q + b * T * H * Dqk + h * Dqk, kh = kv + b * T * H * W + h * W
@@ -79,9 +85,11 @@ func attentionBackward<S: TrainingScalar>(_ dq: UnsafeMutablePointer<S>, _ dkv: 
             parallelFor(T, work: T) { rows in
                 for t in rows {
                     let d = sp.p + t * T, p = pp.p + t * T
+                    let lo = st.map { Int($0.p[t]) } ?? 0
                     var dot: S = 0
-                    for j in 0...t { dot += d[j] * p[j] }
-                    for j in 0...t { d[j] = p[j] * (d[j] - dot) * scale }
+                    for j in lo...t { dot += d[j] * p[j] }
+                    for j in 0..<lo { d[j] = 0 }
+                    for j in lo...t { d[j] = p[j] * (d[j] - dot) * scale }
                     for j in (t + 1)..<T { d[j] = 0 }
                 }
             }

@@ -8,6 +8,8 @@
 // (`ffnForward`); the dispatch (slot of every (token, k), token of every slot) is cached for backward.
 // The sequence-wise balance loss α Σ_i f_i P_i (per sequence, averaged over the B sequences) is computed
 // here and its gradient flows into s; f is counted from the picks and carries no gradient.
+// Padding: with `real` (N, 1 or 0), positions whose input is padding still run through the layer but are
+// left out of the expert load and of the balance loss (T in f and P becomes the row's real positions).
 // Shapes: x (N, C); gate weight (E, C); bias (E); experts (I, C)/(I, C)/(C, I); shared width Is.
 // Costs: 2·N·C·E (router) + 6·N·K·C·I (routed) + 6·N·C·Is (shared) flops forward.
 
@@ -48,7 +50,8 @@ struct MoEGradBuffers<S: TrainingScalar> {
 /// out += MoE(x); returns the balance loss (already multiplied by α). `load` (E) += tokens per expert.
 /// - Complexity: see the file header.
 func moeForward<S: TrainingScalar>(_ out: UnsafeMutablePointer<S>, _ x: UnsafePointer<S>, _ w: MoEWeights<S>,
-                                   _ a: MoEBuffers<S>, _ s: MoEShape, load: UnsafeMutablePointer<Int>) -> Double {
+                                   _ a: MoEBuffers<S>, _ s: MoEShape, load: UnsafeMutablePointer<Int>,
+                                   real: UnsafePointer<S>? = nil) -> Double {
     let (N, C, E, K, I) = (s.N, s.C, s.E, s.K, s.I)
     // 1. Router: affinities, biased top-K, normalized gates.
     matmulForward(a.logits, x, w.gate, N: N, IC: C, OC: E)
@@ -76,7 +79,12 @@ func moeForward<S: TrainingScalar>(_ out: UnsafeMutablePointer<S>, _ x: UnsafePo
     // 2. Dispatch: count per expert, prefix offsets, then slots in (token, k) order.
     for e in 0...E { a.offsets[e] = 0 }
     for i in 0..<N * K { a.offsets[Int(a.picks[i]) + 1] += 1 }
-    for e in 0..<E { load[e] += Int(a.offsets[e + 1]); a.offsets[e + 1] += a.offsets[e] }
+    if let real {
+        for i in 0..<N * K where real[i / K] != 0 { load[Int(a.picks[i])] += 1 }
+    } else {
+        for e in 0..<E { load[e] += Int(a.offsets[e + 1]) }
+    }
+    for e in 0..<E { a.offsets[e + 1] += a.offsets[e] }
     // subtle: balanceF's first row serves as the per-expert fill cursor here; step 5 overwrites it.
     for e in 0..<E { a.balanceF[e] = 0 }
     for i in 0..<N * K {
@@ -108,21 +116,24 @@ func moeForward<S: TrainingScalar>(_ out: UnsafeMutablePointer<S>, _ x: UnsafePo
             }
         }
     }
-    // 5. Sequence-wise balance loss: f_i = E/(K·T)·count_i, P_i = mean_t s_i/Σ_j s_j.
+    // 5. Sequence-wise balance loss over each row's real positions (T_b of them):
+    //    f_i = E/(K·T_b)·count_i, P_i = mean_t s_i/Σ_j s_j.
     var loss = 0.0
     for b in 0..<s.B {
         let f = a.balanceF + b * E
         for e in 0..<E { f[e] = 0 }
-        for t in 0..<s.T {
+        let Tb = realCount(real, row: b, T: s.T)
+        if Tb == 0 { continue }
+        for t in 0..<s.T where real?[b * s.T + t] ?? 1 != 0 {
             for k in 0..<K { f[Int(a.picks[(b * s.T + t) * K + k])] += 1 }
         }
-        for e in 0..<E { f[e] *= S(E) / S(K * s.T) }
+        for e in 0..<E { f[e] *= S(E) / S(K * Tb) }
         if s.balanceAlpha == 0 { continue }
-        for t in 0..<s.T {
+        for t in 0..<s.T where real?[b * s.T + t] ?? 1 != 0 {
             let sc = a.scores + (b * s.T + t) * E
             var z: S = 0
             for e in 0..<E { z += sc[e] }
-            for e in 0..<E { loss += Double(f[e] * sc[e] / z) / Double(s.T) }
+            for e in 0..<E { loss += Double(f[e] * sc[e] / z) / Double(Tb) }
         }
     }
     return loss * s.balanceAlpha / Double(s.B)
@@ -132,7 +143,7 @@ func moeForward<S: TrainingScalar>(_ out: UnsafeMutablePointer<S>, _ x: UnsafePo
 /// - Complexity: twice the forward flops.
 func moeBackward<S: TrainingScalar>(_ dx: UnsafeMutablePointer<S>, _ dw: MoEWeights<S>, _ dOut: UnsafePointer<S>,
                                     _ x: UnsafePointer<S>, _ w: MoEWeights<S>, _ a: MoEBuffers<S>,
-                                    _ d: MoEGradBuffers<S>, _ s: MoEShape) {
+                                    _ d: MoEGradBuffers<S>, _ s: MoEShape, real: UnsafePointer<S>? = nil) {
     let (N, C, E, K, I) = (s.N, s.C, s.E, s.K, s.I)
     // 4'. Combine: dy[slot] = g·dOut[n]; dg = dOut[n]·y[slot].
     let dop = SendablePointer(UnsafeMutablePointer(mutating: dOut)), yg = SendablePointer(a.yg)
@@ -168,9 +179,15 @@ func moeBackward<S: TrainingScalar>(_ dx: UnsafeMutablePointer<S>, _ dw: MoEWeig
         }
     }
     // 1'. Gates → affinities: with S = Σ_chosen s, g_k = r·s_k/S, ds_m = r/S·(dg_m − Σ_k dg_k·s_k/S).
-    //     Balance loss: ds'_i = α/B·f_i/T, ds_j = (ds'_j − Σ_i ds'_i·s'_i)/Z with Z = Σ_i s_i.
-    let rs = S(s.routedScale), coef = S(s.balanceAlpha) / S(s.B) / S(s.T)
+    //     Balance loss: ds'_i = α/B·f_i/T_b, ds_j = (ds'_j − Σ_i ds'_i·s'_i)/Z with Z = Σ_i s_i (real positions).
+    let rs = S(s.routedScale)
+    var coef: S = 0, coefRow = -1
     for n in 0..<N {
+        if n / s.T != coefRow {
+            coefRow = n / s.T
+            let Tb = realCount(real, row: coefRow, T: s.T)
+            coef = Tb == 0 ? 0 : S(s.balanceAlpha) / S(s.B) / S(Tb)
+        }
         let sc = a.scores + n * E, dl = d.dlogits + n * E
         var chosenSum: S = 0, weighted: S = 0
         for k in 0..<K { chosenSum += sc[Int(a.picks[n * K + k])] }
@@ -179,7 +196,7 @@ func moeBackward<S: TrainingScalar>(_ dx: UnsafeMutablePointer<S>, _ dw: MoEWeig
             let e = Int(a.picks[n * K + k])
             dl[e] += rs / chosenSum * (d.dgates[n * K + k] - weighted)
         }
-        if s.balanceAlpha != 0 {
+        if s.balanceAlpha != 0 && real?[n] ?? 1 != 0 {
             let f = a.balanceF + (n / s.T) * E
             var z: S = 0, dotFS: S = 0
             for e in 0..<E { z += sc[e] }
@@ -189,6 +206,15 @@ func moeBackward<S: TrainingScalar>(_ dx: UnsafeMutablePointer<S>, _ dw: MoEWeig
         for e in 0..<E { dl[e] *= sc[e] * (1 - sc[e]) }
     }
     matmulBackward(dx, dw.gate, d.dlogits, x, w.gate, N: N, IC: C, OC: E)
+}
+
+/// The real (non-padding) positions of row `row`: T without `real`.
+@inline(__always)
+func realCount<S: TrainingScalar>(_ real: UnsafePointer<S>?, row: Int, T: Int) -> Int {
+    guard let real else { return T }
+    var n = 0
+    for t in 0..<T where real[row * T + t] != 0 { n += 1 }
+    return n
 }
 
 /// Aux-loss-free balancing (DeepSeek-V3 §2.1.2): after a step, bias_i += γ·sign(mean load − load_i).

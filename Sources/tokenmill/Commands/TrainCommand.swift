@@ -13,7 +13,13 @@ struct TrainCommand: ParsableCommand {
 
         --config takes a preset (tiny, small) or a JSON file {"model": {...}, "training": {...}} whose \
         model fields follow transformers' DeepseekV3Config. --data takes a Megatron dataset prefix (.bin \
-        with .idx) or a raw token file (.u16 or .i32). The run directory receives metrics.jsonl and \
+        with .idx) or a raw token file (.u16 or .i32). A packed dataset from `tokenmill pack` is read row \
+        by row (windows of training.sequence_length): attention segments and RoPE positions restart at \
+        the row start, at every EOD id and at a truncated piece; targets in the padding or crossing into a \
+        truncated piece are masked, and the loss is the mean over the rest. Other data is a flat stream \
+        cut into windows, segmented at EOD ids too when the EOD id is known (the dataset's PREFIX.json or \
+        --eod-id). PREFIX_valid beside the data is the validation split; otherwise the stream's last \
+        training.validation_fraction. The run directory receives metrics.jsonl and \
         checkpoint/ (model.safetensors with transformers' names, optimizer state, config.json). Without \
         --steps, --tokens or --minutes the run lasts training.steps steps. When OPENBLAS_CORETYPE is \
         unset the command picks the best OpenBLAS kernel for the CPU and restarts itself once with it.
@@ -38,6 +44,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Stop after this many minutes of this invocation.")
     var minutes: Double?
 
+    @Option(name: .customLong("eod-id"), help: "The end-of-document id that starts attention segments (default: from the dataset's manifest).")
+    var eodID: Int?
+
     @Flag(help: "Continue from the checkpoint in --out.")
     var resume = false
 
@@ -57,6 +66,7 @@ struct TrainCommand: ParsableCommand {
         if let vocabSize, vocabSize < 2 { throw ValidationError("--vocab-size must be at least 2.") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
         if resume && out == nil { throw ValidationError("--resume needs --out RUN.") }
+        if let eodID, eodID < 0 { throw ValidationError("--eod-id must not be negative.") }
     }
 
     func run() throws {
@@ -74,7 +84,8 @@ struct TrainCommand: ParsableCommand {
         try reportingErrors {
             printError(kernel)
             let peak = measureSgemmGFLOPS()
-            let trainer = try Trainer(config: runConfig, data: data, run: out, resume: resume, log: { printError($0) })
+            let trainer = try Trainer(config: runConfig, data: data, run: out, resume: resume, eod: eodID, log: { printError($0) })
+            printError(trainer.data.summary)
             trainer.sgemmPeak = peak
             let m = runConfig.model
             printError(String(format: "model: %@ parameters, %d layers (%d dense) + %d MTP, %d routed experts top-%d; %d tokens a step; sgemm peak %.0f GFLOP/s",
