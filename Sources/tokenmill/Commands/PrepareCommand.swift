@@ -1,28 +1,41 @@
-// `tokenmill prepare`: normalize → tokenize (with FIM) → pack in one process, from a JSON config.
+// `tokenmill prepare`: normalize → tokenize (with FIM) → pack in one process, from a JSON or TOML config.
 import ArgumentParser
 import Foundation
 
 struct PrepareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prepare",
-        abstract: "Run normalize → tokenize (with fill-in-the-middle) → pack in one process from a JSON config.",
+        abstract: "Run normalize → tokenize (with fill-in-the-middle) → pack in one process from a JSON or TOML config.",
         discussion: """
-        Example: tokenmill prepare --config prepare.json
+        Example: tokenmill prepare --config prepare.toml
 
-        The config (JSON; every key but the first three optional):
+        The config, as JSON (every key but the first three optional):
           {"inputs": ["corpora/train.jsonl.zst"], "output": "data/train", "tokenizer": "tokenizer.json",
            "text_field": "text",
            "normalize": {"form": "nfkc"},
            "tokenize": {"fim_rate": 0.1, "fim_spm_rate": 0, "seed": 0, "append_eod": true},
            "pack": {"seq_len": 2048, "strategy": "best-fit", "valid_fraction": 0.01, "seed": 0}}
+        or the same keys as TOML, with [normalize], [tokenize] and [pack] tables:
+          inputs = ["corpora/train.jsonl.zst"]
+          output = "data/train"
+          tokenizer = "tokenizer.json"
+          [pack]
+          seq_len = 2048
         writes OUTPUT.normalized.jsonl.zst (when "normalize" is given), OUTPUT.bin/.idx/.json (the \
         tokenized documents) and OUTPUT.packed.* (when "pack" is given). Each stage is the subcommand of \
         the same name with these options, and prints its own summary line. An unknown key is an error \
         that names it. Memory: that of the largest stage (see their --help).
+
+        The format follows the extension (.json or .toml), else the content (JSON starts with '{'). \
+        TOML is read by a small strict reader: comments, [table] and [a.b] headers, bare, quoted and \
+        dotted keys, basic and literal strings on one line, decimal 64-bit integers, decimal floats, \
+        booleans, arrays (over several lines too) and one-line inline tables; multi-line strings, dates \
+        and times, hexadecimal/octal/binary integers, inf/nan and arrays of tables are refused, like any \
+        syntax error, with the line number (exit 1).
         """
     )
 
-    @Option(help: "The JSON config file.")
+    @Option(help: "The config file: JSON (.json) or TOML (.toml).")
     var config: String
 
     @OptionGroup var progressOptions: ProgressOptions
@@ -33,9 +46,7 @@ struct PrepareCommand: ParsableCommand {
             guard let data = FileManager.default.contents(atPath: config) else {
                 throw RuntimeFailure(description: "\(config): cannot read the config")
             }
-            guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-                throw RuntimeFailure(description: "\(config): not a JSON object")
-            }
+            let root = try readConfig(data, path: config)
             stages = try prepareStages(root, file: config, progress: progressOptions)
         }
         for args in stages {
@@ -43,6 +54,22 @@ struct PrepareCommand: ParsableCommand {
             try command.run()
         }
     }
+}
+
+/// A config file's top-level object, read as TOML or JSON by the extension, else by the content.
+func readConfig(_ data: Data, path: String) throws -> [String: Any] {
+    let lower = path.lowercased()
+    let toml = lower.hasSuffix(".toml") ? true : lower.hasSuffix(".json") ? false
+        : data.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) } != UInt8(ascii: "{")
+    if toml {
+        do { return try parseTOML(Array(data)) } catch let e as TOMLSyntaxError {
+            throw RuntimeFailure(description: "\(path):\(e.line): \(e.message)")
+        }
+    }
+    guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        throw RuntimeFailure(description: "\(path): not a JSON object")
+    }
+    return root
 }
 
 /// The subcommand argument lists a prepare config stands for.
