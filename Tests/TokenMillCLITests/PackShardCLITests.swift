@@ -7,7 +7,7 @@ import TokenMillTestSupport
 private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SHARED_TOKENIZERS"]
     ?? packageRoot.deletingLastPathComponent().appendingPathComponent("shared/tokenizers").path
 
-@Suite struct PackShardCLITests {
+@Suite final class PackShardCLITests {
     let dir: URL
     let source: String
 
@@ -20,6 +20,8 @@ private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SH
                                   "-o", source, corpus, corpus])
         #expect(r.status == 0, "\(r.stderr)")
     }
+
+    deinit { try? FileManager.default.removeItem(at: dir) }
 
     private func bytes(_ prefix: String, _ ext: String) throws -> Data {
         try Data(contentsOf: URL(fileURLWithPath: prefix + ext))

@@ -6,9 +6,10 @@ import TokenMillTestSupport
 private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SHARED_TOKENIZERS"]
     ?? packageRoot.deletingLastPathComponent().appendingPathComponent("shared/tokenizers").path
 
-@Suite struct PrepareTOMLCLITests {
+@Suite final class PrepareTOMLCLITests {
     let dir: URL
     init() throws { dir = try makeTemporaryDirectory("preparetoml") }
+    deinit { try? FileManager.default.removeItem(at: dir) }
 
     /// Every file in the directory but the configs, by name; then removes them.
     private func takeOutputs() throws -> [String: Data] {
