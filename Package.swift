@@ -37,7 +37,7 @@ let package = Package(
 
         // MARK: Model and evaluation
         .target(name: "Training", dependencies: ["CBLAS", "Packing"]),
-        .target(name: "Evaluation", dependencies: ["Training", "Tokenization"]),
+        .target(name: "Evaluation", dependencies: ["Training", "Tokenization", "CZstd"]),
 
         // MARK: The command line
         .executableTarget(name: "tokenmill", dependencies: [
@@ -53,6 +53,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Packing", "TokenMillTestSupport"]),
         .testTarget(name: "FillInTheMiddleTests", dependencies: ["FillInTheMiddle", "CorpusIO"]),
         .testTarget(name: "PackingTests", dependencies: ["Packing", "TokenMillTestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Training", "TokenMillTestSupport"]),
         .testTarget(name: "TokenMillCLITests", dependencies: ["CorpusIO", "Packing", "TokenMillTestSupport"]),
     ]
 )

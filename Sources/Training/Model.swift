@@ -62,19 +62,19 @@ public final class Model<S: TrainingScalar> {
     public var moeLayerCount: Int { blocks.filter { $0.shape.moe != nil }.count }
 
     let index: [String: Int]
-    private var blocks: [Block<S>] = []
+    var blocks: [Block<S>] = []
     private var blockGrads: BlockGradients<S>!
     /// The activations, gradient and index allocations (set once in `init`).
     private var storage: (acts: UnsafeMutablePointer<S>, grads: UnsafeMutablePointer<S>, ints: UnsafeMutablePointer<Int32>)?
     private var gradScratchStart = 0, gradScratchCount = 0
     /// Scalars in the activation arenas (activations + gradients), for memory reports.
     public private(set) var activationCount = 0
-    private let scratchLoad: UnsafeMutablePointer<Int>
-    private let headChunk: Int
+    let scratchLoad: UnsafeMutablePointer<Int>
+    let headChunk: Int
 
     // Model-level activations and their gradients.
-    private var cosT, sinT, hf, rstdF, headScratch: UnsafeMutablePointer<S>!
-    private var xs: [UnsafeMutablePointer<S>] = []   // L+1 residual streams
+    var cosT, sinT, hf, rstdF, headScratch: UnsafeMutablePointer<S>!
+    var xs: [UnsafeMutablePointer<S>] = []   // L+1 residual streams
     private struct MTPBuffers {
         var emb, en, rstdE, hn, rstdH, cat, hp, hk, hkn, rstdK: UnsafeMutablePointer<S>
     }

@@ -21,6 +21,7 @@ struct TokenMill: ParsableCommand {
             InspectCommand.self,
             TrainCommand.self,
             ExportHFCommand.self,
+            BPBCommand.self,
         ]
     )
 }

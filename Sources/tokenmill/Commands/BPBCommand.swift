@@ -1,0 +1,220 @@
+// `tokenmill bpb`: bits per byte of a trained model on Pile-format test files, per subset, with bootstrap
+// intervals and optional compression baselines (Evaluation target).
+import ArgumentParser
+import CorpusIO
+import Evaluation
+import Foundation
+import Normalization
+import Tokenization
+import Training
+
+struct BPBCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bpb",
+        abstract: "Bits per byte of a trained model on Pile-format test files, per subset.",
+        discussion: """
+        Example: tokenmill bpb --run runs/small --tokenizer out/tokenizer.json --baselines corpora/test.jsonl.zst
+
+        BPB = (sum of the scored tokens' negative log-likelihoods in nats) / (ln 2 × the UTF-8 bytes of \
+        the documents' original text, before any normalization); byte perplexity = 2^BPB. Sums run over \
+        documents, so the overall row is byte-weighted, not a mean of subsets. Each document is scored on \
+        its own: its first window is the end-of-text token followed by its first T−1 tokens and scores \
+        its first T tokens (T = the run's sequence length); later windows score the next --stride tokens \
+        with the tokens before them as context (lm-evaluation-harness's rolling windows when the stride \
+        is T); every token is scored exactly once. A stride below T gives each token more context and \
+        is slower (about T/stride times the work). The end-of-text token after the document is not \
+        scored unless --score-eod is given, and then each document counts one extra byte for it. \
+        Subsets come from meta.pile_set_name (missing: unknown); empty documents are counted and \
+        skipped. The 95% interval resamples documents within each subset (1000 times, seeded); the \
+        overall interval adds the subsets' resamples (stratified). --baselines adds the BPB of zstd -19, \
+        zstd -19 --long, xz -9 and xz -9e on each subset's concatenated original texts (the table shows \
+        the --long and -9e columns; the JSON all four). The run does not record its tokenizer, so \
+        --tokenizer is required; its vocabulary size must equal the model's. Memory: the model with its \
+        activations for --batch rows, 24 bytes per document for the bootstrap, and the read buffers; \
+        with --baselines the texts are spilled to temporary files, not held.
+        """
+    )
+
+    @OptionGroup var input: InputOptions
+    @OptionGroup var progressOptions: ProgressOptions
+    @OptionGroup var tokenizerOptions: TokenizerOptions
+
+    @Option(name: .customLong("run"), help: "The run directory written by `tokenmill train --out` (its checkpoint/ is loaded).")
+    var runDirectory: String?
+
+    @Option(help: "A checkpoint directory (model.safetensors with tokenmill.json), instead of --run.")
+    var checkpoint: String?
+
+    @Option(help: "Normalize each document as the training data was (the cleanups and form of `tokenmill normalize --form`); none: the text as it is.")
+    var normalize: NormalizationForm = .none
+
+    @Option(help: "Tokens scored per window after the first (1 to the context length; default: the context length).")
+    var stride: Int?
+
+    @Option(name: .customLong("max-docs"), help: "Stop after this many documents (empty ones included).")
+    var maxDocs: Int?
+
+    @Flag(name: .customLong("score-eod"), help: "Also score the end-of-text token after each document (and count one byte for it).")
+    var scoreEOD = false
+
+    @Option(name: .customLong("eod-token"), help: "The end-of-text token's text (default: the tokenizer's <|endoftext|>, <｜end▁of▁sentence｜>, <|end_of_text|> or </s>).")
+    var eodToken: String?
+
+    @Option(name: .customLong("subset-field"), help: "The JSON field naming a document's subset, as a dotted path.")
+    var subsetField = "meta.pile_set_name"
+
+    @Flag(help: "Print the report as JSON instead of a table.")
+    var json = false
+
+    @Option(name: .customLong("per-doc"), help: "Write one JSON line per document (subset, index, bytes, tokens, nll_nats, bpb) to this file.")
+    var perDoc: String?
+
+    @Flag(help: "Add the BPB of zstd -19 (--long) and xz -9 (-9e) on each subset's texts.")
+    var baselines = false
+
+    @Option(help: "Windows per forward pass (rows of the model's batch).")
+    var batch: Int = 8
+
+    @Option(help: "Bootstrap resamples for the 95% interval.")
+    var resamples: Int = 1000
+
+    @Option(help: "Seed of the bootstrap.")
+    var seed: UInt64 = 0
+
+    func validate() throws {
+        if (runDirectory == nil) == (checkpoint == nil) { throw ValidationError("Give exactly one of --run RUN and --checkpoint DIR.") }
+        if let stride, stride < 1 { throw ValidationError("--stride must be at least 1.") }
+        if let maxDocs, maxDocs < 1 { throw ValidationError("--max-docs must be at least 1.") }
+        if batch < 1 { throw ValidationError("--batch must be at least 1.") }
+        if resamples < 0 { throw ValidationError("--resamples must be at least 0.") }
+        if subsetField.isEmpty { throw ValidationError("--subset-field must not be empty.") }
+    }
+
+    func run() throws {
+        _ = selectBLASKernel()
+        try reportingErrors {
+            if let t = progressOptions.threads { trainingThreads = t; setBLASThreads(t) }
+            // 1. model, tokenizer, end-of-text id
+            let modelPath = runDirectory ?? checkpoint!
+            let dir = try runDirectory.map { try CheckpointModel.directory(run: $0) } ?? checkpoint!
+            let config = try CheckpointModel.config(directory: dir)
+            let T = config.training.sequenceLength
+            let S = stride ?? T
+            if S > T { throw ValidationError("--stride \(S) is larger than the model's context (\(T) tokens).") }
+            let tokenizer = try tokenizerOptions.load()
+            guard tokenizer.vocabularySize == config.model.vocabSize else {
+                throw RuntimeFailure(description: "\(tokenizerOptions.path): the tokenizer has \(tokenizer.vocabularySize) ids but the model's vocabulary (\(dir)) has \(config.model.vocabSize); use the tokenizer the model was trained with")
+            }
+            let candidates = eodToken.map { [$0] } ?? ["<|endoftext|>", "<｜end▁of▁sentence｜>", "<|end_of_text|>", "</s>", "<eos>"]
+            guard let eod = candidates.lazy.compactMap({ singleTokenID(tokenizer, $0) }).first else {
+                throw ValidationError(eodToken.map { "--eod-token \($0) is not a single token of this tokenizer." }
+                    ?? "The tokenizer has no end-of-text token (<|endoftext|>, <｜end▁of▁sentence｜>, <|end_of_text|>, </s>); name one with --eod-token.")
+            }
+            let model = try CheckpointModel.load(directory: dir, config: config, batch: batch)
+            let scorer = BPBScorer(model: model, eod: Int32(eod), stride: S, scoreEOD: scoreEOD)
+            let encoder = try tokenizer.makeEncoder()
+            let normalizer = normalize == .none ? nil : try TextNormalizer(form: normalize)
+            let compressors = baselines ? try CompressionBaselines() : nil
+            let reader = try input.makeReader()
+            let progress = progressOptions.makeReporter("bpb")
+            let perDocOut = try perDoc.map { try OutputFile(path: $0) }
+            let accumulator = BPBAccumulator()
+            // 2. documents → tokens → scores; per-document bookkeeping waits in `meta` until scored
+            var meta: [Int: (subset: String, bytes: Int)] = [:]
+            var documents = 0, bytesRead: Int64 = 0
+            var perDocLines: [UInt8] = []
+            func collect() throws {
+                for s in scorer.takeCompleted() {
+                    let m = meta.removeValue(forKey: s.id)!
+                    let bytes = bpbDenominatorBytes(textBytes: m.bytes, scoreEOD: scoreEOD)
+                    accumulator.add(subset: m.subset, bytes: bytes, tokens: s.tokens, nll: s.nll)
+                    if let perDocOut {
+                        perDocLines += Array("{\"subset\": \(jsonString(m.subset)), \"index\": \(s.id), \"bytes\": \(bytes), \"tokens\": \(s.tokens), \"nll_nats\": \(s.nll), \"bpb\": \(bitsPerByte(nll: s.nll, bytes: bytes))}\n".utf8)
+                        if perDocLines.count >= 1 << 16 { try perDocOut.write(perDocLines); perDocLines.removeAll(keepingCapacity: true) }
+                    }
+                }
+            }
+            let body = {
+                reading: while let batch = try reader.nextBatch() {
+                    let decoded = try decodeDocuments(batch, options: reader.options)
+                    for e in decoded.skipErrors { printError("warning: skipped \(e)") }
+                    for doc in decoded.documents {
+                        if let maxDocs, documents >= maxDocs { break reading }
+                        let index = documents
+                        documents += 1
+                        let subset = doc.field(subsetField) ?? "unknown"
+                        let bytes = doc.text.utf8.count
+                        bytesRead += Int64(bytes)
+                        var text = doc.text
+                        if let normalizer { _ = try normalizer.normalize(&text) }
+                        let ids = text.isEmpty ? [] : try encoder.encode(text)
+                        if bytes == 0 || ids.isEmpty { accumulator.addEmpty(subset: subset); continue }
+                        try compressors?.append(subset: subset, text: doc.text)
+                        meta[index] = (subset, bytes)
+                        scorer.add(id: index, tokens: ids)
+                        try collect()
+                        progress.update(documents: documents, bytes: bytesRead)
+                    }
+                }
+                scorer.finish()
+                try collect()
+                if let perDocOut, !perDocLines.isEmpty { try perDocOut.write(perDocLines) }
+            }
+            if let perDocOut { try writing(to: perDocOut, progress: progress, body) } else { try body(); progress.finish() }
+            let seconds = progress.elapsed
+            guard accumulator.scoredDocuments > 0 else {
+                throw RuntimeFailure(description: "\(input.inputs.joined(separator: ", ")): no usable documents (\(documents) read, \(accumulator.emptyDocuments) empty)")
+            }
+            // 3. report
+            var (subsets, overall) = accumulator.summarize(resamples: resamples, seed: seed)
+            if let compressors {
+                let b = try compressors.compute(progress: { if progress.enabled { printError("bpb: \($0)") } })
+                for i in subsets.indices { subsets[i].baselines = b[subsets[i].name] }
+                overall.baselines = b["overall"]
+            }
+            let settings = BPBSettings(model: modelPath, tokenizer: tokenizerOptions.path, normalization: normalize.rawValue,
+                                       context: T, stride: S, scoreEOD: scoreEOD, resamples: resamples, seed: seed)
+            let text = json ? bpbReportJSON(settings: settings, subsets: subsets, overall: overall)
+                : bpbTable(settings: settings, subsets: subsets, overall: overall, baselines: baselines)
+            FileHandle.standardOutput.write(Data(text.utf8))
+            printError(String(format: "bpb: %@ documents (%@ empty), %@, %@ tokens in %d subsets; overall %.4f bits/byte; %@ tokens/s (%d forwards of %d×%d); %.2f s",
+                              formatCount(overall.documents), formatCount(overall.emptyDocuments), formatBytes(Int64(overall.bytes)),
+                              formatCount(overall.tokens), subsets.count, overall.bpb,
+                              formatCount(Int(Double(scorer.tokensScored) / max(seconds, 1e-9))), scorer.forwards, batch, T, seconds))
+        }
+    }
+}
+
+/// The readable report: one row per subset and the overall row.
+func bpbTable(settings s: BPBSettings, subsets: [SubsetReport], overall: SubsetReport, baselines: Bool) -> String {
+    var out = "model \(s.model), tokenizer \(s.tokenizer), normalization \(s.normalization), context \(s.context), stride \(s.stride)"
+    out += s.scoreEOD ? ", end-of-text scored\n" : "\n"
+    out += "bits per byte (95% bootstrap interval over documents)\n"
+    let nameWidth = max(8, (subsets.map(\.name.count) + [7]).max()!)
+    func pad(_ x: String, _ w: Int, left: Bool = false) -> String {
+        let p = String(repeating: " ", count: max(0, w - x.count))
+        return left ? x + p : p + x
+    }
+    var header = pad("", nameWidth, left: true) + pad("documents", 11) + pad("bytes", 11) + pad("tokens", 10) + pad("bytes/token", 13)
+        + pad("BPB", 8) + pad("95% CI", 17) + pad("byte ppl", 10)
+    if baselines { header += pad("zstd-19 --long", 16) + pad("xz -9e", 8) }
+    func row(_ r: SubsetReport) -> String {
+        var line = pad(r.name, nameWidth, left: true) + pad(formatCount(r.documents), 11) + pad(formatCount(r.bytes), 11)
+            + pad(formatCount(r.tokens), 10) + pad(String(format: "%.3f", r.bytesPerToken), 13)
+            + pad(r.documents > 0 ? String(format: "%.4f", r.bpb) : "-", 8)
+            + pad(r.ci95.0.isFinite ? String(format: "%.4f–%.4f", r.ci95.0, r.ci95.1) : "-", 17)
+            + pad(r.documents > 0 ? String(format: "%.3f", r.bytePerplexity) : "-", 10)
+        if baselines {
+            let b = Dictionary(uniqueKeysWithValues: r.baselines ?? [])
+            line += pad(b["zstd -19 --long"].map { String(format: "%.4f", $0) } ?? "-", 16)
+            line += pad(b["xz -9e"].map { String(format: "%.4f", $0) } ?? "-", 8)
+        }
+        if r.emptyDocuments > 0 { line += "  (\(r.emptyDocuments) empty)" }
+        return line
+    }
+    let rule = String(repeating: "-", count: header.count)
+    out += header + "\n" + rule + "\n"
+    for r in subsets { out += row(r) + "\n" }
+    out += rule + "\n" + row(overall) + "\n"
+    return out
+}
