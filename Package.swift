@@ -54,6 +54,6 @@ let package = Package(
         .testTarget(name: "FillInTheMiddleTests", dependencies: ["FillInTheMiddle", "CorpusIO"]),
         .testTarget(name: "PackingTests", dependencies: ["Packing", "TokenMillTestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Training", "TokenMillTestSupport"]),
-        .testTarget(name: "TokenMillCLITests", dependencies: ["CorpusIO", "Packing", "TokenMillTestSupport"]),
+        .testTarget(name: "TokenMillCLITests", dependencies: ["CorpusIO", "Packing", "Training", "TokenMillTestSupport"]),
     ]
 )
