@@ -59,6 +59,7 @@ public final class BPBScorer {
         let N = model.B * model.T
         positions = .allocate(capacity: N); targets = .allocate(capacity: N); nlls = .allocate(capacity: N)
         rows.reserveCapacity(model.B)
+        model.resetSegments()   // each row one segment: a window is one stretch of one document
     }
 
     deinit { positions.deallocate(); targets.deallocate(); nlls.deallocate() }

@@ -2,7 +2,8 @@
 // without the multi-token-prediction modules, the losses or any gradient work, and the head evaluated
 // only at the positions the caller scores. Used by the Evaluation target (bits per byte).
 // Policy: the caller fills the first T ids of every row of `tokens` (row stride `rowLength`; the ids past
-// T are not read) and names the scored positions and their target ids; nothing else is read.
+// T are not read) and names the scored positions and their target ids; the rows' segments are whatever
+// `segmentStart` holds (one segment per row after `resetSegments`, which is what a rolling window needs).
 // Costs: the trunk's forward as in training (attention at full T×T), then 2·C·V flops per scored
 // position for the head, in chunks of at most `headChunk` rows through the existing (chunk, V) scratch.
 // Nothing is allocated.
@@ -25,7 +26,8 @@ extension Model {
         precondition(count >= 0 && count <= N)
         // 1. trunk, as in `forward` (the router's picks go to the scratch counter, not `expertLoad`)
         embeddingForward(xs[0], tokens, rowStride: rowLength, parameter("model.embed_tokens.weight"), B: B, T: T, C: C)
-        for l in 0..<L { _ = blocks[l].forward(cos: cosT, sin: sinT, countLoad: false, scratchLoad: scratchLoad) }
+        prepareRows()
+        for l in 0..<L { _ = blocks[l].forward(cos: cosT, sin: sinT, rows: rows, countLoad: false, scratchLoad: scratchLoad) }
         // 2. final norm of the scored rows only, packed to the front of `hf` (ascending, so a row never
         //    overwrites one still to be read)
         let norm = parameter("model.norm.weight"), eps = S(c.rmsNormEps)

@@ -55,7 +55,7 @@ public final class Model<S: TrainingScalar> {
     public let targetLimit: UnsafeMutablePointer<Int32>
     /// Counted targets of the last forward: main head, then each MTP module.
     public private(set) var targetCounts: [Int] = []
-    private let rows: RowLayout<S>
+    let rows: RowLayout<S>
     public private(set) var losses = LossParts()
     /// Per MoE layer (in layer order, MTP layers last), tokens routed to each expert since `updateBias`.
     public let expertLoad: UnsafeMutablePointer<Int>
@@ -349,7 +349,7 @@ public final class Model<S: TrainingScalar> {
     // MARK: segments
 
     /// RoPE positions and the real-input flags from `segmentStart` and `targetLimit`.
-    private func prepareRows() {
+    func prepareRows() {
         for n in 0..<(B * T) {
             let t = n % T
             rows.position[n] = Int32(t) - segmentStart[n]
