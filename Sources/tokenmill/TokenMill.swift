@@ -22,6 +22,8 @@ struct TokenMill: ParsableCommand {
             TrainCommand.self,
             ExportHFCommand.self,
             BPBCommand.self,
+            DemoCommand.self,
+            ReportCommand.self,
         ]
     )
 }

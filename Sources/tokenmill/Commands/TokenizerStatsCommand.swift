@@ -30,6 +30,9 @@ struct TokenizerStatsCommand: ParsableCommand {
     @Flag(help: "Recognize special tokens in the text.")
     var allowSpecial = false
 
+    @Flag(help: "Print JSON instead of text: tokenizer, vocabulary_size, pretokenizer, vocabulary_used, overall, by, groups (per value), longest.")
+    var json = false
+
     func validate() throws {
         if longest < 0 { throw ValidationError("--longest must be at least 0.") }
     }
@@ -80,9 +83,30 @@ struct TokenizerStatsCommand: ParsableCommand {
             })
             progress.finish()
             func ratio(_ t: Tally) -> String { t.tokens > 0 ? String(format: "%.3f", Double(t.bytes) / Double(t.tokens)) : "-" }
+            let used = usage.reduce(0) { $0 + ($1 > 0 ? 1 : 0) }
+            let order = (0 ..< V).compactMap { id in tokenizer.tokenBytes(id).map { (id, $0.count) } }
+                .sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }.prefix(longest)
+            if json {
+                func tally(_ t: Tally) -> [String: Any] {
+                    ["documents": t.documents, "bytes": t.bytes, "tokens": t.tokens,
+                     "bytes_per_token": t.tokens > 0 ? Double(t.bytes) / Double(t.tokens) : 0]
+                }
+                var object: [String: Any] = [
+                    "tokenizer": tokenizerOptions.path, "vocabulary_size": V, "pretokenizer": tokenizer.preTokenizer.name,
+                    "vocabulary_used": used, "overall": tally(overall),
+                    "longest": order.map { id, n in ["id": id, "bytes": n, "used": usage[id],
+                                                     "text": String(decoding: tokenizer.tokenBytes(id)!, as: UTF8.self)] as [String: Any] },
+                ]
+                if let field {
+                    object["by"] = field
+                    object["groups"] = groups.mapValues(tally)
+                }
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+                return
+            }
             print("tokenizer: \(tokenizerOptions.path) (\(formatCount(V)) ids, pre-tokenizer \(tokenizer.preTokenizer.name))")
             print("documents: \(formatCount(overall.documents)), bytes: \(formatCount(overall.bytes)), tokens: \(formatCount(overall.tokens)), bytes/token: \(ratio(overall))")
-            let used = usage.reduce(0) { $0 + ($1 > 0 ? 1 : 0) }
             print("vocabulary used: \(formatCount(used)) of \(formatCount(V)) ids (\(String(format: "%.1f", 100 * Double(used) / Double(max(V, 1))))%)")
             if !groups.isEmpty {
                 print("by \(field!):")
@@ -91,8 +115,6 @@ struct TokenizerStatsCommand: ParsableCommand {
                 }
             }
             if longest > 0 {
-                let order = (0 ..< V).compactMap { id in tokenizer.tokenBytes(id).map { (id, $0.count) } }
-                    .sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }.prefix(longest)
                 print("longest tokens:")
                 for (id, n) in order {
                     let text = String(decoding: tokenizer.tokenBytes(id)!, as: UTF8.self)

@@ -1,0 +1,286 @@
+// `tokenmill demo`: the whole job on the bundled corpus in one command — normalize, train the tokenizer,
+// measure it, tokenize with FIM, pack, train the MoE, score bits per byte — then write report.html and
+// report.json. Each stage is this same executable run as a child process (the trainer may re-execute
+// itself to pick an OpenBLAS kernel, which must not restart the whole demo), with its output in OUT.
+//
+// Reuse: after a stage succeeds, OUT/.stages/NAME.json records its key — the tool version, the stage's
+// arguments (with OUT and the corpus directory written symbolically), the size and SHA-256 of each
+// corpus file it reads, and the digest of each earlier stage's outputs it reads — plus the size and
+// modification time of its outputs and their digest. A later run skips a stage whose key matches and
+// whose outputs are unchanged ("reused"); anything else redoes it, and a stage whose inputs' digests
+// changed follows. Every stage writes its outputs atomically, and a stage's record is removed before it
+// runs, so an interrupted stage is redone, never taken as done.
+import ArgumentParser
+import CorpusIO
+import Foundation
+import Training
+
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run the whole job on the bundled corpus: tokenizer, FIM + packing, MoE training, bits per byte, and a report.",
+        discussion: """
+        Example: tokenmill demo --minutes 10 --out out/demo
+
+        Stages, each the subcommand of the same name (their output and logs go to OUT; OUT/logs/STAGE.log \
+        keeps each one's messages): normalize (NFKC) the corpus's train.jsonl.zst and test.jsonl.zst; \
+        train-tokenizer (byte-level BPE, deepseek-v3 pre-tokenizer, --vocab-size ids, specials \
+        <|endoftext|>, <|fim_begin|>, <|fim_hole|>, <|fim_end|>); tokenizer-stats (bytes per token per \
+        subset of the test split); tokenize (FIM rate 0.1, PSM); pack (best-fit into rows of the \
+        preset's sequence length, --valid-fraction held out); train (the preset for --minutes); bpb (on \
+        the raw test split, normalized as in training, with zstd and xz baselines). Then OUT/report.html \
+        (self-contained: open it in a browser) and OUT/report.json hold the figures; `tokenmill report \
+        OUT` rewrites them.
+
+        Running again with the same --out reuses every stage whose inputs, options and tool version are \
+        unchanged (it says "reused"); a changed option redoes its stage and those that depend on it. \
+        Training restarts from scratch when redone.
+
+        For quick looks and tests: --preset tiny --vocab-size 512 --minutes 0.2 with --corpus pointing \
+        at a directory holding a small train.jsonl.zst and test.jsonl.zst.
+
+        Memory: that of the largest stage (training the small preset: about 1 GB; see each stage's --help).
+        """
+    )
+
+    @Option(help: "Minutes of training.")
+    var minutes: Double = 10
+
+    @Option(name: [.short, .long], help: "The output directory (created; reused stages are kept).")
+    var out: String = "out/demo"
+
+    @Option(help: "A directory holding train.jsonl.zst and test.jsonl.zst (default: the package's corpora/, found from the working directory or the executable's location).")
+    var corpus: String?
+
+    @Option(help: "The model preset: small (the demo), or tiny (for quick looks and tests).")
+    var preset: String = "small"
+
+    @Option(name: .customLong("vocab-size"), help: "Tokenizer and model vocabulary size (smaller for quick looks and tests).")
+    var vocabSize: Int = 16384
+
+    @Option(name: .customLong("valid-fraction"), help: "The share of training documents packed into the validation split.")
+    var validFraction: Double = 0.01
+
+    @Option(name: .customLong("bpb-max-docs"), help: "Score only the first N test documents (for quick looks and tests).")
+    var bpbMaxDocs: Int?
+
+    @OptionGroup var progressOptions: ProgressOptions
+
+    func validate() throws {
+        if !(minutes > 0) { throw ValidationError("--minutes must be positive.") }
+        if RunConfig.preset(preset) == nil { throw ValidationError("--preset must be tiny or small.") }
+        if vocabSize < 260 { throw ValidationError("--vocab-size must be at least 260 (256 bytes and 4 special tokens).") }
+        if !(0 ..< 1).contains(validFraction) { throw ValidationError("--valid-fraction must be at least 0 and below 1.") }
+        if let bpbMaxDocs, bpbMaxDocs < 1 { throw ValidationError("--bpb-max-docs must be positive.") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let corpusDir = try locateCorpus(corpus)
+            let runner = try DemoRunner(out: out, corpus: corpusDir, progress: progressOptions)
+            if let (path, config) = quickConfig() { try writeAtomically(Array(config.encoded()) + [10], to: path) }
+            let stages = plan(corpus: corpusDir)
+            printError("demo: \(corpusDir) → \(out) (preset \(preset), vocabulary \(formatCount(vocabSize)), \(formatMinutes(minutes)) of training)")
+            var records: [DemoStageRecord] = []
+            for (i, stage) in stages.enumerated() {
+                records.append(try runner.run(stage, index: i + 1, of: stages.count))
+            }
+            // The record of the run (settings and stage timings), then the report.
+            try writeRecord(records, corpus: corpusDir)
+            let data = try ReportData.load(directory: out)
+            try writeReport(data, directory: out)
+            printError("report: \((out as NSString).appendingPathComponent(DemoLayout.reportHTML)) (figures also in \(DemoLayout.reportJSON))")
+            if let table = bpbTable(data, test: (corpusDir as NSString).appendingPathComponent("test.jsonl.zst")) { print(table) }
+        }
+    }
+
+    /// The stages, in order, as subcommand argument lists.
+    func plan(corpus: String) -> [DemoStage] {
+        func o(_ name: String) -> String { (out as NSString).appendingPathComponent(name) }
+        func c(_ name: String) -> String { (corpus as NSString).appendingPathComponent(name) }
+        let threads = progressOptions.threads.map { ["--threads", String($0)] } ?? []
+        let config = RunConfig.preset(preset)!
+        let L = config.training.sequenceLength
+        let specials = "<|endoftext|>,<|fim_begin|>,<|fim_hole|>,<|fim_end|>"
+        var stages = [
+            DemoStage(name: "normalize-train", args: ["normalize", "--form", "nfkc", "-o", o(DemoLayout.trainNormalized), c("train.jsonl.zst")] + threads,
+                      corpusInputs: [c("train.jsonl.zst")], outputs: [o(DemoLayout.trainNormalized)]),
+            DemoStage(name: "normalize-test", args: ["normalize", "--form", "nfkc", "-o", o(DemoLayout.testNormalized), c("test.jsonl.zst")] + threads,
+                      corpusInputs: [c("test.jsonl.zst")], outputs: [o(DemoLayout.testNormalized)]),
+            DemoStage(name: "train-tokenizer", args: ["train-tokenizer", "--vocab-size", String(vocabSize), "--pretokenizer", "deepseek-v3",
+                                                      "--special-tokens", specials, "-o", o(DemoLayout.tokenizer), o(DemoLayout.trainNormalized)] + threads,
+                      after: ["normalize-train"], outputs: [o(DemoLayout.tokenizer)],
+                      summary: { $0.lines.last { $0.contains("wrote") } ?? $0.lines.last ?? "" }),
+            DemoStage(name: "tokenizer-stats", args: ["tokenizer-stats", "--tokenizer", o(DemoLayout.tokenizer), "--by", "meta.pile_set_name", "--json",
+                                                      o(DemoLayout.testNormalized)] + threads,
+                      after: ["train-tokenizer", "normalize-test"], outputs: [o(DemoLayout.tokenizerStats)], stdout: o(DemoLayout.tokenizerStats),
+                      summary: { _ in tokenizerStatsSummary(o(DemoLayout.tokenizerStats)) }),
+            DemoStage(name: "tokenize", args: ["tokenize", "--tokenizer", o(DemoLayout.tokenizer), "--fim-rate", "0.1", "--fim-spm-rate", "0", "--seed", "0",
+                                               "-o", o(DemoLayout.tokenized), o(DemoLayout.trainNormalized)] + threads,
+                      after: ["train-tokenizer", "normalize-train"], outputs: [".bin", ".idx", ".json"].map { o(DemoLayout.tokenized) + $0 }),
+            DemoStage(name: "pack", args: ["pack", "--seq-len", String(L), "--strategy", "best-fit", "--valid-fraction", String(validFraction), "--seed", "0",
+                                           "-o", o(DemoLayout.packed), o(DemoLayout.tokenized)] + threads,
+                      after: ["tokenize"],
+                      outputs: [".bin", ".idx", ".json"].map { o(DemoLayout.packed) + $0 } + (validFraction > 0 ? [".bin", ".idx"].map { o(DemoLayout.packed) + "_valid" + $0 } : []),
+                      summary: { $0.lines.first { $0.hasPrefix("pack ") } ?? $0.lines.last ?? "" }),
+            // The run directory is rebuilt from scratch; its digest covers what identifies the run (its
+            // log and state), not the model's weights, which are large.
+            DemoStage(name: "train", args: ["train", "--config", quickConfig()?.0 ?? preset, "--vocab-size", String(vocabSize), "--minutes", String(minutes),
+                                            "--data", o(DemoLayout.packed), "--out", o(DemoLayout.run)] + threads,
+                      corpusInputs: quickConfig().map { [$0.0] } ?? [], after: ["pack"], outputs: [o(DemoLayout.metrics), o(DemoLayout.run + "/checkpoint/model.safetensors"), o(DemoLayout.run + "/checkpoint/state.json")],
+                      digestOnly: [o(DemoLayout.metrics), o(DemoLayout.run + "/checkpoint/state.json")], clean: [o(DemoLayout.run)]),
+        ]
+        var bpb = ["bpb", "--run", o(DemoLayout.run), "--tokenizer", o(DemoLayout.tokenizer), "--normalize", "nfkc", "--baselines", "--json"]
+        if let bpbMaxDocs { bpb += ["--max-docs", String(bpbMaxDocs)] }
+        stages.append(DemoStage(name: "bpb", args: bpb + threads + [c("test.jsonl.zst")], corpusInputs: [c("test.jsonl.zst")],
+                                after: ["train", "train-tokenizer"], outputs: [o(DemoLayout.bpb)], stdout: o(DemoLayout.bpb),
+                                summary: { _ in bpbSummary(o(DemoLayout.bpb)) },
+                                available: TokenMill.configuration.subcommands.contains { $0.configuration.commandName == "bpb" }))
+        return stages
+    }
+
+    /// The tiny preset logs every 50 steps, more than a run of seconds may reach: quick runs train from
+    /// a copy of it (OUT/tiny.json) that logs every 5 steps and validates every 25.
+    func quickConfig() -> (String, RunConfig)? {
+        guard preset == "tiny", var config = RunConfig.preset(preset) else { return nil }
+        config.training.logEvery = 5
+        config.training.evalEvery = 25
+        return ((out as NSString).appendingPathComponent("tiny.json"), config)
+    }
+
+    func writeRecord(_ records: [DemoStageRecord], corpus: String) throws {
+        let config = RunConfig.preset(preset)!
+        let settings: [[String]] = [
+            ["corpus", corpus],
+            ["output directory", out],
+            ["normalization", "NFKC (+ BOM, CRLF and control-character cleanups)"],
+            ["tokenizer", "byte-level BPE, deepseek-v3 pre-tokenizer, \(formatCount(vocabSize)) ids, specials <|endoftext|> <|fim_begin|> <|fim_hole|> <|fim_end|>"],
+            ["fill-in-the-middle", "rate 0.1, PSM"],
+            ["packing", "best-fit, rows of \(config.training.sequenceLength) tokens, \(validFraction) of documents held out for validation"],
+            ["model", "preset \(preset): \(config.model.numHiddenLayers) layers (\(config.model.firstKDenseReplace) dense), hidden \(config.model.hiddenSize), \(config.model.nSharedExperts) shared + \(config.model.nRoutedExperts) routed experts, top-\(config.model.numExpertsPerTok), MTP depth \(config.model.numNextnPredictLayers)"],
+            ["training", "\(formatMinutes(minutes)), \(config.training.microBatchSize) × \(config.training.sequenceLength) tokens × \(config.training.gradientAccumulation) accumulation a step, lr \(config.training.learningRate)"],
+            ["bits per byte", "test.jsonl.zst" + (bpbMaxDocs.map { ", first \($0) documents" } ?? "") + ", normalized as in training; zstd and xz baselines"],
+            ["machine", "\(ProcessInfo.processInfo.activeProcessorCount) cores" + (progressOptions.threads.map { ", \($0) threads" } ?? "")],
+            ["tokenmill", TokenMill.configuration.version],
+        ]
+        let object: [String: Any] = [
+            "format": "tokenmill-demo", "settings": settings,
+            "stages": records.map { ["name": $0.name, "seconds": $0.seconds, "reused": $0.reused, "summary": $0.summary] as [String: Any] },
+        ]
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
+        try writeAtomically(Array(data) + [10], to: (out as NSString).appendingPathComponent(DemoLayout.record))
+    }
+}
+
+/// `tokenmill report DIR`: rewrite report.html and report.json from a demo directory.
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write report.html and report.json from a directory `tokenmill demo` filled.",
+        discussion: """
+        Example: tokenmill report out/demo
+
+        Reads DIR/demo.json, tokenizer-stats.json, train.packed.json, run/metrics.jsonl and bpb.json; a \
+        missing file leaves its figure out with a note. Memory: the inputs, read whole (small).
+        """
+    )
+
+    @Argument(help: "The demo's output directory.")
+    var directory: String
+
+    func run() throws {
+        try reportingErrors {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
+                throw RuntimeFailure(description: "\(directory): not a directory")
+            }
+            let data = try ReportData.load(directory: directory)
+            try writeReport(data, directory: directory)
+            let missing = data.missing.keys.sorted()
+            printError("report: wrote \((directory as NSString).appendingPathComponent(DemoLayout.reportHTML)) and \(DemoLayout.reportJSON)" +
+                       (missing.isEmpty ? "" : "; without \(missing.joined(separator: ", ")) (missing: \(missing.map { data.missing[$0]! }.joined(separator: ", ")))"))
+        }
+    }
+}
+
+func writeReport(_ data: ReportData, directory: String) throws {
+    try writeAtomically(Array(data.html().utf8), to: (directory as NSString).appendingPathComponent(DemoLayout.reportHTML))
+    try writeAtomically(Array(data.json()) + [10], to: (directory as NSString).appendingPathComponent(DemoLayout.reportJSON))
+}
+
+func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+    let file = try OutputFile(path: path, compress: false)
+    do { try file.write(bytes); try file.commit() } catch { file.abandon(); throw error }
+}
+
+private func formatMinutes(_ m: Double) -> String {
+    m == m.rounded() ? "\(Int(m)) min" : String(format: "%g min", m)
+}
+
+/// The corpus directory: the option, else `corpora/` in the working directory or above the executable.
+func locateCorpus(_ option: String?) throws -> String {
+    let fm = FileManager.default
+    func holds(_ dir: String) -> Bool {
+        fm.fileExists(atPath: (dir as NSString).appendingPathComponent("train.jsonl.zst")) && fm.fileExists(atPath: (dir as NSString).appendingPathComponent("test.jsonl.zst"))
+    }
+    if let option {
+        guard holds(option) else {
+            throw ValidationError("--corpus \(option): needs train.jsonl.zst and test.jsonl.zst in that directory.")
+        }
+        return option
+    }
+    var looked: [String] = []
+    var candidates = ["corpora"]
+    if let exe = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+        var dir = (exe as NSString).deletingLastPathComponent
+        while dir != "/" && !dir.isEmpty {
+            candidates.append((dir as NSString).appendingPathComponent("corpora"))
+            dir = (dir as NSString).deletingLastPathComponent
+        }
+    }
+    for dir in candidates {
+        if holds(dir) { return dir }
+        looked.append(dir)
+    }
+    throw RuntimeFailure(description: "the bundled corpus (corpora/train.jsonl.zst and corpora/test.jsonl.zst) was not found in ./corpora or above the executable (\(looked.count) places); run from the TokenMill checkout or pass --corpus DIR")
+}
+
+private func tokenizerStatsSummary(_ path: String) -> String {
+    guard let data = FileManager.default.contents(atPath: path),
+          let o = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+          let overall = o["overall"] as? [String: Any],
+          let bytes = (overall["bytes"] as? NSNumber)?.doubleValue, let tokens = (overall["tokens"] as? NSNumber)?.doubleValue, tokens > 0 else { return "" }
+    let groups = (o["groups"] as? [String: Any])?.count ?? 0
+    return String(format: "tokenizer-stats: %.3f bytes per token on the test split (%@ tokens, %d subsets)", bytes / tokens, formatCount(Int(tokens)), groups)
+}
+
+private func bpbSummary(_ path: String) -> String {
+    guard let data = FileManager.default.contents(atPath: path),
+          let o = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+          let overall = o["overall"] as? [String: Any], let bpb = (overall["bpb"] as? NSNumber)?.doubleValue else { return "" }
+    var s = String(format: "bpb: %.4f bits per byte overall", bpb)
+    let baselines = (overall["baselines"] as? [String: Any] ?? [:]).compactMap { k, v in (v as? NSNumber).map { (k, $0.doubleValue) } }.sorted { $0.0 < $1.0 }
+    if !baselines.isEmpty { s += " (" + baselines.map { String(format: "%@ %.4f", $0.0, $0.1) }.joined(separator: ", ") + ")" }
+    return s
+}
+
+/// The final table: BPB per subset beside the compressors.
+func bpbTable(_ data: ReportData, test: String) -> String? {
+    guard let overall = data.bpbOverall else { return nil }
+    let names = Array(Set((data.bpbRows + [overall]).flatMap { $0.baselines.map(\.0) })).sorted()
+    let header = ["subset", "documents", "bytes", "BPB", "95% interval"] + names
+    var rows = [header]
+    for r in data.bpbRows.sorted(by: { $0.bytes > $1.bytes }) + [overall] {
+        rows.append([r.name, formatCount(r.documents), formatCount(r.bytes), String(format: "%.4f", r.bpb),
+                     r.interval.map { String(format: "%.4f–%.4f", $0.0, $0.1) } ?? "-"]
+                    + names.map { n in r.baselines.first { $0.0 == n }.map { String(format: "%.4f", $0.1) } ?? "-" })
+    }
+    let widths = header.indices.map { c in rows.map { $0[c].count }.max()! }
+    var lines = ["bits per byte on \(test) (lower is better):"]
+    for (i, r) in rows.enumerated() {
+        if i == rows.count - 1 { lines.append(String(repeating: "-", count: widths.reduce(0, +) + 2 * (widths.count - 1))) }
+        lines.append(r.enumerated().map { c, v in c == 0 ? v.padding(toLength: widths[c], withPad: " ", startingAt: 0) : String(repeating: " ", count: widths[c] - v.count) + v }.joined(separator: "  "))
+        if i == 0 { lines.append(String(repeating: "-", count: widths.reduce(0, +) + 2 * (widths.count - 1))) }
+    }
+    return lines.joined(separator: "\n")
+}

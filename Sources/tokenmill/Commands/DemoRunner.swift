@@ -1,0 +1,260 @@
+// The stage runner behind `tokenmill demo`: runs one stage as a child process of this executable,
+// shows its latest message as a live status line, keeps its messages in OUT/logs/STAGE.log, prints
+// one summary line, and records what produced the stage so that a later run can reuse it (the policy
+// is in DemoCommand.swift).
+import ArgumentParser
+import CorpusIO
+import Foundation
+
+/// One stage: a subcommand's arguments, what it reads and writes.
+struct DemoStage {
+    var name: String
+    var args: [String]
+    /// Files outside OUT the stage reads; their size and SHA-256 enter the stage's key.
+    var corpusInputs: [String] = []
+    /// Earlier stages whose outputs the stage reads; their digests enter the stage's key.
+    var after: [String] = []
+    /// Files the stage writes; all must exist, unchanged, for the stage to be reused.
+    var outputs: [String]
+    /// Write the child's stdout to this file (atomically) instead of its log.
+    var stdout: String? = nil
+    /// The outputs hashed into the stage's digest (default: all of them).
+    var digestOnly: [String]? = nil
+    /// Paths removed before the stage runs.
+    var clean: [String] = []
+    /// The stage's summary line from its messages (default: its last line).
+    var summary: (StageMessages) -> String = { $0.lines.last ?? "" }
+    /// False when this build lacks the subcommand: the stage is skipped with a note.
+    var available = true
+}
+
+struct StageMessages {
+    var lines: [String]
+}
+
+/// What the run did with one stage (written to demo.json).
+struct DemoStageRecord {
+    var name: String
+    var seconds: Double
+    var reused: Bool
+    var summary: String
+}
+
+final class DemoRunner {
+    let out: String
+    let corpus: String
+    let executable: String
+    let live: Bool
+    /// The output digest of each stage done or reused in this run.
+    private var digests: [String: String] = [:]
+    private var inputHashes: [String: String] = [:]
+
+    init(out: String, corpus: String, progress: ProgressOptions) throws {
+        self.out = out
+        self.corpus = corpus
+        live = progress.progress == .bar || (progress.progress == .auto && isatty(2) != 0)
+        guard let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? Bundle.main.executablePath else {
+            throw RuntimeFailure(description: "cannot find this executable's path (/proc/self/exe)")
+        }
+        executable = exe
+        for dir in [out, path(DemoLayout.stamps), path(DemoLayout.logs)] {
+            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                throw RuntimeFailure(description: "\(dir): cannot create the directory (\(error.localizedDescription))")
+            }
+        }
+    }
+
+    private func path(_ name: String) -> String { (out as NSString).appendingPathComponent(name) }
+
+    /// A path with OUT and the corpus directory written symbolically, so keys survive a new working directory.
+    private func symbolic(_ p: String) -> String {
+        if p == out || p.hasPrefix(out + "/") { return "$OUT" + p.dropFirst(out.count) }
+        if p == corpus || p.hasPrefix(corpus + "/") { return "$CORPUS" + p.dropFirst(corpus.count) }
+        return p
+    }
+
+    /// The text a stage's reuse depends on: tool version, arguments (less --threads, which changes no
+    /// output), corpus files' sizes and hashes, and earlier stages' digests.
+    private func key(_ stage: DemoStage) throws -> String {
+        var args: [String] = []
+        var skip = false
+        for a in stage.args {
+            if skip { skip = false; continue }
+            if a == "--threads" { skip = true; continue }
+            args.append(symbolic(a))
+        }
+        var key = "tokenmill \(TokenMill.configuration.version)\nstage \(stage.name)\nargs \(args.joined(separator: " "))\n"
+        for input in stage.corpusInputs {
+            if inputHashes[input] == nil { inputHashes[input] = try sha256(ofFile: input) }
+            key += "input \(symbolic(input)) \(fileSize(input) ?? -1) \(inputHashes[input]!)\n"
+        }
+        for dep in stage.after { key += "after \(dep) \(digests[dep] ?? "none")\n" }
+        return key
+    }
+
+    private func fileSize(_ p: String) -> Int? {
+        (try? FileManager.default.attributesOfItem(atPath: p))?[.size] as? Int
+    }
+
+    private func mtimeMillis(_ p: String) -> Int? {
+        ((try? FileManager.default.attributesOfItem(atPath: p))?[.modificationDate] as? Date).map { Int(($0.timeIntervalSince1970 * 1000).rounded()) }
+    }
+
+    private func stampPath(_ stage: DemoStage) -> String { path(DemoLayout.stamps + "/\(stage.name).json") }
+
+    /// The stamp of a finished stage whose key and outputs still match, or nil.
+    private func reusable(_ stage: DemoStage, keyHash: String) -> [String: Any]? {
+        guard let data = FileManager.default.contents(atPath: stampPath(stage)),
+              let stamp = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              stamp["key"] as? String == keyHash, let outputs = stamp["outputs"] as? [[Any]], outputs.count == stage.outputs.count else { return nil }
+        for (o, recorded) in zip(stage.outputs, outputs) {
+            guard recorded.count == 3, recorded[0] as? String == symbolic(o),
+                  (recorded[1] as? NSNumber)?.intValue == fileSize(o), (recorded[2] as? NSNumber)?.intValue == mtimeMillis(o) else { return nil }
+        }
+        return stamp
+    }
+
+    func run(_ stage: DemoStage, index: Int, of count: Int) throws -> DemoStageRecord {
+        let label = "[\(index)/\(count)] " + stage.name.padding(toLength: 16, withPad: " ", startingAt: 0)
+        guard stage.available else {
+            let note = "skipped: this build has no `tokenmill \(stage.args[0])`"
+            printError("\(label) \(note)")
+            return DemoStageRecord(name: stage.name, seconds: 0, reused: false, summary: note)
+        }
+        let keyText = try key(stage)
+        var hasher = SHA256()
+        hasher.update(Array(keyText.utf8))
+        let keyHash = hasher.hexDigest()
+        if let stamp = reusable(stage, keyHash: keyHash), let digest = stamp["digest"] as? String {
+            digests[stage.name] = digest
+            let summary = stamp["summary"] as? String ?? ""
+            printError("\(label) reused    \(summary)")
+            return DemoStageRecord(name: stage.name, seconds: (stamp["seconds"] as? NSNumber)?.doubleValue ?? 0, reused: true, summary: summary)
+        }
+
+        // Not reusable: forget the stage's record first, so an interruption cannot leave it looking done.
+        try? FileManager.default.removeItem(atPath: stampPath(stage))
+        for p in stage.clean { try? FileManager.default.removeItem(atPath: p) }
+        let start = Date()
+        let (lines, stdout) = try runChild(stage, label: label)
+        if let target = stage.stdout { try writeAtomically(Array(stdout), to: target) }
+        let seconds = Date().timeIntervalSince(start)
+        for o in stage.outputs where !FileManager.default.fileExists(atPath: o) {
+            throw RuntimeFailure(description: "stage \(stage.name) finished without writing \(o); see \(path(DemoLayout.logs + "/\(stage.name).log"))")
+        }
+        var summary = stage.summary(StageMessages(lines: lines))
+        if summary.hasPrefix(stage.args[0] + ": ") { summary.removeFirst(stage.args[0].count + 2) }
+
+        // The digest of the outputs, then the stamp (written last: it marks the stage done).
+        var digest = SHA256()
+        for o in stage.digestOnly ?? stage.outputs { digest.update(Array("\(symbolic(o)) \(try sha256(ofFile: o))\n".utf8)) }
+        let digestHex = digest.hexDigest()
+        digests[stage.name] = digestHex
+        let stamp: [String: Any] = [
+            "stage": stage.name, "key": keyHash, "key_text": keyText, "digest": digestHex, "seconds": seconds, "summary": summary,
+            "outputs": stage.outputs.map { [symbolic($0), fileSize($0) ?? -1, mtimeMillis($0) ?? -1] as [Any] },
+        ]
+        try writeAtomically(Array(try JSONSerialization.data(withJSONObject: stamp, options: [.sortedKeys, .prettyPrinted])) + [10], to: stampPath(stage))
+        printError("\(label) \(formatDuration(seconds).padding(toLength: 9, withPad: " ", startingAt: 0)) \(summary)")
+        return DemoStageRecord(name: stage.name, seconds: seconds, reused: false, summary: summary)
+    }
+
+    /// Runs `tokenmill ARGS` as a child; returns its stderr lines and its stdout. Throws when it fails.
+    private func runChild(_ stage: DemoStage, label: String) throws -> ([String], Data) {
+        let logPath = path(DemoLayout.logs + "/\(stage.name).log")
+        FileManager.default.createFile(atPath: logPath, contents: Data(("$ tokenmill " + stage.args.joined(separator: " ") + "\n").utf8))
+        guard let log = FileHandle(forWritingAtPath: logPath) else { throw RuntimeFailure(description: "\(logPath): cannot write") }
+        defer { try? log.close() }
+        log.seekToEndOfFile()
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = stage.args
+        let errPipe = Pipe(), outPipe = Pipe()
+        process.standardError = errPipe
+        process.standardOutput = outPipe
+        process.standardInput = FileHandle.nullDevice
+        do { try process.run() } catch { throw RuntimeFailure(description: "\(executable): cannot run (\(error.localizedDescription))") }
+
+        // stdout on another thread (so neither pipe can fill up), stderr here.
+        let stdoutBox = DataBox()
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            stdoutBox.data = outPipe.fileHandleForReading.readDataToEndOfFile()
+            done.signal()
+        }
+        let status = LiveStatus(label: label, enabled: live)
+        var lines: [String] = []
+        var pending = Data()
+        while true {
+            let chunk = errPipe.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            log.write(chunk)
+            pending.append(chunk)
+            // Messages end in \n; progress bars redraw with \r: both end a line here.
+            while let cut = pending.firstIndex(where: { $0 == 10 || $0 == 13 }) {
+                let line = String(decoding: pending[pending.startIndex ..< cut], as: UTF8.self)
+                    .replacingOccurrences(of: "\u{1B}[K", with: "").trimmingCharacters(in: .whitespaces)
+                pending.removeSubrange(pending.startIndex ... cut)
+                if !line.isEmpty { lines.append(line); status.show(line) }
+            }
+        }
+        if !pending.isEmpty { lines.append(String(decoding: pending, as: UTF8.self)) }
+        done.wait()
+        process.waitUntilExit()
+        status.stop()
+        if stage.stdout == nil && !stdoutBox.data.isEmpty { log.write(stdoutBox.data) }
+        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
+            for l in lines.suffix(8) { printError("  " + l) }
+            let how = process.terminationReason == .exit ? "exit \(process.terminationStatus)" : "signal \(process.terminationStatus)"
+            throw RuntimeFailure(description: "stage \(stage.name) failed (\(how)); its messages are in \(logPath)")
+        }
+        return (lines, stdoutBox.data)
+    }
+}
+
+private final class DataBox: @unchecked Sendable { var data = Data() }
+
+/// The live status line of a running stage: its label, elapsed time and latest message, redrawn each
+/// second and on each message, on stderr when it is a terminal.
+private final class LiveStatus: @unchecked Sendable {
+    let label: String
+    let enabled: Bool
+    let start = Date()
+    private let lock = NSLock()
+    private var last = ""
+    private var timer: DispatchSourceTimer?
+
+    init(label: String, enabled: Bool) {
+        self.label = label
+        self.enabled = enabled
+        guard enabled else { return }
+        let t = DispatchSource.makeTimerSource(queue: .global())
+        t.schedule(deadline: .now() + 1, repeating: 1)
+        t.setEventHandler { [weak self] in self?.draw() }
+        t.resume()
+        timer = t
+    }
+
+    func show(_ line: String) {
+        guard enabled else { return }
+        lock.withLock { last = line }
+        draw()
+    }
+
+    private func draw() {
+        lock.withLock {
+            var ws = winsize()
+            let width = ioctl(2, UInt(TIOCGWINSZ), &ws) == 0 && ws.ws_col > 20 ? Int(ws.ws_col) : 100
+            var text = "\(label) \(formatDuration(Date().timeIntervalSince(start)).padding(toLength: 9, withPad: " ", startingAt: 0)) \(last)"
+            if text.count > width - 1 { text = String(text.prefix(width - 2)) + "…" }
+            FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+        }
+    }
+
+    func stop() {
+        guard enabled else { return }
+        timer?.cancel()
+        lock.withLock { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}

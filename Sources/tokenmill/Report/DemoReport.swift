@@ -1,0 +1,270 @@
+// The figures of a demo report, read from a demo directory (the files `tokenmill demo` writes; see
+// `DemoLayout`), and written as report.json. A missing file leaves its figure out (the page says
+// which file is missing); a malformed one is an error naming the file and line.
+// Cost: reads every file whole; metrics.jsonl grows by one line per logged step (a 10-minute run: a
+// few hundred lines).
+import Foundation
+
+/// Where `tokenmill demo` puts things inside its output directory.
+enum DemoLayout {
+    static let record = "demo.json"
+    static let stamps = ".stages"
+    static let logs = "logs"
+    static let trainNormalized = "train.nfkc.jsonl.zst"
+    static let testNormalized = "test.nfkc.jsonl.zst"
+    static let tokenizer = "tokenizer.json"
+    static let tokenizerStats = "tokenizer-stats.json"
+    static let tokenized = "train"
+    static let packed = "train.packed"
+    static let run = "run"
+    static let metrics = "run/metrics.jsonl"
+    static let bpb = "bpb.json"
+    static let reportHTML = "report.html"
+    static let reportJSON = "report.json"
+}
+
+/// A malformed input of the report.
+struct ReportInputError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Bytes per token of one subset of the test split.
+struct TokenizerRow {
+    var name: String
+    var documents: Int
+    var bytes: Int
+    var tokens: Int
+    var bytesPerToken: Double { tokens > 0 ? Double(bytes) / Double(tokens) : 0 }
+}
+
+/// One packing strategy's outcome on the training documents.
+struct PackingRow {
+    var documents = 0, tokens = 0, rows = 0, truncatedDocuments = 0, paddingTokens = 0
+    var truncatedShare = 0.0, paddingShare = 0.0
+}
+
+/// One logged training step.
+struct LossPoint {
+    var step: Int
+    var tokens: Double
+    var loss: Double
+    var main: Double
+    var mtp: [Double]
+}
+
+/// Expert load of one MoE layer at each logged step.
+struct ExpertLayerSeries {
+    var layer: Int
+    var tokens: [Double] = []
+    /// Tokens routed to each expert at each logged step, when the metrics carry them ("loads").
+    var loads: [[Int]] = []
+    var maxOverMin: [Double] = []
+    var biasMin: [Double] = []
+    var biasMax: [Double] = []
+}
+
+/// One row of the bits-per-byte table.
+struct BPBRow {
+    var name: String
+    var documents: Int
+    var bytes: Int
+    var tokens: Int
+    var bpb: Double
+    var interval: (Double, Double)?
+    var baselines: [(String, Double)]
+}
+
+/// Everything the report shows.
+struct ReportData {
+    var title = "TokenMill demo report"
+    var settings: [(String, String)] = []
+    var stages: [(name: String, seconds: Double, reused: Bool, summary: String)] = []
+    var tokenizerSummary: [(String, String)] = []
+    var tokenizerRows: [TokenizerRow] = []
+    var tokenizerOverall: TokenizerRow?
+    var packingSeqLen = 0
+    var packing: [(String, PackingRow)] = []
+    var validationRows: PackingRow?
+    var losses: [LossPoint] = []
+    var validation: [(step: Int, tokens: Double, loss: Double)] = []
+    var experts: [ExpertLayerSeries] = []
+    var expertsPerLayer = 0
+    var bpbDefinition = ""
+    var bpbRows: [BPBRow] = []
+    var bpbOverall: BPBRow?
+    /// Figures left out, with the reason (e.g. "bpb.json is missing").
+    var missing: [String: String] = [:]
+}
+
+// MARK: - Reading a demo directory
+
+private func readJSONObject(_ path: String) throws -> [String: Any]? {
+    guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        throw ReportInputError(description: "\(path): not a JSON object")
+    }
+    return object
+}
+
+private func int(_ v: Any?) -> Int? { (v as? NSNumber)?.intValue }
+private func double(_ v: Any?) -> Double? { (v as? NSNumber)?.doubleValue }
+
+extension ReportData {
+    /// Reads the figures of the demo directory `dir`.
+    static func load(directory dir: String) throws -> ReportData {
+        var r = ReportData()
+        func path(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
+
+        // 1. Settings and stage timings (demo.json).
+        if let record = try readJSONObject(path(DemoLayout.record)) {
+            for pair in record["settings"] as? [[Any]] ?? [] where pair.count == 2 {
+                r.settings.append(("\(pair[0])", "\(pair[1])"))
+            }
+            for s in record["stages"] as? [[String: Any]] ?? [] {
+                r.stages.append((s["name"] as? String ?? "?", double(s["seconds"]) ?? 0, s["reused"] as? Bool ?? false, s["summary"] as? String ?? ""))
+            }
+        } else { r.missing["settings"] = "\(DemoLayout.record) is missing" }
+
+        // 2. Tokenizer: bytes per token per subset (tokenizer-stats --json on the test split).
+        if let stats = try readJSONObject(path(DemoLayout.tokenizerStats)) {
+            func row(_ name: String, _ o: Any?) -> TokenizerRow? {
+                guard let o = o as? [String: Any] else { return nil }
+                return TokenizerRow(name: name, documents: int(o["documents"]) ?? 0, bytes: int(o["bytes"]) ?? 0, tokens: int(o["tokens"]) ?? 0)
+            }
+            r.tokenizerOverall = row("overall", stats["overall"])
+            let groups = stats["groups"] as? [String: Any] ?? [:]
+            r.tokenizerRows = groups.keys.sorted().compactMap { row($0, groups[$0]) }
+            if let v = int(stats["vocabulary_size"]) { r.tokenizerSummary.append(("vocabulary", formatCount(v) + " ids")) }
+            if let p = stats["pretokenizer"] as? String { r.tokenizerSummary.append(("pre-tokenizer", p)) }
+            if let u = int(stats["vocabulary_used"]), let v = int(stats["vocabulary_size"]), v > 0 {
+                r.tokenizerSummary.append(("vocabulary used on the test split", String(format: "%@ (%.1f%%)", formatCount(u), 100 * Double(u) / Double(v))))
+            }
+        } else { r.missing["tokenizer"] = "\(DemoLayout.tokenizerStats) is missing" }
+
+        // 3. Packing: the pack manifest's comparison of both strategies.
+        if let manifest = try readJSONObject(path(DemoLayout.packed + ".json")) {
+            func row(_ o: Any?) -> PackingRow? {
+                guard let o = o as? [String: Any] else { return nil }
+                return PackingRow(documents: int(o["documents"]) ?? 0, tokens: int(o["tokens"]) ?? 0, rows: int(o["rows"]) ?? 0,
+                                  truncatedDocuments: int(o["truncated_documents"]) ?? 0, paddingTokens: int(o["padding_tokens"]) ?? 0,
+                                  truncatedShare: double(o["truncated_share"]) ?? 0, paddingShare: double(o["padding_share"]) ?? 0)
+            }
+            r.packingSeqLen = int((manifest["options"] as? [String: Any])?["seq_len"]) ?? 0
+            let comparison = manifest["comparison"] as? [String: Any] ?? [:]
+            for name in ["best-fit", "concat"] { if let p = row(comparison[name]) { r.packing.append((name, p)) } }
+            r.validationRows = row(manifest["validation"])
+            if r.packing.isEmpty { r.missing["packing"] = "\(DemoLayout.packed).json has no \"comparison\"" }
+        } else { r.missing["packing"] = "\(DemoLayout.packed).json is missing" }
+
+        // 4. Training: metrics.jsonl (loss lines, validation lines, expert load per MoE layer).
+        let metricsPath = path(DemoLayout.metrics)
+        if let data = FileManager.default.contents(atPath: metricsPath) {
+            var tokensPerStep: Double?
+            var layers: [Int: ExpertLayerSeries] = [:]
+            var pendingValidation: [(Int, Double)] = []
+            for (n, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
+                guard let o = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else {
+                    throw ReportInputError(description: "\(metricsPath):\(n + 1): not a JSON object")
+                }
+                guard let step = int(o["step"]) else { continue }
+                if let v = double(o["val_loss"]) { pendingValidation.append((step, v)); continue }
+                guard let loss = double(o["loss"]), let tokens = double(o["tokens"]) else { continue }
+                if step > 0 { tokensPerStep = tokens / Double(step) }
+                r.losses.append(LossPoint(step: step, tokens: tokens, loss: loss, main: double(o["loss_main"]) ?? loss,
+                                          mtp: (o["loss_mtp"] as? [Any] ?? []).compactMap(double)))
+                for e in o["expert_load"] as? [[String: Any]] ?? [] {
+                    let i = int(e["moe_layer"]) ?? 0
+                    var s = layers[i] ?? ExpertLayerSeries(layer: i)
+                    s.tokens.append(tokens)
+                    s.maxOverMin.append(double(e["max_over_min"]) ?? 1)
+                    s.biasMin.append(double(e["bias_min"]) ?? 0)
+                    s.biasMax.append(double(e["bias_max"]) ?? 0)
+                    if let loads = e["loads"] as? [Any] { s.loads.append(loads.compactMap(int)) }
+                    layers[i] = s
+                }
+            }
+            // A resumed run restarts its log at a checkpoint: keep the last occurrence of each step.
+            r.losses = Dictionary(r.losses.map { ($0.step, $0) }, uniquingKeysWith: { $1 }).values.sorted { $0.step < $1.step }
+            let perStep = tokensPerStep ?? 0
+            r.validation = Dictionary(pendingValidation.map { ($0.0, $0.1) }, uniquingKeysWith: { $1 })
+                .sorted { $0.key < $1.key }.map { (step: $0.key, tokens: Double($0.key) * perStep, loss: $0.value) }
+            r.experts = layers.keys.sorted().map { layers[$0]! }
+            // Loads are drawn only when every logged step of every layer has them, all of one width.
+            let widths = Set(r.experts.flatMap { s in s.loads.map(\.count) })
+            if widths.count == 1, r.experts.allSatisfy({ $0.loads.count == $0.tokens.count }) {
+                r.expertsPerLayer = widths.first!
+            } else {
+                for i in r.experts.indices { r.experts[i].loads = [] }
+            }
+            if r.losses.isEmpty { r.missing["training"] = "\(DemoLayout.metrics) has no logged steps yet" }
+        } else { r.missing["training"] = "\(DemoLayout.metrics) is missing" }
+
+        // 5. Bits per byte (tokenmill bpb --json).
+        if let bpb = try readJSONObject(path(DemoLayout.bpb)) {
+            func row(_ o: [String: Any]) -> BPBRow? {
+                guard let name = o["name"] as? String, let v = double(o["bpb"]) else { return nil }
+                let ci = (o["bpb_ci95"] as? [Any])?.compactMap(double)
+                let baselines = (o["baselines"] as? [String: Any] ?? [:]).compactMap { k, v in double(v).map { (k, $0) } }.sorted { $0.0 < $1.0 }
+                return BPBRow(name: name, documents: int(o["documents"]) ?? 0, bytes: int(o["bytes"]) ?? 0, tokens: int(o["tokens"]) ?? 0,
+                              bpb: v, interval: ci?.count == 2 ? (ci![0], ci![1]) : nil, baselines: baselines)
+            }
+            r.bpbDefinition = bpb["definition"] as? String ?? ""
+            r.bpbRows = (bpb["subsets"] as? [[String: Any]] ?? []).compactMap(row)
+            r.bpbOverall = (bpb["overall"] as? [String: Any]).flatMap(row)
+            if r.bpbOverall == nil { throw ReportInputError(description: "\(path(DemoLayout.bpb)): no \"overall\" row with \"name\" and \"bpb\"") }
+        } else { r.missing["bpb"] = "\(DemoLayout.bpb) is missing" }
+        return r
+    }
+}
+
+// MARK: - report.json
+
+extension ReportData {
+    /// The figures as a JSON object (key-sorted, so equal inputs give equal bytes).
+    func json() -> Data {
+        func tok(_ t: TokenizerRow) -> [String: Any] {
+            ["name": t.name, "documents": t.documents, "bytes": t.bytes, "tokens": t.tokens, "bytes_per_token": t.bytesPerToken]
+        }
+        func pack(_ p: PackingRow) -> [String: Any] {
+            ["documents": p.documents, "tokens": p.tokens, "rows": p.rows, "truncated_documents": p.truncatedDocuments,
+             "truncated_share": p.truncatedShare, "padding_tokens": p.paddingTokens, "padding_share": p.paddingShare]
+        }
+        func bpb(_ b: BPBRow) -> [String: Any] {
+            var o: [String: Any] = ["name": b.name, "documents": b.documents, "bytes": b.bytes, "tokens": b.tokens, "bpb": b.bpb,
+                                    "baselines": Dictionary(b.baselines, uniquingKeysWith: { $1 })]
+            if let (lo, hi) = b.interval { o["bpb_ci95"] = [lo, hi] }
+            return o
+        }
+        var root: [String: Any] = [
+            "format": "tokenmill-demo-report",
+            "tokenmill_version": TokenMill.configuration.version,
+            "settings": settings.map { [$0.0, $0.1] },
+            "stages": stages.map { ["name": $0.name, "seconds": $0.seconds, "reused": $0.reused, "summary": $0.summary] as [String: Any] },
+            "missing": missing,
+        ]
+        if let o = tokenizerOverall {
+            root["tokenizer"] = ["overall": tok(o), "subsets": tokenizerRows.map(tok),
+                                 "summary": tokenizerSummary.map { [$0.0, $0.1] }] as [String: Any]
+        }
+        if !packing.isEmpty {
+            var p: [String: Any] = ["seq_len": packingSeqLen, "strategies": Dictionary(packing.map { ($0.0, pack($0.1)) }, uniquingKeysWith: { $1 })]
+            if let v = validationRows { p["validation"] = pack(v) }
+            root["packing"] = p
+        }
+        if !losses.isEmpty {
+            root["training"] = [
+                "loss": losses.map { ["step": $0.step, "tokens": $0.tokens, "loss": $0.loss, "loss_main": $0.main, "loss_mtp": $0.mtp] as [String: Any] },
+                "validation": validation.map { ["step": $0.step, "tokens": $0.tokens, "loss": $0.loss] as [String: Any] },
+                "expert_load": experts.map { e -> [String: Any] in
+                    var o: [String: Any] = ["moe_layer": e.layer, "tokens": e.tokens, "max_over_min": e.maxOverMin, "bias_min": e.biasMin, "bias_max": e.biasMax]
+                    if !e.loads.isEmpty { o["loads"] = e.loads }
+                    return o
+                },
+            ] as [String: Any]
+        }
+        if let o = bpbOverall {
+            root["bpb"] = ["definition": bpbDefinition, "overall": bpb(o), "subsets": bpbRows.map(bpb)] as [String: Any]
+        }
+        return (try? JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .prettyPrinted])) ?? Data("{}".utf8)
+    }
+}
