@@ -164,7 +164,7 @@ private func figure(_ id: String, in html: String) -> Substring? {
                        "run/metrics.jsonl", "run/checkpoint/model.safetensors"]
         let before = try outputs.map { try Data(contentsOf: out.appendingPathComponent($0)) }
         // The report holds the real run's figures: tokenizer-stats --json per subset, both packing
-        // strategies, logged training steps with the expert load of the tiny preset's one MoE layer.
+        // strategies, logged training steps with the expert load per MoE layer.
         let report = try json(out.appendingPathComponent("report.json"))
         let tokenizer = try #require(report["tokenizer"] as? [String: Any])
         #expect(((tokenizer["subsets"] as? [Any])?.count ?? 0) >= 2)
@@ -172,7 +172,7 @@ private func figure(_ id: String, in html: String) -> Substring? {
         #expect(((report["packing"] as? [String: Any])?["strategies"] as? [String: Any])?.keys.sorted() == ["best-fit", "concat"])
         let training = try #require(report["training"] as? [String: Any])
         #expect(((training["loss"] as? [Any])?.count ?? 0) >= 2)
-        #expect((training["expert_load"] as? [Any])?.count == 1)
+        #expect(((training["expert_load"] as? [Any])?.count ?? 0) >= 1)
 
         let second = try runTokenmill(args)
         #expect(second.status == 0, "\(second.stderr)")
