@@ -177,12 +177,12 @@ private func figure(_ id: String, in html: String) -> Substring? {
         let second = try runTokenmill(args)
         #expect(second.status == 0, "\(second.stderr)")
         let lines = second.stderr.split(separator: "\n")
-        for stage in ["normalize-train", "normalize-test", "train-tokenizer", "tokenizer-stats", "tokenize", "pack", "train"] {
+        for stage in ["normalize-train", "normalize-test", "train-tokenizer", "tokenizer-stats", "tokenize", "pack", "train", "bpb"] {
             #expect(lines.contains { $0.contains("] \(stage) ") && $0.contains(" reused ") }, "\(stage) not reused: \(second.stderr)")
         }
         #expect(try outputs.map { try Data(contentsOf: out.appendingPathComponent($0)) } == before)
         let record = try json(out.appendingPathComponent("demo.json"))
-        #expect((record["stages"] as! [[String: Any]]).filter { $0["reused"] as? Bool == true }.count == 7)
+        #expect((record["stages"] as! [[String: Any]]).filter { $0["reused"] as? Bool == true }.count == 8)
 
         // A different vocabulary redoes the tokenizer and what depends on it, not the normalization.
         let third = try runTokenmill(args.map { $0 == "300" ? "320" : $0 })
