@@ -186,8 +186,8 @@ extension ReportData {
         }
         let groups = bpbRows.sorted { $0.bytes > $1.bytes }.map { group($0) } + [group(overall, emphasized: true)]
         let svg = barChart(title: "Bits per byte on the test split, per subset", groups: groups, seriesNames: seriesNames,
-                           colors: [chartPalette[0], chartPalette[3], chartPalette[6]], xLabel: "bits per byte (lower is better)", barHeight: 8)
-        let allBaselines = Array(Set((bpbRows + [overall]).flatMap { $0.baselines.map(\.0) })).sorted()
+                           colors: [chartPalette[0], chartPalette[3], chartPalette[6]], xLabel: "bits per byte (lower is better)", barHeight: 12)
+        let allBaselines = baselineNames  // the strongest setting of each compressor; report.json has them all
         var rows = ""
         for r in bpbRows.sorted(by: { $0.bytes > $1.bytes }) + [overall] {
             let ci = r.interval.map { String(format: "%.3f–%.3f", $0.0, $0.1) } ?? ""
@@ -196,7 +196,7 @@ extension ReportData {
             rows += "</tr>"
         }
         let head = "<tr><th>subset</th><th>documents</th><th>bytes</th><th>bytes/token</th><th>BPB</th><th>95% interval</th>" + allBaselines.map { "<th>\(xmlEscape($0))</th>" }.joined() + "</tr>"
-        let table = "<table class=\"numbers\"><thead>\(head)</thead><tbody>\(rows)</tbody></table>"
+        let table = "<div class=\"scroll\"><table class=\"numbers\"><thead>\(head)</thead><tbody>\(rows)</tbody></table></div>"
         let definition = bpbDefinition.isEmpty ? "" : " Definition: \(xmlEscape(bpbDefinition))"
         return figure("fig-bpb", svg: svg, caption: "<b>Bits per byte</b> of the trained model on the test split per subset (whiskers: 95% bootstrap interval over documents), beside the compressors on the same texts.\(definition)") + table
     }
@@ -258,10 +258,13 @@ svg .frame { fill: none; stroke: #999; stroke-width: 0.6; }
 svg .legendbar { stroke: #999; stroke-width: 0.6; }
 table { border-collapse: collapse; font-size: 13px; margin: 8px 0 14px; font-variant-numeric: tabular-nums; }
 th, td { padding: 3px 10px 3px 0; text-align: left; vertical-align: top; }
-table.numbers td:not(:first-child), table.numbers th:not(:first-child) { text-align: right; padding-left: 12px; }
+table.numbers { font-size: 12.5px; }
+table.numbers td, table.numbers th { white-space: nowrap; }
+table.numbers td:not(:first-child), table.numbers th:not(:first-child) { text-align: right; padding-left: 10px; }
+.scroll { overflow-x: auto; }
 thead th { border-bottom: 1px solid #ccc; font-weight: 600; }
 tr.total td { border-top: 1px solid #ccc; font-weight: 600; }
-table.settings th { font-weight: 500; color: #555; padding-right: 18px; }
+table.settings th { white-space: nowrap; font-weight: 500; color: #555; padding-right: 18px; }
 table.stages { width: 100%; }
 table.stages td:first-child { white-space: nowrap; }
 table.stages td.t { white-space: nowrap; text-align: right; padding-right: 8px; }

@@ -233,7 +233,7 @@ func barChart(title: String, groups: [BarGroup], seriesNames: [String], colors: 
                 body += "<path class=\"whisker\" d=\"M\(f(x(lo))),\(f(cy))H\(f(x(hi)))M\(f(x(lo))),\(f(cy - 3))V\(f(cy + 3))M\(f(x(hi))),\(f(cy - 3))V\(f(cy + 3))\"/>"
                 end = max(end, x(hi))
             }
-            body += "<text class=\"value\" x=\"\(f(end + 4))\" y=\"\(f(by + barHeight - 2))\">\(String(format: valueFormat, value))</text>"
+            body += "<text class=\"value\" x=\"\(f(end + 4))\" y=\"\(f(by + barHeight / 2 + 3))\">\(String(format: valueFormat, value))</text>"
         }
     }
     if seriesNames.count > 1 {
