@@ -93,7 +93,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         // subtle: DeepSeek-V3's γ = 0.001 is tuned for 14.8T tokens at a small learning rate. In runs of a
         // few hundred steps at lr 2e-3, routers move faster than that bias can follow: measured on bytes
         // of the bundled corpus, max/min expert load was still ~2000 after 50 steps at γ = 0.001 and fell
-        // to ~90 after 30 steps at 0.01.
+        // to ~90 after 30 steps at 0.01. Not solved by γ alone: in the first ~50 steps on the packed
+        // bundled corpus (vocab 16384) every token of a step ranks the experts alike, so each step's load
+        // is all-or-nothing whatever the bias (measured with γ 0.02 and 0.05, α up to 0.01, the router's
+        // learning rate ×0.1; README, "The model").
         c.biasUpdateSpeed = 0.01
         return c
     }
@@ -141,6 +144,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var gradientAccumulation = 1
     public var learningRate = 3e-3
     public var minLearningRate = 3e-4
+
     public var warmupSteps = 20
     /// Steps of the cosine schedule (the run may stop earlier by --steps/--tokens/--minutes).
     public var steps = 200
@@ -174,7 +178,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         func get<T: Decodable>(_ k: CodingKeys, _ v: T) throws -> T { try c.decodeIfPresent(T.self, forKey: k) ?? v }
         sequenceLength = try get(.sequenceLength, d.sequenceLength); microBatchSize = try get(.microBatchSize, d.microBatchSize)
         gradientAccumulation = try get(.gradientAccumulation, d.gradientAccumulation)
-        learningRate = try get(.learningRate, d.learningRate); minLearningRate = try get(.minLearningRate, d.minLearningRate)
+        learningRate = try get(.learningRate, d.learningRate)
+        minLearningRate = try get(.minLearningRate, d.minLearningRate)
         warmupSteps = try get(.warmupSteps, d.warmupSteps); steps = try get(.steps, d.steps)
         weightDecay = try get(.weightDecay, d.weightDecay); beta1 = try get(.beta1, d.beta1); beta2 = try get(.beta2, d.beta2)
         epsilon = try get(.epsilon, d.epsilon); gradientClip = try get(.gradientClip, d.gradientClip); seed = try get(.seed, d.seed)
@@ -203,9 +208,11 @@ public struct RunConfig: Codable, Equatable, Sendable {
             return RunConfig(model: .tiny, training: t)
         case "small":
             var t = TrainingConfig()
-            t.sequenceLength = 512; t.microBatchSize = 4; t.gradientAccumulation = 2
-            t.learningRate = 2e-3; t.minLearningRate = 2e-4; t.warmupSteps = 100; t.steps = 2000
-            t.logEvery = 10; t.checkpointEvery = 200; t.evalEvery = 100; t.evalBatches = 4
+            // Sized for runs of about ten minutes on two cores (a few hundred steps of 2048 tokens); with
+            // --minutes or --tokens the cosine ends with the run, so the schedule fits the budget.
+            t.sequenceLength = 512; t.microBatchSize = 4; t.gradientAccumulation = 1
+            t.learningRate = 2e-3; t.minLearningRate = 2e-4; t.warmupSteps = 30; t.steps = 2000
+            t.logEvery = 10; t.checkpointEvery = 200; t.evalEvery = 50; t.evalBatches = 4
             return RunConfig(model: .small, training: t)
         default: return nil
         }

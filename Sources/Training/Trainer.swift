@@ -96,16 +96,34 @@ public final class Trainer {
     /// Tokens consumed by one optimizer step (predicted positions of the main head).
     public var tokensPerStep: Int { config.training.microBatchSize * config.training.sequenceLength * config.training.gradientAccumulation }
 
+    /// The step at which the cosine schedule reaches its minimum: `training.steps`, or with a token
+    /// budget the steps it takes, or with a time budget this invocation's steps so far plus the steps the
+    /// remaining time allows at the average pace so far (re-estimated every step).
+    public func plannedSteps(_ stop: StopCondition, elapsed: Double, stepsThisRun: Int) -> Int {
+        if let tokens = stop.tokens { return (tokens + tokensPerStep - 1) / tokensPerStep }
+        if let minutes = stop.minutes {
+            guard stepsThisRun > 0 else { return max(config.training.steps, state.step + 1) }
+            let pace = elapsed / Double(stepsThisRun)
+            return state.step + max(1, Int((minutes * 60 - elapsed) / pace))
+        }
+        return config.training.steps
+    }
+
+    /// The last planned schedule length (see `plannedSteps`).
+    public private(set) var scheduleSteps = 0
+
     /// Trains until `stop` (or `training.steps` when it names nothing); checkpoints at the end.
     public func train(until stop: StopCondition) throws {
         let t = config.training
         let targetSteps = stop.steps ?? (stop.tokens == nil && stop.minutes == nil ? t.steps : Int.max)
         let start = Date()
+        let firstStep = state.step
         var windowStart = Date(), windowTokens = 0
         while state.step < targetSteps {
             if let tokens = stop.tokens, state.tokensSeen >= tokens { break }
             if let minutes = stop.minutes, Date().timeIntervalSince(start) >= minutes * 60 { break }
-            let lr = learningRate(step: state.step, warmup: t.warmupSteps, total: t.steps, peak: t.learningRate,
+            scheduleSteps = plannedSteps(stop, elapsed: Date().timeIntervalSince(start), stepsThisRun: state.step - firstStep)
+            let lr = learningRate(step: state.step, warmup: t.warmupSteps, total: scheduleSteps, peak: t.learningRate,
                                   minimum: t.minLearningRate)
             let (losses, norm) = try step(lr: lr)
             state.step += 1
@@ -192,34 +210,41 @@ public final class Trainer {
         try Checkpoint.save(run: run, config: config, model: model, optimizer: optimizer, state: state)
     }
 
-    /// Per MoE layer: (max load, min load, bias min, bias max) for the current step.
-    func expertLoadSummary() -> [(Int, Int, Double, Double)] {
+    /// One MoE layer's routing in the current step: tokens per expert and the balancing bias range.
+    struct ExpertLoad {
+        var loads: [Int]
+        var biasMin, biasMax: Double
+        var max: Int { loads.max() ?? 0 }
+        var min: Int { loads.min() ?? 0 }
+        var ratio: Double { Double(max) / Double(Swift.max(min, 1)) }
+    }
+
+    /// Per MoE layer (MTP layers last): the loads of the current step.
+    func expertLoadSummary() -> [ExpertLoad] {
         let E = config.model.nRoutedExperts
         let biases = model.biasRanges()
         return (0..<model.moeLayerCount).map { i in
-            var hi = Int.min, lo = Int.max
-            for e in 0..<E { hi = max(hi, model.expertLoad[i * E + e]); lo = min(lo, model.expertLoad[i * E + e]) }
-            return (hi, lo, biases[i].0, biases[i].1)
+            ExpertLoad(loads: (0..<E).map { model.expertLoad[i * E + $0] }, biasMin: biases[i].0, biasMax: biases[i].1)
         }
     }
 
-    func report(losses: LossParts, lr: Double, norm: Double, tokens: Int, seconds: Double, loads: [(Int, Int, Double, Double)]) {
+    func report(losses: LossParts, lr: Double, norm: Double, tokens: Int, seconds: Double, loads: [ExpertLoad]) {
         let tps = Double(tokens) / max(seconds, 1e-9)
         let flops = 3 * model.forwardFlopsPerToken * tps / 1e9
         let share = sgemmPeak > 0 ? flops / sgemmPeak : 0
-        let worst = loads.map { Double($0.0) / Double(max($0.1, 1)) }.max() ?? 1
+        let ratios = loads.map { String(format: "%.2f", $0.ratio) }.joined(separator: " ")
         var line = String(format: "step %d | loss %.4f (main %.4f", state.step, losses.total, losses.main)
         for (k, l) in losses.mtp.enumerated() { line += String(format: ", mtp%d %.4f", k + 1, l) }
-        line += String(format: ") | lr %.2e | norm %.2f | %.0f tok/s | %.1f GFLOP/s (%.0f%% of sgemm) | expert load max/min %.2f",
-                       lr, norm, tps, flops, share * 100, worst)
+        line += String(format: ") | lr %.2e | norm %.2f | %.0f tok/s | %.1f GFLOP/s (%.0f%% of sgemm) | expert load max/min per layer ",
+                       lr, norm, tps, flops, share * 100) + ratios
         log(line)
         writeMetrics([
             "step": state.step, "loss": losses.total, "loss_main": losses.main, "loss_mtp": losses.mtp,
             "balance_loss": losses.balance, "lr": lr, "grad_norm": norm, "tokens": state.tokensSeen,
-            "tokens_per_s": tps, "gflops": flops, "sgemm_peak_gflops": sgemmPeak, "peak_share": share,
+            "tokens_per_s": tps, "gflops": flops, "schedule_steps": scheduleSteps, "sgemm_peak_gflops": sgemmPeak, "peak_share": share,
             "expert_load": loads.enumerated().map { i, l in
-                ["moe_layer": i, "max": l.0, "min": l.1, "max_over_min": Double(l.0) / Double(max(l.1, 1)),
-                 "bias_min": l.2, "bias_max": l.3] as [String: Any]
+                ["moe_layer": i, "max": l.max, "min": l.min, "max_over_min": l.ratio, "loads": l.loads,
+                 "bias_min": l.biasMin, "bias_max": l.biasMax] as [String: Any]
             },
         ])
     }

@@ -46,6 +46,27 @@ import Testing
         #expect(file.metadata["step"] == "10")
         let lines = try String(contentsOfFile: dir.appendingPathComponent("b/metrics.jsonl").path, encoding: .utf8).split(separator: "\n")
         #expect(lines.count >= 4)
+        // Every MoE layer's entry lists the tokens each expert got in the step: K picks per position.
+        let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        let layers = first["expert_load"] as! [[String: Any]]
+        #expect(layers.count == 2)   // layer 1 and the MTP layer
+        for l in layers {
+            let loads = l["loads"] as! [Int]
+            #expect(loads.count == 4 && loads.reduce(0, +) == 2 * 2 * 16 * 2)
+            #expect(loads.max() == l["max"] as? Int && loads.min() == l["min"] as? Int)
+        }
+    }
+
+    @Test func scheduleFollowsTheBudget() throws {
+        let dir = try makeDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let trainer = try Trainer(config: Self.config(), data: try Self.tokenFile(dir), run: nil, resume: false, log: { _ in })
+        #expect(trainer.tokensPerStep == 64)
+        #expect(trainer.plannedSteps(StopCondition(steps: 4), elapsed: 0, stepsThisRun: 0) == 10)   // training.steps
+        #expect(trainer.plannedSteps(StopCondition(tokens: 640), elapsed: 0, stepsThisRun: 0) == 10)
+        #expect(trainer.plannedSteps(StopCondition(tokens: 650), elapsed: 0, stepsThisRun: 0) == 11)
+        // 2 minutes, 30 s for 10 steps so far: 90 s left at 3 s a step → 30 more.
+        #expect(trainer.plannedSteps(StopCondition(minutes: 2), elapsed: 30, stepsThisRun: 10) == 30)
     }
 
     @Test func rejectsOutOfVocabularyData() throws {

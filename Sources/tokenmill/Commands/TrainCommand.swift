@@ -21,7 +21,11 @@ struct TrainCommand: ParsableCommand {
         --eod-id). PREFIX_valid beside the data is the validation split; otherwise the stream's last \
         training.validation_fraction. The run directory receives metrics.jsonl and \
         checkpoint/ (model.safetensors with transformers' names, optimizer state, config.json). Without \
-        --steps, --tokens or --minutes the run lasts training.steps steps. When OPENBLAS_CORETYPE is \
+        --steps, --tokens or --minutes the run lasts training.steps steps. The cosine schedule ends at \
+        training.steps (--steps only stops earlier, so a resumed run continues the same schedule); with \
+        --tokens it ends with the token budget, and with --minutes at the steps the time allows, estimated \
+        from the pace so far and re-estimated every step. metrics.jsonl gets one line per log step (losses, \
+        lr, tokens/s, GFLOP/s, and per MoE layer the tokens each expert received) and per validation. When OPENBLAS_CORETYPE is \
         unset the command picks the best OpenBLAS kernel for the CPU and restarts itself once with it.
         """
     )
