@@ -48,6 +48,11 @@ public enum Checkpoint {
                             state: TrainerState) throws {
         let fm = FileManager.default
         let final = run + "/checkpoint", temp = run + "/checkpoint.tmp", old = run + "/checkpoint.old"
+        // Weights that are not finite are not worth keeping: the previous checkpoint stays.
+        let P = model.parameterCount
+        for i in 0..<P where !model.params[i].isFinite {
+            throw TrainingError(message: "parameter \(i) is \(model.params[i]) at step \(state.step); not checkpointing (the previous checkpoint is kept)")
+        }
         try? fm.removeItem(atPath: temp)
         do { try fm.createDirectory(atPath: temp, withIntermediateDirectories: true) } catch {
             throw SafetensorsError(path: temp, message: "cannot create: \(error.localizedDescription)")
@@ -59,7 +64,6 @@ public enum Checkpoint {
             }
             try writeSafetensors(temp + "/model.safetensors", entries: entries,
                                  metadata: ["format": "pt", "step": String(state.step)])
-            let P = model.parameterCount
             try writeSafetensors(temp + "/optimizer.safetensors", entries: [
                 SafetensorsEntry(name: "exp_avg", dtype: "F32", shape: [P], pointer: UnsafeRawPointer(optimizer.m), byteCount: P * 4),
                 SafetensorsEntry(name: "exp_avg_sq", dtype: "F32", shape: [P], pointer: UnsafeRawPointer(optimizer.v), byteCount: P * 4),
@@ -71,6 +75,9 @@ public enum Checkpoint {
             try writeFile(temp + "/state.json", try e.encode(state))
         } catch {
             try? fm.removeItem(atPath: temp)
+            if let e = error as? SafetensorsError {
+                throw SafetensorsError(path: e.path, message: e.message + "; the previous checkpoint is kept")
+            }
             throw error
         }
         try? fm.removeItem(atPath: old)
@@ -111,7 +118,7 @@ public enum Checkpoint {
 
     static func writeFile(_ path: String, _ data: Data) throws {
         guard let f = fopen(path, "wb") else { throw SafetensorsError(path: path, message: "cannot create: \(String(cString: strerror(errno)))") }
-        let ok = data.withUnsafeBytes { fwrite($0.baseAddress, 1, data.count, f) == data.count } && fflush(f) == 0 && fsync(fileno(f)) == 0
+        let ok = data.withUnsafeBytes { data.isEmpty || checkedWrite($0.baseAddress!, data.count, f, path: path) } && fflush(f) == 0 && fsync(fileno(f)) == 0
         let err = errno
         if fclose(f) != 0 || !ok { throw SafetensorsError(path: path, message: "write failed: \(String(cString: strerror(err)))") }
     }

@@ -32,6 +32,32 @@ private func jsonString(_ s: String) -> String {
     return String(text.dropFirst().dropLast())
 }
 
+/// Test hook (fault injection): files written by `writeSafetensors` and `Checkpoint` under `directory`
+/// share `bytes` of pretend free space and fail with ENOSPC past it, as on a full disk.
+public struct SimulatedDisk: Sendable {
+    public var directory: String
+    public var bytes: Int
+    public init(directory: String, bytes: Int) { self.directory = directory; self.bytes = bytes }
+}
+nonisolated(unsafe) public var simulatedDisk: SimulatedDisk?
+private let simulatedDiskLock = NSLock()
+
+/// fwrite that honours `simulatedDisk`: writes what fits, then fails with ENOSPC.
+func checkedWrite(_ p: UnsafeRawPointer, _ count: Int, _ f: UnsafeMutablePointer<FILE>, path: String) -> Bool {
+    let allowed: Int? = simulatedDiskLock.withLock {
+        guard let disk = simulatedDisk, path.hasPrefix(disk.directory) else { return nil }
+        let n = min(disk.bytes, count)
+        simulatedDisk!.bytes -= n
+        return n
+    }
+    if let allowed, allowed < count {
+        if allowed > 0 { _ = fwrite(p, 1, allowed, f) }
+        errno = ENOSPC
+        return false
+    }
+    return fwrite(p, 1, count, f) == count
+}
+
 /// Writes `entries` to `path` (not atomically; `Checkpoint` writes into a temporary directory) and
 /// fsyncs it. Throws on any short write (e.g. a full disk).
 /// - Complexity: O(total bytes).
@@ -57,12 +83,13 @@ public func writeSafetensors(_ path: String, entries: [SafetensorsEntry], metada
     }
     var ok = true
     var n = UInt64(headerBytes.count).littleEndian
-    ok = ok && fwrite(&n, 8, 1, f) == 1
-    ok = ok && fwrite(headerBytes, 1, headerBytes.count, f) == headerBytes.count
-    for e in sorted where ok && e.byteCount > 0 { ok = fwrite(e.pointer, 1, e.byteCount, f) == e.byteCount }
+    ok = ok && checkedWrite(&n, 8, f, path: path)
+    ok = ok && headerBytes.withUnsafeBytes { checkedWrite($0.baseAddress!, headerBytes.count, f, path: path) }
+    for e in sorted where ok && e.byteCount > 0 { ok = checkedWrite(e.pointer, e.byteCount, f, path: path) }
     ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0
     let err = errno
     ok = (fclose(f) == 0) && ok
+    if !ok { unlink(path) }
     if !ok { throw SafetensorsError(path: path, message: "write failed: \(String(cString: strerror(err)))") }
 }
 

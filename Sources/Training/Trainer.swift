@@ -34,6 +34,9 @@ public struct TrainingError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
+/// "NaN", "+infinity" or "-infinity" (Swift prints NaN as "nan" or "-nan").
+func nonFinite(_ x: Double) -> String { x.isNaN ? "NaN" : x > 0 ? "+infinity" : "-infinity" }
+
 public final class Trainer {
     public let config: RunConfig
     public let model: Model<Float>
@@ -49,6 +52,8 @@ public final class Trainer {
     private var stepLosses = LossParts()
     /// sgemm GFLOP/s measured at start, for the share-of-peak metric (0 = not measured).
     public var sgemmPeak = 0.0
+    /// Called after every step with a one-line status (for a live progress line).
+    public var progress: ((String) -> Void)?
 
     /// Opens the data, builds the model (initialized from the seed, or loaded with `resume`). `eod`
     /// overrides the EOD id found in the data's manifest.
@@ -129,6 +134,13 @@ public final class Trainer {
             state.step += 1
             state.tokensSeen += tokensPerStep
             windowTokens += tokensPerStep
+            if let progress {
+                let elapsed = Date().timeIntervalSince(start), done = state.step - firstStep
+                let end = targetSteps < Int.max ? targetSteps : scheduleSteps
+                let eta = Double(max(end - state.step, 0)) * elapsed / Double(done)
+                progress(String(format: "train: step %d/%d, loss %.4f, lr %.2e, %.0f tok/s, %d:%02d left", state.step, end,
+                                losses.main, lr, Double(done * tokensPerStep) / max(elapsed, 1e-9), Int(eta) / 60, Int(eta) % 60))
+            }
             let logNow = state.step % t.logEvery == 0 || state.step == targetSteps
             if logNow {
                 let loads = expertLoadSummary()
@@ -157,7 +169,7 @@ public final class Trainer {
             sampler.next(into: model)
             let loss = model.forward(computeGradients: true, countLoad: true)
             guard loss.isFinite else {
-                throw TrainingError(message: "loss is \(loss) at step \(state.step + 1); stopping (the last checkpoint is kept). Try a lower learning_rate.")
+                throw TrainingError(message: "loss is \(nonFinite(loss)) at step \(state.step + 1); stopping (the last checkpoint is kept). Try a lower learning_rate.")
             }
             model.backward()
             let l = model.losses
@@ -171,7 +183,7 @@ public final class Trainer {
         let grads = accumulated ?? model.grads
         let norm = gradientNorm(grads, specs: model.specs)
         guard norm.isFinite else {
-            throw TrainingError(message: "gradient norm is \(norm) at step \(state.step + 1); stopping (the last checkpoint is kept)")
+            throw TrainingError(message: "gradient norm is \(nonFinite(norm)) at step \(state.step + 1); stopping (the last checkpoint is kept)")
         }
         let scale = norm > t.gradientClip ? t.gradientClip / norm : 1
         optimizer.update(params: model.params, grads: grads, specs: model.specs, lr: lr, gradScale: scale)

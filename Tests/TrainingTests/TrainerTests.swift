@@ -109,6 +109,64 @@ import Testing
         #expect(out == ids.map(Int32.init))
     }
 
+    @Test func nonFiniteLossStopsAndKeepsTheCheckpoint() throws {
+        let dir = try makeDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = try Self.tokenFile(dir), run = dir.appendingPathComponent("r").path
+        let trainer = try Trainer(config: Self.config(), data: data, run: run, resume: false, log: { _ in })
+        try trainer.train(until: StopCondition(steps: 4))
+        let saved = try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint/model.safetensors"))
+        // A weight gone bad (as a diverging run would produce): the next step's loss is NaN.
+        trainer.model.params[5] = .nan
+        #expect {
+            try trainer.train(until: StopCondition(steps: 8))
+        } throws: { "\($0)".contains("loss is NaN at step 5; stopping (the last checkpoint is kept)") }
+        #expect(throws: TrainingError.self) { try trainer.saveCheckpoint() }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint/model.safetensors")) == saved)
+        let resumed = try Trainer(config: Self.config(), data: data, run: run, resume: true, log: { _ in })
+        #expect(resumed.state.step == 4)
+    }
+
+    @Test func fullDiskKeepsThePreviousCheckpoint() throws {
+        let dir = try makeDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = try Self.tokenFile(dir), run = dir.appendingPathComponent("r").path
+        let trainer = try Trainer(config: Self.config(), data: data, run: run, resume: false, log: { _ in })
+        try trainer.train(until: StopCondition(steps: 3))
+        let files = ["model.safetensors", "optimizer.safetensors", "state.json", "config.json", "tokenmill.json"]
+        let before = try files.map { try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint/" + $0)) }
+        // Room for part of the weights only, then for all but the last JSON file.
+        for room in [5_000, before[0].count + before[1].count + 10] {
+            simulatedDisk = SimulatedDisk(directory: run, bytes: room)
+            defer { simulatedDisk = nil }
+            #expect {
+                try trainer.train(until: StopCondition(steps: 5))
+            } throws: { "\($0)".contains("No space left on device; the previous checkpoint is kept") }
+            simulatedDisk = nil
+            let after = try files.map { try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint/" + $0)) }
+            #expect(after == before)
+            #expect(!FileManager.default.fileExists(atPath: run + "/checkpoint.tmp"))
+        }
+        let resumed = try Trainer(config: Self.config(), data: data, run: run, resume: true, log: { _ in })
+        #expect(resumed.state.step == 3)
+    }
+
+    @Test func checkpointFromAnotherConfigIsRefused() throws {
+        let dir = try makeDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = try Self.tokenFile(dir), run = dir.appendingPathComponent("r").path
+        try Trainer(config: Self.config(), data: data, run: run, resume: false, log: { _ in }).train(until: StopCondition(steps: 2))
+        var other = Self.config()
+        other.model.hiddenSize = 48
+        #expect {
+            _ = try Trainer(config: other, data: data, run: run, resume: true, log: { _ in })
+        } throws: { "\($0)".contains("checkpoint is from another model config") }
+        // Without --resume an existing checkpoint is never overwritten.
+        #expect {
+            _ = try Trainer(config: Self.config(), data: data, run: run, resume: false, log: { _ in })
+        } throws: { "\($0)".contains("already holds a checkpoint") }
+    }
+
     /// A packed dataset as `tokenmill pack` lays it out (rows of 8; pieces, then padding), EOD = pad = 0.
     static func packedDataset(_ prefix: String, rows: [[[Int32]]]) throws {
         let w = try IndexedDatasetWriter(prefix: prefix, dtype: .uint16)

@@ -101,6 +101,21 @@ final class ProgressReporter {
         shown = true
     }
 
+    /// Shows `line` as the status (at most four times a second).
+    func show(_ line: String) {
+        guard enabled else { return }
+        let now = Date()
+        guard now.timeIntervalSince(last) >= 0.25 else { return }
+        last = now
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+        shown = true
+    }
+
+    /// Clears the status line (before printing an ordinary line); the next `show` redraws it.
+    func clear() {
+        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)); shown = false; last = .distantPast }
+    }
+
     func finish() {
         if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     }

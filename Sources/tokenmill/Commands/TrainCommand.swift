@@ -51,6 +51,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("eod-id"), help: "The end-of-document id that starts attention segments (default: from the dataset's manifest).")
     var eodID: Int?
 
+    @Option(help: "A live progress line on stderr: auto (only when stderr is a terminal), bar, or none.")
+    var progress: ProgressMode = .auto
+
     @Flag(help: "Continue from the checkpoint in --out.")
     var resume = false
 
@@ -88,7 +91,10 @@ struct TrainCommand: ParsableCommand {
         try reportingErrors {
             printError(kernel)
             let peak = measureSgemmGFLOPS()
-            let trainer = try Trainer(config: runConfig, data: data, run: out, resume: resume, eod: eodID, log: { printError($0) })
+            let live = ProgressReporter(verb: "train", enabled: progress == .bar || (progress == .auto && isatty(2) != 0))
+            let trainer = try Trainer(config: runConfig, data: data, run: out, resume: resume, eod: eodID, log: { live.clear(); printError($0) })
+            if live.enabled { trainer.progress = { live.show($0) } }
+            defer { live.finish() }
             printError(trainer.data.summary)
             trainer.sgemmPeak = peak
             let m = runConfig.model
