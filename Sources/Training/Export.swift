@@ -2,7 +2,7 @@
 // config.json (DeepseekV3Config), model.safetensors with the main model's tensors (the MTP modules,
 // which transformers' DeepseekV3ForCausalLM does not implement, are left out) and, when given, the
 // tokenizer files. Optionally a reference file with TokenMill's own logits, loss and gradients on some
-// tokens, which tools/export-check compares with transformers' forward and PyTorch autograd.
+// tokens, which tools/check-export compares with transformers' forward and PyTorch autograd.
 import Foundation
 
 public enum HuggingFaceExport {

@@ -24,7 +24,7 @@ struct ExportHFCommand: ParsableCommand {
     @Option(name: .customLong("tokenizer"), help: "A tokenizer file to copy into the directory (repeatable).")
     var tokenizerFiles: [String] = []
 
-    @Option(name: .customLong("reference-rows"), help: "Also write reference.safetensors: TokenMill's logits on this many rows of random ids (for tools/export-check).")
+    @Option(name: .customLong("reference-rows"), help: "Also write reference.safetensors: TokenMill's logits on this many rows of random ids (for tools/check-export).")
     var referenceRows: Int = 0
 
     @Option(name: .customLong("reference-length"), help: "Tokens per reference row (the logits cover all but the last).")
