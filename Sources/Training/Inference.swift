@@ -13,6 +13,16 @@
 // −log p has Float's accuracy in z, not a rounding error growing with V.
 import Foundation
 
+extension Model where S == Float {
+    /// −ln p(target) of the main head at `count` positions (see `computeTargetNLL`).
+    /// subtle: this Float entry point exists so that the generic body is specialized inside this module;
+    /// called generically from another module, every kernel ran unspecialized, about 3× slower.
+    public func targetNLL(positions: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, count: Int,
+                          into nll: UnsafeMutablePointer<Double>) {
+        computeTargetNLL(positions: positions, targets: targets, count: count, into: nll)
+    }
+}
+
 extension Model {
     /// −ln p(target) of the main head at `count` positions, after a forward of the trunk on `tokens`.
     /// - Parameters:
@@ -20,7 +30,7 @@ extension Model {
     ///   - targets: the id whose probability is read at each position.
     ///   - nll: receives `count` negative log-likelihoods in nats.
     /// - Complexity: the trunk's forward over B·T positions, plus O(count·C·V) for the head.
-    public func targetNLL(positions: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, count: Int,
+    func computeTargetNLL(positions: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, count: Int,
                           into nll: UnsafeMutablePointer<Double>) {
         let c = config, N = B * T, C = c.hiddenSize, V = c.vocabSize, L = c.numHiddenLayers
         precondition(count >= 0 && count <= N)
