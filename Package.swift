@@ -37,7 +37,7 @@ let package = Package(
 
         // MARK: Model and evaluation
         .target(name: "Training", dependencies: ["CBLAS", "Packing"]),
-        .target(name: "Evaluation", dependencies: ["Training", "Tokenization", "CZstd"]),
+        .target(name: "Evaluation", dependencies: ["CorpusIO", "Training", "Tokenization", "CZstd"]),
 
         // MARK: The command line
         .executableTarget(name: "tokenmill", dependencies: [

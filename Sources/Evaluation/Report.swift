@@ -8,6 +8,7 @@
 // overall interval adds the subsets' resampled sums (stratified by subset), so it reflects the
 // documents' spread, not the subsets' mix.
 // Memory: 24 bytes per scored document (for the bootstrap) and R doubles per subset.
+import CorpusIO
 import Foundation
 import Training
 
@@ -162,19 +163,10 @@ public func bpbReportJSON(settings s: BPBSettings, subsets: [SubsetReport], over
 /// A JSON number; NaN and infinities (no data) become null.
 func jsonNumber(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
 
-/// A JSON string literal.
+/// A JSON string literal, escaped by CorpusIO's `appendJSONString` (the one JSON string writer).
 public func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-        default: out.unicodeScalars.append(u)
-        }
-    }
-    return out + "\""
+    var out: [UInt8] = []
+    var text = s
+    text.withUTF8 { appendJSONString(UnsafeRawBufferPointer($0), to: &out) }
+    return String(decoding: out, as: UTF8.self)
 }
