@@ -40,6 +40,7 @@ public func expandInputs(_ arguments: [String]) throws -> [String] {
 
 /// Whether a file name looks like a corpus file this package reads.
 public func isCorpusFileName(_ name: String) -> Bool {
+    if name.lowercased().hasSuffix(".tokenmill.json") { return false }  // `normalize`'s sidecar, not a corpus
     let base = stripCompressionSuffix(name).lowercased()
     return [".jsonl", ".json", ".ndjson", ".txt"].contains { base.hasSuffix($0) }
 }

@@ -131,10 +131,14 @@ public struct BPBSettings: Sendable {
     public var scoreEOD: Bool
     public var resamples: Int
     public var seed: UInt64
+    /// Where the tokenizer and the normalization came from (an option, or the run's training-data record).
+    public var tokenizerSource: String?
+    public var normalizationSource: String?
     public init(model: String, tokenizer: String, normalization: String, context: Int, stride: Int, scoreEOD: Bool,
-                resamples: Int, seed: UInt64) {
+                resamples: Int, seed: UInt64, tokenizerSource: String? = nil, normalizationSource: String? = nil) {
         self.model = model; self.tokenizer = tokenizer; self.normalization = normalization; self.context = context
         self.stride = stride; self.scoreEOD = scoreEOD; self.resamples = resamples; self.seed = seed
+        self.tokenizerSource = tokenizerSource; self.normalizationSource = normalizationSource
     }
 }
 
@@ -153,7 +157,9 @@ public func bpbReportJSON(settings s: BPBSettings, subsets: [SubsetReport], over
     var out = "{\n"
     out += "  \"definition\": \(jsonString(bitsPerByteDefinition)),\n"
     out += "  \"model\": \(jsonString(s.model)),\n  \"tokenizer\": \(jsonString(s.tokenizer)),\n"
-    out += "  \"normalization\": \(jsonString(s.normalization)),\n  \"context\": \(s.context),\n  \"stride\": \(s.stride),\n"
+    out += "  \"normalization\": \(jsonString(s.normalization)),\n"
+    if let source = s.normalizationSource { out += "  \"normalization_source\": \(jsonString(source)),\n" }
+    out += "  \"context\": \(s.context),\n  \"stride\": \(s.stride),\n"
     out += "  \"score_eod\": \(s.scoreEOD),\n  \"bootstrap\": {\"resamples\": \(s.resamples), \"seed\": \(s.seed), \"strata\": \"subset\"},\n"
     out += "  \"subsets\": [\n" + subsets.map { "    " + row($0) }.joined(separator: ",\n") + (subsets.isEmpty ? "" : "\n") + "  ],\n"
     out += "  \"overall\": \(row(overall))\n}\n"

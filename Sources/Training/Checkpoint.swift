@@ -5,6 +5,8 @@
 //   config.json            transformers' DeepseekV3Config
 //   tokenmill.json         the run's own config ({"model", "training"})
 //   state.json             step, optimizer step, data position, tokens seen, seed
+//   data.json              what the run was trained on (data, tokenizer, normalization), when the
+//                          caller gives it (`tokenmill train` does; `bpb --run` reads it)
 // Atomic: everything is written (and fsynced) into RUN/checkpoint.tmp, then the old checkpoint is
 // renamed to checkpoint.old, the new one into place, and the old one removed. A crash at any point
 // leaves a complete checkpoint or checkpoint.old, which `load` falls back to.
@@ -45,7 +47,7 @@ public func huggingFaceConfig(_ c: ModelConfig) -> Data {
 public enum Checkpoint {
     /// Writes the checkpoint of `model`, `optimizer` and `state` into `run`/checkpoint atomically.
     public static func save(run: String, config: RunConfig, model: Model<Float>, optimizer: AdamW<Float>,
-                            state: TrainerState) throws {
+                            state: TrainerState, dataRecord: Data? = nil) throws {
         let fm = FileManager.default
         let final = run + "/checkpoint", temp = run + "/checkpoint.tmp", old = run + "/checkpoint.old"
         // Weights that are not finite are not worth keeping: the previous checkpoint stays.
@@ -73,6 +75,7 @@ public enum Checkpoint {
             let e = JSONEncoder()
             e.outputFormatting = [.prettyPrinted, .sortedKeys]
             try writeFile(temp + "/state.json", try e.encode(state))
+            if let dataRecord { try writeFile(temp + "/data.json", dataRecord) }
         } catch {
             try? fm.removeItem(atPath: temp)
             if let e = error as? SafetensorsError {

@@ -54,6 +54,8 @@ public final class Trainer {
     public var sgemmPeak = 0.0
     /// Called after every step with a one-line status (for a live progress line).
     public var progress: ((String) -> Void)?
+    /// Saved as data.json in every checkpoint: what the run is trained on (see Checkpoint).
+    public var dataRecord: Data?
 
     /// Opens the data, builds the model (initialized from the seed, or loaded with `resume`). `eod`
     /// overrides the EOD id found in the data's manifest.
@@ -219,7 +221,7 @@ public final class Trainer {
     public func saveCheckpoint() throws {
         guard let run else { return }
         state.position = sampler.position
-        try Checkpoint.save(run: run, config: config, model: model, optimizer: optimizer, state: state)
+        try Checkpoint.save(run: run, config: config, model: model, optimizer: optimizer, state: state, dataRecord: dataRecord)
     }
 
     /// One MoE layer's routing in the current step: tokens per expert and the balancing bias range.

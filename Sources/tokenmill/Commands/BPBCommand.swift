@@ -13,7 +13,7 @@ struct BPBCommand: ParsableCommand {
         commandName: "bpb",
         abstract: "Bits per byte of a trained model on Pile-format test files, per subset.",
         discussion: """
-        Example: tokenmill bpb --run runs/small --tokenizer out/tokenizer.json --baselines corpora/test.jsonl.zst
+        Example: tokenmill bpb --run runs/small --baselines corpora/test.jsonl.zst
 
         BPB = (sum of the scored tokens' negative log-likelihoods in nats) / (ln 2 × the UTF-8 bytes of \
         the documents' original text, before any normalization); byte perplexity = 2^BPB. Sums run over \
@@ -28,8 +28,12 @@ struct BPBCommand: ParsableCommand {
         skipped. The 95% interval resamples documents within each subset (1000 times, seeded); the \
         overall interval adds the subsets' resamples (stratified). --baselines adds the BPB of zstd -19, \
         zstd -19 --long, xz -9 and xz -9e on each subset's concatenated original texts (the table shows \
-        the --long and -9e columns; the JSON all four). The run does not record its tokenizer, so \
-        --tokenizer is required; its vocabulary size must equal the model's. Memory: the model with its \
+        the --long and -9e columns; the JSON all four). Without --tokenizer the tokenizer is the one \
+        the run's checkpoint/data.json names (written by `tokenmill train` from the dataset's manifest), \
+        checked against its recorded SHA-256; without --normalize each document is normalized as that \
+        record says the training data was (`tokenmill normalize` records it, `tokenize` and `pack` carry \
+        it), else not at all. Runs without a record (or trained on a raw token file) need --tokenizer. \
+        The tokenizer's vocabulary size must equal the model's. Memory: the model with its \
         activations for --batch rows, 24 bytes per document for the bootstrap, and the read buffers; \
         with --baselines the texts are spilled to temporary files, not held.
         """
@@ -37,7 +41,11 @@ struct BPBCommand: ParsableCommand {
 
     @OptionGroup var input: InputOptions
     @OptionGroup var progressOptions: ProgressOptions
-    @OptionGroup var tokenizerOptions: TokenizerOptions
+    @Option(name: .customLong("tokenizer"), help: "The tokenizer: a tokenizer.json, a vocab.json (with merges.txt beside it), a .tiktoken file, or a directory holding one (default: the one the run's training data names).")
+    var tokenizerPath: String?
+
+    @Option(help: "The pre-tokenizer of a .tiktoken file whose name does not imply one (gpt2, cl100k, o200k, llama3, qwen2, deepseek-v3).")
+    var pretokenizer: PreTokenizerPreset?
 
     @Option(name: .customLong("run"), help: "The run directory written by `tokenmill train --out` (its checkpoint/ is loaded).")
     var runDirectory: String?
@@ -45,8 +53,8 @@ struct BPBCommand: ParsableCommand {
     @Option(help: "A checkpoint directory (model.safetensors with tokenmill.json), instead of --run.")
     var checkpoint: String?
 
-    @Option(help: "Normalize each document as the training data was (the cleanups and form of `tokenmill normalize --form`); none: the text as it is.")
-    var normalize: NormalizationForm = .none
+    @Option(help: "Normalize each document with the cleanups and this form of `tokenmill normalize --form`; none: the text as it is (default: as the run's training data was, when recorded; else none).")
+    var normalize: NormalizationForm?
 
     @Option(help: "Tokens scored per window after the first (1 to the context length; default: the context length).")
     var stride: Int?
@@ -101,9 +109,12 @@ struct BPBCommand: ParsableCommand {
             let T = config.training.sequenceLength
             let S = stride ?? T
             if S > T { throw ValidationError("--stride \(S) is larger than the model's context (\(T) tokens).") }
-            let tokenizer = try tokenizerOptions.load()
+            let record = try savedTrainingDataRecord(checkpoint: dir)
+            let (tokenizerPath, tokenizerSource) = try self.tokenizerPath.map { ($0, "--tokenizer") } ?? recordedTokenizer(record, checkpoint: dir)
+            let tokenizer: Tokenizer
+            do { tokenizer = try Tokenizer.load(path: tokenizerPath, preset: pretokenizer) } catch TokenizerError.usage(let m) { throw ValidationError(m) }
             guard tokenizer.vocabularySize == config.model.vocabSize else {
-                throw RuntimeFailure(description: "\(tokenizerOptions.path): the tokenizer has \(tokenizer.vocabularySize) ids but the model's vocabulary (\(dir)) has \(config.model.vocabSize); use the tokenizer the model was trained with")
+                throw RuntimeFailure(description: "\(tokenizerPath): the tokenizer has \(tokenizer.vocabularySize) ids but the model's vocabulary (\(dir)) has \(config.model.vocabSize); use the tokenizer the model was trained with")
             }
             let candidates = eodToken.map { [$0] } ?? ["<|endoftext|>", "<｜end▁of▁sentence｜>", "<|end_of_text|>", "</s>", "<eos>"]
             guard let eod = candidates.lazy.compactMap({ singleTokenID(tokenizer, $0) }).first else {
@@ -113,7 +124,20 @@ struct BPBCommand: ParsableCommand {
             let model = try CheckpointModel.load(directory: dir, config: config, batch: batch)
             let scorer = BPBScorer(model: model, eod: Int32(eod), stride: S, scoreEOD: scoreEOD)
             let encoder = try tokenizer.makeEncoder()
-            let normalizer = normalize == .none ? nil : try TextNormalizer(form: normalize)
+            // The normalization: --normalize, else the record's, else none.
+            let recorded = NormalizationRecord(json: record?["normalization"])
+            let normalization: String, normalizationSource: String
+            let normalizer: TextNormalizer?
+            if let normalize {
+                normalizer = normalize == .none ? nil : try TextNormalizer(form: normalize)
+                (normalization, normalizationSource) = (normalize.rawValue, "--normalize")
+            } else if let recorded {
+                normalizer = try TextNormalizer(form: recorded.form, cleanups: recorded.cleanups)
+                (normalization, normalizationSource) = (recorded.summary, "\(dir)/\(trainingDataRecordName)")
+            } else {
+                normalizer = nil
+                (normalization, normalizationSource) = ("none", record == nil ? "default (the run records no training data)" : "default (the run's training data records no normalization)")
+            }
             let compressors = baselines ? try CompressionBaselines() : nil
             let reader = try input.makeReader()
             let progress = progressOptions.makeReporter("bpb")
@@ -172,8 +196,9 @@ struct BPBCommand: ParsableCommand {
                 for i in subsets.indices { subsets[i].baselines = b[subsets[i].name] }
                 overall.baselines = b["overall"]
             }
-            let settings = BPBSettings(model: modelPath, tokenizer: tokenizerOptions.path, normalization: normalize.rawValue,
-                                       context: T, stride: S, scoreEOD: scoreEOD, resamples: resamples, seed: seed)
+            let settings = BPBSettings(model: modelPath, tokenizer: tokenizerPath, normalization: normalization,
+                                       context: T, stride: S, scoreEOD: scoreEOD, resamples: resamples, seed: seed,
+                                       tokenizerSource: tokenizerSource, normalizationSource: normalizationSource)
             let text = json ? bpbReportJSON(settings: settings, subsets: subsets, overall: overall)
                 : bpbTable(settings: settings, subsets: subsets, overall: overall, baselines: baselines)
             FileHandle.standardOutput.write(Data(text.utf8))
@@ -187,7 +212,8 @@ struct BPBCommand: ParsableCommand {
 
 /// The readable report: one row per subset and the overall row.
 func bpbTable(settings s: BPBSettings, subsets: [SubsetReport], overall: SubsetReport, baselines: Bool) -> String {
-    var out = "model \(s.model), tokenizer \(s.tokenizer), normalization \(s.normalization), context \(s.context), stride \(s.stride)"
+    func from(_ source: String?) -> String { source.map { " (from \($0))" } ?? "" }
+    var out = "model \(s.model), tokenizer \(s.tokenizer)\(from(s.tokenizerSource)), normalization \(s.normalization)\(from(s.normalizationSource)), context \(s.context), stride \(s.stride)"
     out += s.scoreEOD ? ", end-of-text scored\n" : "\n"
     out += "bits per byte (95% bootstrap interval over documents)\n"
     let nameWidth = max(8, (subsets.map(\.name.count) + [7]).max()!)
@@ -217,4 +243,28 @@ func bpbTable(settings s: BPBSettings, subsets: [SubsetReport], overall: SubsetR
     for r in subsets { out += row(r) + "\n" }
     out += rule + "\n" + row(overall) + "\n"
     return out
+}
+
+/// The tokenizer the run's training-data record names: the path as recorded (relative to the current
+/// directory) or as resolved at training time, whichever holds the recorded SHA-256. No record, or one
+/// naming no tokenizer: a usage error asking for --tokenizer; a missing or changed file: exit 1.
+func recordedTokenizer(_ record: [String: Any]?, checkpoint dir: String) throws -> (path: String, source: String) {
+    let recordPath = dir + "/" + trainingDataRecordName
+    guard let record else {
+        throw ValidationError("\(dir) has no \(trainingDataRecordName) naming its tokenizer (a run trained before TokenMill recorded it, or not by `tokenmill train`); pass --tokenizer with the tokenizer the model was trained with.")
+    }
+    guard let t = record["tokenizer"] as? [String: Any], let path = t["path"] as? String, let hash = t["sha256"] as? String else {
+        throw ValidationError("\(recordPath): the training data (\(record["data"] as? String ?? "?")) names no tokenizer; pass --tokenizer with the tokenizer the model was trained with.")
+    }
+    let candidates = [path, t["resolved"] as? String].compactMap { $0 }.filter { FileManager.default.fileExists(atPath: $0) }
+    guard !candidates.isEmpty else {
+        throw RuntimeFailure(description: "\(path): the tokenizer the run was trained with (named in \(recordPath)) is missing; pass --tokenizer")
+    }
+    var first: (String, String)? = nil
+    for c in candidates {
+        let actual = try sha256(ofFile: tokenizerFile(c))
+        if actual == hash { return (c, "\(recordPath), SHA-256 checked") }
+        if first == nil { first = (c, actual) }
+    }
+    throw RuntimeFailure(description: "\(first!.0): the tokenizer changed since the run was trained (SHA-256 \(first!.1.prefix(16))…, \(recordPath) records \(hash.prefix(16))…); pass --tokenizer")
 }

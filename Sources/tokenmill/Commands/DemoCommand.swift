@@ -104,7 +104,7 @@ struct DemoCommand: ParsableCommand {
         let specials = "<|endoftext|>,<|fim_begin|>,<|fim_hole|>,<|fim_end|>"
         var stages = [
             DemoStage(name: "normalize-train", args: ["normalize", "--form", "nfkc", "-o", o(DemoLayout.trainNormalized), c("train.jsonl.zst")] + threads,
-                      corpusInputs: [c("train.jsonl.zst")], outputs: [o(DemoLayout.trainNormalized)]),
+                      corpusInputs: [c("train.jsonl.zst")], outputs: [o(DemoLayout.trainNormalized), o(DemoLayout.trainNormalized) + ".tokenmill.json"]),
             DemoStage(name: "normalize-test", args: ["normalize", "--form", "nfkc", "-o", o(DemoLayout.testNormalized), c("test.jsonl.zst")] + threads,
                       corpusInputs: [c("test.jsonl.zst")], outputs: [o(DemoLayout.testNormalized)]),
             DemoStage(name: "train-tokenizer", args: ["train-tokenizer", "--vocab-size", String(vocabSize), "--pretokenizer", "deepseek-v3",
@@ -127,7 +127,9 @@ struct DemoCommand: ParsableCommand {
             // log and state), not the model's weights, which are large.
             DemoStage(name: "train", args: ["train", "--config", quickConfig()?.0 ?? preset, "--vocab-size", String(vocabSize), "--minutes", String(minutes),
                                             "--data", o(DemoLayout.packed), "--out", o(DemoLayout.run)] + threads,
-                      corpusInputs: quickConfig().map { [$0.0] } ?? [], after: ["pack"], outputs: [o(DemoLayout.metrics), o(DemoLayout.run + "/checkpoint/model.safetensors"), o(DemoLayout.run + "/checkpoint/state.json")],
+                      corpusInputs: quickConfig().map { [$0.0] } ?? [], after: ["pack"],
+                      outputs: [o(DemoLayout.metrics), o(DemoLayout.run + "/checkpoint/model.safetensors"), o(DemoLayout.run + "/checkpoint/state.json"),
+                                o(DemoLayout.run + "/checkpoint/data.json")],
                       digestOnly: [o(DemoLayout.metrics), o(DemoLayout.run + "/checkpoint/state.json")], clean: [o(DemoLayout.run)]),
         ]
         var bpb = ["bpb", "--run", o(DemoLayout.run), "--tokenizer", o(DemoLayout.tokenizer), "--normalize", "nfkc", "--baselines", "--json"]

@@ -96,7 +96,7 @@ struct MergeCommand: ParsableCommand {
                 let tok = m0["tokenizer"] as! [String: Any], opt = m0["options"] as! [String: Any]
                 let manifest = tokenizeManifest(
                     tokenizerPath: tok["path"] as! String, tokenizerHash: tok["sha256"] as! String, vocabulary: tok["vocabulary_size"] as! Int,
-                    inputs: m0["inputs"] as! [String], dtype: datasets[0].dtype,
+                    inputs: m0["inputs"] as! [String], normalization: NormalizationRecord(json: m0["normalization"]), dtype: datasets[0].dtype,
                     eod: (opt["eod_id"] as? Int).map { ((opt["eod_token"] as? String) ?? "", Int32($0)) },
                     allowSpecial: opt["allow_special"] as! Bool,
                     fim: FIMConfig(rate: (opt["fim_rate"] as! NSNumber).doubleValue, spmRate: (opt["fim_spm_rate"] as! NSNumber).doubleValue, seed: (opt["seed"] as! NSNumber).uint64Value),
@@ -202,7 +202,7 @@ private func mergePackShards(_ manifests: [(prefix: String, manifest: [String: A
         if let validWriter { try write(validSets, validation: true, to: validWriter) }
         let manifest = packManifest(inputs: first.manifest["inputs"] as? [String] ?? [], settings: settings, used: used, best: best,
                                     concat: concat, valid: valid, tokenizer: first.manifest["tokenizer"].flatMap { $0 is NSNull ? nil : $0 },
-                                    shard: nil)
+                                    normalization: NormalizationRecord(json: first.manifest["normalization"]), shard: nil)
         let manifestFile = try OutputFile(path: output + ".json", compress: false)
         try manifestFile.write(Array(manifest.utf8))
         try writer.finish()

@@ -15,7 +15,9 @@ struct NormalizeCommand: ParsableCommand {
 
         Cleanups run before the normalization form: drop a leading BOM, CRLF to LF, strip control \
         characters other than \\n and \\t; then empty documents are dropped. JSON records keep every \
-        other field byte for byte. Writes .jsonl, or .jsonl.zst when the output name ends in .zst. \
+        other field byte for byte. Writes .jsonl, or .jsonl.zst when the output name ends in .zst, and \
+        beside it OUTPUT.tokenmill.json naming the form and cleanups, which `tokenize` copies into its \
+        manifest so that `bpb --run` normalizes test text the same way. \
         Memory: about 4 MiB of read buffer plus 2 × threads batches of 1 MiB, whatever the input size \
         (a single record larger than that is held whole).
         """
@@ -52,6 +54,9 @@ struct NormalizeCommand: ParsableCommand {
             let summary = try normalizeCorpus(reader: try input.makeReader(), form: form, cleanups: cleanups,
                                               output: output, threads: progressOptions.workerThreads,
                                               progress: progressOptions.makeReporter("normalize"))
+            if let output, output != "-" {
+                try writeNormalizationSidecar(output: output, record: NormalizationRecord(form: form, cleanups: cleanups), inputs: input.inputs)
+            }
             printError(summary)
         }
     }

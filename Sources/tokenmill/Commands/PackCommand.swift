@@ -184,7 +184,8 @@ struct PackCommand: ParsableCommand {
                                   inputDocuments: trainDocuments + validDocuments, inputTokens: datasets.reduce(0) { $0 + $1.tokenCount })
                 }
                 let manifest = packManifest(inputs: inputs, settings: settings, used: used, best: best, concat: concat, valid: validReport,
-                                            tokenizer: manifests.compactMap { $0?["tokenizer"] }.first, shard: shardInfo)
+                                            tokenizer: manifests.compactMap { $0?["tokenizer"] }.first,
+                                            normalization: commonNormalization(ofManifests: manifests), shard: shardInfo)
                 let manifestFile = try OutputFile(path: output + ".json", compress: false)
                 try manifestFile.write(Array(manifest.utf8))
                 try train.finish()
@@ -340,7 +341,7 @@ func packingReport(_ o: Any?) -> PackingReport? {
 }
 
 func packManifest(inputs: [String], settings p: PackSettings, used: PackingReport, best: PackingReport, concat: PackingReport,
-                  valid: PackingReport, tokenizer: Any?, shard: PackShardInfo?) -> String {
+                  valid: PackingReport, tokenizer: Any?, normalization: NormalizationRecord?, shard: PackShardInfo?) -> String {
     let tok = tokenizer.flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }.map { String(decoding: $0, as: UTF8.self) } ?? "null"
     let inputList = inputs.map { i -> String in
         var out: [UInt8] = []
@@ -354,6 +355,7 @@ func packManifest(inputs: [String], settings p: PackSettings, used: PackingRepor
       "layout": "one Megatron document per row of seq_len tokens; its sequences are document pieces, and its last sequence is always padding (pad_id, possibly empty)",
       "tokenizer": \(tok),
       "inputs": [\(inputList)],
+      "normalization": \(normalization?.jsonText ?? "null"),
       "options": {"strategy": "\(p.strategy.rawValue)", "seq_len": \(p.sequenceLength), "pad_id": \(p.padID), "seed": \(p.seed), "shuffle": \(p.shuffle), "buffer_docs": \(p.bufferDocs), "valid_fraction": \(p.validFraction)},
       "shard": \(shard?.json ?? "null"),
       "report": \(reportJSON(used)),

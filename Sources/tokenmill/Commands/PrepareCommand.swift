@@ -21,7 +21,8 @@ struct PrepareCommand: ParsableCommand {
           tokenizer = "tokenizer.json"
           [pack]
           seq_len = 2048
-        writes OUTPUT.normalized.jsonl.zst (when "normalize" is given), OUTPUT.bin/.idx/.json (the \
+        writes OUTPUT.normalized.jsonl.zst with its .tokenmill.json (when "normalize" is given; the \
+        normalization is recorded in the manifests, for `bpb --run`), OUTPUT.bin/.idx/.json (the \
         tokenized documents) and OUTPUT.packed.* (when "pack" is given). Each stage is the subcommand of \
         the same name with these options, and prints its own summary line. An unknown key is an error \
         that names it. Memory: that of the largest stage (see their --help).

@@ -23,7 +23,9 @@ struct TokenizeCommand: ParsableCommand {
         documents that encode to nothing are skipped and counted. The element type follows \
         megatron-core's rule: uint16 when the vocabulary (added tokens included) has fewer than 65,500 \
         ids, else int32. PREFIX.json records the tokenizer's SHA-256, the inputs, the options and the \
-        counts. The three files appear only when complete; until then the data is written to hidden \
+        counts, and the inputs' normalization when `tokenmill normalize` wrote them and their \
+        OUTPUT.tokenmill.json sidecars agree (else null). The three files appear only when complete; \
+        until then the data is written to hidden \
         .PREFIX.*.partial files with a checkpoint every --checkpoint-every batches, and --resume continues \
         a killed run from there (byte-identical to an uninterrupted run).
 
@@ -232,7 +234,8 @@ struct TokenizeCommand: ParsableCommand {
                     throw RuntimeFailure(description: "\(output).bin: id \(writer.maxID) does not fit megatron-core's uint16 rule (below 65,500)")
                 }
                 let manifest = tokenizeManifest(tokenizerPath: tokenizerOptions.path, tokenizerHash: tokenizerHash,
-                                                vocabulary: vocabulary, inputs: inputs, dtype: element, eod: eod, allowSpecial: allow,
+                                                vocabulary: vocabulary, inputs: inputs,
+                                                normalization: commonNormalization(ofCorpusFiles: inputs, warn: { printError($0) }), dtype: element, eod: eod, allowSpecial: allow,
                                                 fim: fim, fimNames: fimNames, fimPSM: fimPSM, fimSPM: fimSPM,
                                                 shard: shard, batchDocuments: batchDocuments,
                                                 textField: options.textField, documents: documents, tokens: tokens, bytes: bytes,
@@ -280,7 +283,8 @@ private func jsonQuote(_ s: String) -> String {
     return String(decoding: out, as: UTF8.self)
 }
 
-func tokenizeManifest(tokenizerPath: String, tokenizerHash: String, vocabulary: Int, inputs: [String], dtype: IndexedDType,
+func tokenizeManifest(tokenizerPath: String, tokenizerHash: String, vocabulary: Int, inputs: [String],
+                      normalization: NormalizationRecord?, dtype: IndexedDType,
                       eod: (text: String, id: Int32)?, allowSpecial: Bool, fim: FIMConfig, fimNames: [String], fimPSM: Int, fimSPM: Int,
                       shard: Shard?, batchDocuments: [Int],
                       textField: String, documents: Int, tokens: Int,
@@ -291,6 +295,7 @@ func tokenizeManifest(tokenizerPath: String, tokenizerHash: String, vocabulary: 
       "tokenmill_version": \(jsonQuote(TokenMill.configuration.version)),
       "tokenizer": {"path": \(jsonQuote(tokenizerPath)), "sha256": "\(tokenizerHash)", "vocabulary_size": \(vocabulary)},
       "inputs": [\(inputs.map(jsonQuote).joined(separator: ", "))],
+      "normalization": \(normalization?.jsonText ?? "null"),
       "options": {"dtype": "\(dtype)", "append_eod": \(eod != nil), "eod_token": \(eod.map { jsonQuote($0.text) } ?? "null"), "eod_id": \(eod.map { String($0.id) } ?? "null"), "allow_special": \(allowSpecial), "text_field": \(jsonQuote(textField)), "fim_rate": \(fim.rate), "fim_spm_rate": \(fim.spmRate), "fim_tokens": [\(fimNames.map(jsonQuote).joined(separator: ", "))], "seed": \(fim.seed)},
       "shard": \(shard.map { "{\"index\": \($0.index), \"count\": \($0.count), \"batch_documents\": [\(batchDocuments.map(String.init).joined(separator: ", "))]}" } ?? "null"),
       "counts": {"documents": \(documents), "tokens": \(tokens), "text_bytes": \(bytes), "empty_skipped": \(empty), "malformed_skipped": \(skipped), "fim_psm": \(fimPSM), "fim_spm": \(fimSPM)}

@@ -20,7 +20,9 @@ struct TrainCommand: ParsableCommand {
         cut into windows, segmented at EOD ids too when the EOD id is known (the dataset's PREFIX.json or \
         --eod-id). PREFIX_valid beside the data is the validation split; otherwise the stream's last \
         training.validation_fraction. The run directory receives metrics.jsonl and \
-        checkpoint/ (model.safetensors with transformers' names, optimizer state, config.json). Without \
+        checkpoint/ (model.safetensors with transformers' names, optimizer state, config.json, and \
+        data.json: the data path and the tokenizer (path, SHA-256, vocabulary size) and normalization \
+        its manifests name, which `tokenmill bpb --run` uses; a resumed run must keep its tokenizer). Without \
         --steps, --tokens or --minutes the run lasts training.steps steps. The cosine schedule ends at \
         training.steps (--steps only stops earlier, so a resumed run continues the same schedule); with \
         --tokens it ends with the token budget, and with --minutes at the steps the time allows, estimated \
@@ -95,7 +97,11 @@ struct TrainCommand: ParsableCommand {
             printError(kernel)
             let peak = measureSgemmGFLOPS()
             let live = ProgressReporter(verb: "train", enabled: progress == .bar || (progress == .auto && isatty(2) != 0))
+            // What the run is trained on, for `bpb --run`; a resumed run must keep its tokenizer.
+            let previous = try out.flatMap { o in try Checkpoint.directory(run: o).flatMap { try savedTrainingDataRecord(checkpoint: $0) } }
+            let record = try resumedTrainingDataRecord(old: resume ? previous : nil, new: try trainingDataRecord(data: data), warn: { printError($0) })
             let trainer = try Trainer(config: runConfig, data: data, run: out, resume: resume, eod: eodID, log: { live.clear(); printError($0) })
+            trainer.dataRecord = trainingDataRecordJSON(record)
             if live.enabled { trainer.progress = { live.show($0) } }
             defer { live.finish() }
             printError(trainer.data.summary)
