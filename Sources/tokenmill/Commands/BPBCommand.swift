@@ -32,7 +32,8 @@ struct BPBCommand: ParsableCommand {
         the run's checkpoint/data.json names (written by `tokenmill train` from the dataset's manifest), \
         checked against its recorded SHA-256; without --normalize each document is normalized as that \
         record says the training data was (`tokenmill normalize` records it, `tokenize` and `pack` carry \
-        it), else not at all. Runs without a record (or trained on a raw token file) need --tokenizer. \
+        it), else not at all; the JSON's normalization_source says which (--normalize, the record's \
+        path, or "not recorded"). Runs without a record (or trained on a raw token file) need --tokenizer. \
         The tokenizer's vocabulary size must equal the model's. Memory: the model with its \
         activations for --batch rows, 24 bytes per document for the bootstrap, and the read buffers; \
         with --baselines the texts are spilled to temporary files, not held.
@@ -136,7 +137,7 @@ struct BPBCommand: ParsableCommand {
                 (normalization, normalizationSource) = (recorded.summary, "\(dir)/\(trainingDataRecordName)")
             } else {
                 normalizer = nil
-                (normalization, normalizationSource) = ("none", record == nil ? "default (the run records no training data)" : "default (the run's training data records no normalization)")
+                (normalization, normalizationSource) = ("none", "not recorded")
             }
             let compressors = baselines ? try CompressionBaselines() : nil
             let reader = try input.makeReader()
@@ -212,7 +213,11 @@ struct BPBCommand: ParsableCommand {
 
 /// The readable report: one row per subset and the overall row.
 func bpbTable(settings s: BPBSettings, subsets: [SubsetReport], overall: SubsetReport, baselines: Bool) -> String {
-    func from(_ source: String?) -> String { source.map { " (from \($0))" } ?? "" }
+    // An option needs no explanation; the run's record is named.
+    func from(_ source: String?) -> String {
+        guard let source, !source.hasPrefix("--") else { return "" }
+        return source == "not recorded" ? " (not recorded)" : " (from \(source))"
+    }
     var out = "model \(s.model), tokenizer \(s.tokenizer)\(from(s.tokenizerSource)), normalization \(s.normalization)\(from(s.normalizationSource)), context \(s.context), stride \(s.stride)"
     out += s.scoreEOD ? ", end-of-text scored\n" : "\n"
     out += "bits per byte (95% bootstrap interval over documents)\n"
