@@ -10,6 +10,10 @@ import Foundation
 public protocol TrainingScalar: BinaryFloatingPoint, Sendable where Self.RawSignificand: FixedWidthInteger {
     static func exp(_ x: Self) -> Self
     static func log(_ x: Self) -> Self
+    /// row[j] = e^(row[j] − max) in place; returns the max and the sum (`VectorMath.swift`).
+    static func expShiftedInPlace(_ row: UnsafeMutablePointer<Self>, count n: Int) -> (max: Self, sum: Self)
+    /// row[j] *= s.
+    static func scaleInPlace(_ row: UnsafeMutablePointer<Self>, count n: Int, by s: Self)
     /// Row-major C = alpha·op(A)·op(B) + beta·C. See `Matmul.swift`.
     static func gemm(transA: Bool, transB: Bool, M: Int, N: Int, K: Int, alpha: Self,
                      A: UnsafePointer<Self>, lda: Int, B: UnsafePointer<Self>, ldb: Int,

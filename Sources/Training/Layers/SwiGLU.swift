@@ -1,7 +1,8 @@
 // SwiGLU: h = silu(gate) ⊙ up, the nonlinearity of DeepSeek-V3's FFNs and experts
 // (down(silu(gate(x)) · up(x))); the three projections are `Matmul`s.
 // Shapes: gateUp (rows, 2I) with rows [gate | up]; h (rows, I).
-// Performance notes: gate and up were two GEMMs; as one (2I, C) GEMM they run as one larger call.
+// Performance notes: gate and up were two GEMMs; as one (2I, C) GEMM they run as one larger call. Float
+// rows run through the vectorized sigmoid of `VectorMath.swift` (Double keeps libm, for the gradient checks).
 
 @inline(__always) func sigmoid<S: TrainingScalar>(_ x: S) -> S { 1 / (1 + S.exp(-x)) }
 
@@ -12,6 +13,12 @@ func swigluForward<S: TrainingScalar>(_ h: UnsafeMutablePointer<S>, _ gateUp: Un
     parallelFor(rows, work: 8 * I) { r in
         for n in r {
             let g = gu.p + n * 2 * I, u = g + I, o = hp.p + n * I
+            if S.self == Float.self {
+                swigluForwardRow(UnsafeMutableRawPointer(o).assumingMemoryBound(to: Float.self),
+                                 gate: UnsafeRawPointer(g).assumingMemoryBound(to: Float.self),
+                                 up: UnsafeRawPointer(u).assumingMemoryBound(to: Float.self), count: I)
+                continue
+            }
             for i in 0..<I { let x = g[i]; o[i] = x * sigmoid(x) * u[i] }
         }
     }
@@ -27,6 +34,13 @@ func swigluBackward<S: TrainingScalar>(_ dGateUp: UnsafeMutablePointer<S>, _ dh:
     parallelFor(rows, work: 8 * I) { r in
         for n in r {
             let g = gu.p + n * 2 * I, u = g + I, dg = dgu.p + n * 2 * I, du = dg + I, dd = d.p + n * I
+            if S.self == Float.self {
+                func f(_ p: UnsafeMutablePointer<S>) -> UnsafeMutablePointer<Float> {
+                    UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+                }
+                swigluBackwardRow(dGate: f(dg), dUp: f(du), dh: f(dd), gate: f(g), up: f(u), count: I)
+                continue
+            }
             for i in 0..<I {
                 let x = g[i], s = sigmoid(x)
                 dg[i] += dd[i] * u[i] * s * (1 + x * (1 - s))
