@@ -57,13 +57,12 @@ extension Model {
             parallelFor(rows, work: V) { r in
                 for i in r {
                     let row = sp.p + i * V
-                    var mx = row[0]
-                    for j in 1..<V { mx = max(mx, row[j]) }
-                    var sum = 0.0
-                    for j in 0..<V { sum += Double(S.exp(row[j] - mx)) }
                     let target = Int(tp.p[lo + i])
                     precondition(target >= 0 && target < V, "target id outside the vocabulary")
-                    np.p[lo + i] = Double(mx) + Foundation.log(sum) - Double(row[target])
+                    let targetLogit = row[target]
+                    // The row is scratch: e^(z − max) overwrites it (vectorized for Float).
+                    let (mx, sum) = S.expShiftedInPlace(row, count: V)
+                    np.p[lo + i] = Double(mx) + Foundation.log(Double(sum)) - Double(targetLogit)
                 }
             }
             lo += rows

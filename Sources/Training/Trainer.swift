@@ -6,15 +6,12 @@
 // Memory: the model's arenas, AdamW's two moments, and one accumulation buffer when accumulating;
 // nothing is allocated per step.
 //
-// Performance notes (AMD EPYC, 2 cores shared with other jobs, OpenBLAS 0.3.21 Zen kernel; the 1024³
-// sgemm peak measured at start ranged 46–129 GFLOP/s with the machine's load): tools/bench-train, `small`
-// at vocab 32768 without MTP, 4096 tokens a step: 486 tokens/s, 42 GFLOP/s = 65% of the same run's
-// sgemm peak, 3.2× PyTorch 2.13 eager (154 tokens/s, no tcmalloc installed); under heavier load
-// 314–343 tokens/s and 2.3–2.7×. With vocab 256 and MTP, 800–1300 tokens/s. A profile of the latter:
-// sgemm kernel 48%, OpenBLAS packing/beta 18%, SwiGLU 5% (expf), attention softmax 1%, AdamW 1.4%,
-// OpenBLAS threads yielding 4%. At vocab 32768 the output head is ~58% of the flops; the fused head+CE
-// took 22% of the time before it computed one exp per logit. Gate and up run as one GEMM. Not tried
-// yet: skipping the masked half of the attention scores, a vectorized expf.
+// Performance notes (AMD EPYC, 2 cores, OpenBLAS 0.3.21 Zen kernel, sgemm peak ~135 GFLOP/s on the quiet
+// machine): tools/bench-train, `small` at vocab 32768 without MTP, 4096 tokens a step: 1,014 tokens/s,
+// 65% of the same run's sgemm peak, 1.28× PyTorch 2.13 eager with tcmalloc. Before the vectorized row
+// kernels (VectorMath.swift) it was 770 tokens/s and 52%: a profile then had sgemm 51%, the head's
+// scalar max/exp/scale loops 17%, OpenBLAS packing/beta 15%, SwiGLU 2%, AdamW 1%, scheduler yields ~4%.
+// Gate and up run as one GEMM. Not tried yet: skipping the masked half of the attention scores.
 import Foundation
 
 /// When to stop: the first condition reached (steps and tokens count from the start of the run,
