@@ -112,8 +112,7 @@ struct BPBCommand: ParsableCommand {
             if S > T { throw ValidationError("--stride \(S) is larger than the model's context (\(T) tokens).") }
             let record = try savedTrainingDataRecord(checkpoint: dir)
             let (tokenizerPath, tokenizerSource) = try self.tokenizerPath.map { ($0, "--tokenizer") } ?? recordedTokenizer(record, checkpoint: dir)
-            let tokenizer: Tokenizer
-            do { tokenizer = try Tokenizer.load(path: tokenizerPath, preset: pretokenizer) } catch TokenizerError.usage(let m) { throw ValidationError(m) }
+            let tokenizer = try TokenizerOptions.load(path: tokenizerPath, preset: pretokenizer)
             guard tokenizer.vocabularySize == config.model.vocabSize else {
                 throw RuntimeFailure(description: "\(tokenizerPath): the tokenizer has \(tokenizer.vocabularySize) ids but the model's vocabulary (\(dir)) has \(config.model.vocabSize); use the tokenizer the model was trained with")
             }

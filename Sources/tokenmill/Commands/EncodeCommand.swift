@@ -16,8 +16,12 @@ struct TokenizerOptions: ParsableArguments {
     var pretokenizer: PreTokenizerPreset?
 
     /// Loads the tokenizer; a missing choice (a .tiktoken file without --pretokenizer) is a usage error.
-    func load() throws -> Tokenizer {
-        do { return try Tokenizer.load(path: path, preset: pretokenizer) } catch TokenizerError.usage(let m) { throw ValidationError(m) }
+    func load() throws -> Tokenizer { try Self.load(path: path, preset: pretokenizer) }
+
+    /// `Tokenizer.load` with its usage errors as argument-parser's (exit 64); for commands whose
+    /// tokenizer path may come from elsewhere (`bpb --run`).
+    static func load(path: String, preset: PreTokenizerPreset?) throws -> Tokenizer {
+        do { return try Tokenizer.load(path: path, preset: preset) } catch TokenizerError.usage(let m) { throw ValidationError(m) }
     }
 }
 
