@@ -14,6 +14,11 @@ public protocol TrainingScalar: BinaryFloatingPoint, Sendable where Self.RawSign
     static func expShiftedInPlace(_ row: UnsafeMutablePointer<Self>, count n: Int) -> (max: Self, sum: Self)
     /// row[j] *= s.
     static func scaleInPlace(_ row: UnsafeMutablePointer<Self>, count n: Int, by s: Self)
+    /// o = silu(g)·u over n elements (`SwiGLU.swift`, vectorized for Float in `VectorMath.swift`).
+    static func swigluForwardRow(_ o: UnsafeMutablePointer<Self>, gate g: UnsafePointer<Self>, up u: UnsafePointer<Self>, count n: Int)
+    /// dg += dh·u·σ(g)(1 + g(1 − σ(g))), du += dh·g·σ(g) over n elements.
+    static func swigluBackwardRow(dGate dg: UnsafeMutablePointer<Self>, dUp du: UnsafeMutablePointer<Self>, dh: UnsafePointer<Self>,
+                                  gate g: UnsafePointer<Self>, up u: UnsafePointer<Self>, count n: Int)
     /// Row-major C = alpha·op(A)·op(B) + beta·C. See `Matmul.swift`.
     static func gemm(transA: Bool, transB: Bool, M: Int, N: Int, K: Int, alpha: Self,
                      A: UnsafePointer<Self>, lda: Int, B: UnsafePointer<Self>, ldb: Int,

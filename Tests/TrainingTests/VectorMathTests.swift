@@ -44,4 +44,23 @@ import Testing
         d.withUnsafeMutableBufferPointer { Double.scaleInPlace($0.baseAddress!, count: n, by: 0.5) }
         for j in 0..<n where abs(Double(f[j]) - d[j]) > 2e-6 * d[j] { Issue.record("scaled value \(j) differs"); break }
     }
+
+    @Test(arguments: [16, 37, 256])
+    func swigluRowsMatchDouble(count n: Int) {
+        var rng = SplitMix64(seed: 7 + UInt64(n))
+        let g = (0..<n).map { _ in rng.normal() * 4 }, u = (0..<n).map { _ in rng.normal() }, dh = (0..<n).map { _ in rng.normal() }
+        var od = [Double](repeating: 0, count: n), dgd = [Double](repeating: 0.5, count: n), dud = [Double](repeating: -0.5, count: n)
+        var of = [Float](repeating: 0, count: n), dgf = [Float](repeating: 0.5, count: n), duf = [Float](repeating: -0.5, count: n)
+        let gf = g.map(Float.init), uf = u.map(Float.init), dhf = dh.map(Float.init)
+        Double.swigluForwardRow(&od, gate: g, up: u, count: n)
+        Double.swigluBackwardRow(dGate: &dgd, dUp: &dud, dh: dh, gate: g, up: u, count: n)
+        Float.swigluForwardRow(&of, gate: gf, up: uf, count: n)
+        Float.swigluBackwardRow(dGate: &dgf, dUp: &duf, dh: dhf, gate: gf, up: uf, count: n)
+        func close(_ a: [Float], _ b: [Double]) -> Bool {
+            zip(a, b).allSatisfy { abs(Double($0) - $1) <= 1e-5 * max(1, abs($1)) }
+        }
+        #expect(close(of, od))
+        #expect(close(dgf, dgd))
+        #expect(close(duf, dud))
+    }
 }

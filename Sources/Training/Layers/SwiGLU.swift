@@ -13,13 +13,7 @@ func swigluForward<S: TrainingScalar>(_ h: UnsafeMutablePointer<S>, _ gateUp: Un
     parallelFor(rows, work: 8 * I) { r in
         for n in r {
             let g = gu.p + n * 2 * I, u = g + I, o = hp.p + n * I
-            if S.self == Float.self {
-                swigluForwardRow(UnsafeMutableRawPointer(o).assumingMemoryBound(to: Float.self),
-                                 gate: UnsafeRawPointer(g).assumingMemoryBound(to: Float.self),
-                                 up: UnsafeRawPointer(u).assumingMemoryBound(to: Float.self), count: I)
-                continue
-            }
-            for i in 0..<I { let x = g[i]; o[i] = x * sigmoid(x) * u[i] }
+            S.swigluForwardRow(o, gate: g, up: u, count: I)
         }
     }
 }
@@ -34,18 +28,7 @@ func swigluBackward<S: TrainingScalar>(_ dGateUp: UnsafeMutablePointer<S>, _ dh:
     parallelFor(rows, work: 8 * I) { r in
         for n in r {
             let g = gu.p + n * 2 * I, u = g + I, dg = dgu.p + n * 2 * I, du = dg + I, dd = d.p + n * I
-            if S.self == Float.self {
-                func f(_ p: UnsafeMutablePointer<S>) -> UnsafeMutablePointer<Float> {
-                    UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
-                }
-                swigluBackwardRow(dGate: f(dg), dUp: f(du), dh: f(dd), gate: f(g), up: f(u), count: I)
-                continue
-            }
-            for i in 0..<I {
-                let x = g[i], s = sigmoid(x)
-                dg[i] += dd[i] * u[i] * s * (1 + x * (1 - s))
-                du[i] += dd[i] * x * s
-            }
+            S.swigluBackwardRow(dGate: dg, dUp: du, dh: dd, gate: g, up: u, count: I)
         }
     }
 }
