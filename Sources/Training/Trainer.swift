@@ -7,8 +7,8 @@
 // nothing is allocated per step.
 //
 // Performance notes (AMD EPYC, 2 cores, OpenBLAS 0.3.21 Zen kernel, sgemm peak ~135 GFLOP/s on the quiet
-// machine): tools/bench-train, `small` at vocab 32768 without MTP, 4096 tokens a step: 894–1,014 tokens/s
-// in three runs, 57–65% of the same run's sgemm peak (which itself varied 125–140 GFLOP/s), 1.12–1.28×
+// machine): tools/bench-train, `small` at vocab 32768 without MTP, 4096 tokens a step: 879–1,014 tokens/s
+// in four runs, 57–65% of the same run's sgemm peak (which itself varied 125–140 GFLOP/s), 1.11–1.28×
 // PyTorch 2.13 eager with tcmalloc. Before the vectorized row
 // kernels (VectorMath.swift) it was 770 tokens/s and 52%: a profile then had sgemm 51%, the head's
 // scalar max/exp/scale loops 17%, OpenBLAS packing/beta 15%, SwiGLU 2%, AdamW 1%, scheduler yields ~4%.
