@@ -2,6 +2,8 @@
 // gradient clipping, and the learning-rate schedule: linear warmup, then cosine decay to the minimum.
 // Moments are two allocations of the parameter count (Float for Float models). Tensors with
 // `decay == false` (norms) skip weight decay; `trainable == false` (balancing biases) are skipped.
+// `lrScales` multiplies the Adam step of named tensors (the embedding's, from `embedding_lr_scale`);
+// their decoupled weight decay stays lr·weight_decay.
 // Costs: O(P) per step, in parallel over ranges of each tensor.
 import Foundation
 
@@ -12,6 +14,8 @@ public final class AdamW<S: TrainingScalar> {
     /// Steps taken (bias correction uses it).
     public var step = 0
     public var beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double
+    /// Learning-rate multipliers by tensor name (1 for tensors not named).
+    public var lrScales: [String: Double] = [:]
 
     public init(count: Int, beta1: Double = 0.9, beta2: Double = 0.95, epsilon: Double = 1e-8, weightDecay: Double = 0.1) {
         self.count = count
@@ -33,7 +37,7 @@ public final class AdamW<S: TrainingScalar> {
         let pp = SendablePointer(params), gp = SendablePointer(UnsafeMutablePointer(mutating: grads))
         let mp = SendablePointer(m), vp = SendablePointer(v)
         for s in specs where s.trainable {
-            let decay = s.decay ? S(lr * weightDecay) : 0, rate = S(lr)
+            let decay = s.decay ? S(lr * weightDecay) : 0, rate = S(lr * (lrScales[s.name] ?? 1))
             let base = s.offset
             parallelFor(s.count, work: 4) { r in
                 for j in r {

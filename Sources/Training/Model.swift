@@ -405,8 +405,11 @@ public final class Model<S: TrainingScalar> {
             moeUpdateBias(b.w.moe!.bias, load: expertLoad + i * E, E: E, gamma: config.biasUpdateSpeed)
             i += 1
         }
-        expertLoad.update(repeating: 0, count: moeLayerCount * E)
+        clearExpertLoad()
     }
+
+    /// Zeroes `expertLoad` without moving the biases.
+    public func clearExpertLoad() { expertLoad.update(repeating: 0, count: moeLayerCount * config.nRoutedExperts) }
 
     /// The balancing biases' range per MoE layer (min, max).
     public func biasRanges() -> [(Double, Double)] {

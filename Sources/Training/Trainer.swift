@@ -48,6 +48,10 @@ public final class Trainer {
     let log: (String) -> Void
     var metrics: FileHandle?
     private var stepLosses = LossParts()
+    /// Tokens per (MoE layer, expert) since the last log line.
+    private var windowLoad: [Int]
+    /// Tokens per expert of each MoE layer in the last `evaluate` (validation batches, biases fixed).
+    public private(set) var lastValidationLoads: [[Int]] = []
     /// sgemm GFLOP/s measured at start, for the share-of-peak metric (0 = not measured).
     public var sgemmPeak = 0.0
     /// Called after every step with a one-line status (for a live progress line).
@@ -67,7 +71,9 @@ public final class Trainer {
         model = Model<Float>(config: config.model, B: t.microBatchSize, T: t.sequenceLength)
         optimizer = AdamW<Float>(count: model.parameterCount, beta1: t.beta1, beta2: t.beta2, epsilon: t.epsilon,
                                  weightDecay: t.weightDecay)
+        optimizer.lrScales = ["model.embed_tokens.weight": t.embeddingLRScale]
         accumulated = t.gradientAccumulation > 1 ? .allocate(capacity: model.parameterCount) : nil
+        windowLoad = Array(repeating: 0, count: model.moeLayerCount * config.model.nRoutedExperts)
         self.data = try TrainingData.open(path: data, vocabSize: config.model.vocabSize, T: t.sequenceLength,
                                           rowLength: model.rowLength, validationFraction: t.validationFraction, eod: eod)
         sampler = RowSampler(source: self.data.train, seed: t.seed)
@@ -142,12 +148,14 @@ public final class Trainer {
                                 losses.main, lr, Double(done * tokensPerStep) / max(elapsed, 1e-9), Int(eta) / 60, Int(eta) % 60))
             }
             let logNow = state.step % t.logEvery == 0 || state.step == targetSteps
+            for i in 0..<windowLoad.count { windowLoad[i] += model.expertLoad[i] }
             if logNow {
                 let loads = expertLoadSummary()
                 model.updateBias()
                 let seconds = Date().timeIntervalSince(windowStart)
                 report(losses: losses, lr: lr, norm: norm, tokens: windowTokens, seconds: seconds, loads: loads)
                 windowStart = Date(); windowTokens = 0
+                for i in 0..<windowLoad.count { windowLoad[i] = 0 }
             } else {
                 model.updateBias()
             }
@@ -198,22 +206,32 @@ public final class Trainer {
         let t = config.training
         guard let valid = data.valid, valid.windowCount > 0 else { return nil }
         var total = 0.0, w = 0
+        // The routing of these batches (biases fixed) is the validation expert load; the training
+        // step's own counts were cleared by `updateBias` and are cleared again after.
+        model.clearExpertLoad()
+        defer { model.clearExpertLoad() }
         for _ in 0..<t.evalBatches {
             for b in 0..<model.B {
                 valid.fill(w % valid.windowCount, into: model, row: b)
                 w += 1
             }
-            model.forward(computeGradients: false)
+            model.forward(computeGradients: false, countLoad: true)
             total += model.losses.main
         }
+        let E = config.model.nRoutedExperts
+        lastValidationLoads = (0..<model.moeLayerCount).map { i in (0..<E).map { model.expertLoad[i * E + $0] } }
         return total / Double(t.evalBatches)
     }
 
     func evaluateAndLog() {
         guard let v = evaluate() else { return }
         lastValidationLoss = v
-        log(String(format: "step %d: validation loss %.4f", state.step, v))
-        writeMetrics(["step": state.step, "val_loss": v])
+        let loads = lastValidationLoads.map { ExpertLoad(loads: $0, biasMin: 0, biasMax: 0) }
+        log(String(format: "step %d: validation loss %.4f | expert load max/min per layer ", state.step, v)
+            + loads.map { String(format: "%.2f", $0.ratio) }.joined(separator: " "))
+        writeMetrics(["step": state.step, "val_loss": v, "val_expert_load": loads.enumerated().map { i, l in
+            ["moe_layer": i, "max": l.max, "min": l.min, "max_over_min": l.ratio, "loads": l.loads] as [String: Any]
+        }])
     }
 
     public func saveCheckpoint() throws {
@@ -222,33 +240,38 @@ public final class Trainer {
         try Checkpoint.save(run: run, config: config, model: model, optimizer: optimizer, state: state, dataRecord: dataRecord)
     }
 
-    /// One MoE layer's routing in the current step: tokens per expert and the balancing bias range.
+    /// One MoE layer's routing over the log window: tokens per expert, the last step's max/min, and
+    /// the balancing bias range.
     struct ExpertLoad {
         var loads: [Int]
         var biasMin, biasMax: Double
+        var stepRatio = 0.0
         var max: Int { loads.max() ?? 0 }
         var min: Int { loads.min() ?? 0 }
         var ratio: Double { Double(max) / Double(Swift.max(min, 1)) }
     }
 
-    /// Per MoE layer (MTP layers last): the loads of the current step.
+    /// Per MoE layer (MTP layers last): the loads summed over the log window, and the current step's ratio.
     func expertLoadSummary() -> [ExpertLoad] {
         let E = config.model.nRoutedExperts
         let biases = model.biasRanges()
         return (0..<model.moeLayerCount).map { i in
-            ExpertLoad(loads: (0..<E).map { model.expertLoad[i * E + $0] }, biasMin: biases[i].0, biasMax: biases[i].1)
+            let step = ExpertLoad(loads: (0..<E).map { model.expertLoad[i * E + $0] }, biasMin: 0, biasMax: 0)
+            return ExpertLoad(loads: Array(windowLoad[(i * E)..<((i + 1) * E)]), biasMin: biases[i].0, biasMax: biases[i].1,
+                              stepRatio: step.ratio)
         }
     }
 
     func report(losses: LossParts, lr: Double, norm: Double, tokens: Int, seconds: Double, loads: [ExpertLoad]) {
+        let windowSteps = tokens / tokensPerStep
         let tps = Double(tokens) / max(seconds, 1e-9)
         let flops = 3 * model.forwardFlopsPerToken * tps / 1e9
         let share = sgemmPeak > 0 ? flops / sgemmPeak : 0
         let ratios = loads.map { String(format: "%.2f", $0.ratio) }.joined(separator: " ")
         var line = String(format: "step %d | loss %.4f (main %.4f", state.step, losses.total, losses.main)
         for (k, l) in losses.mtp.enumerated() { line += String(format: ", mtp%d %.4f", k + 1, l) }
-        line += String(format: ") | lr %.2e | norm %.2f | %.0f tok/s | %.1f GFLOP/s (%.0f%% of sgemm) | expert load max/min per layer ",
-                       lr, norm, tps, flops, share * 100) + ratios
+        line += String(format: ") | lr %.2e | norm %.2f | %.0f tok/s | %.1f GFLOP/s (%.0f%% of sgemm) | expert load max/min per layer over %d steps ",
+                       lr, norm, tps, flops, share * 100, windowSteps) + ratios
         log(line)
         writeMetrics([
             "step": state.step, "loss": losses.total, "loss_main": losses.main, "loss_mtp": losses.mtp,
@@ -256,7 +279,7 @@ public final class Trainer {
             "tokens_per_s": tps, "gflops": flops, "schedule_steps": scheduleSteps, "sgemm_peak_gflops": sgemmPeak, "peak_share": share,
             "expert_load": loads.enumerated().map { i, l in
                 ["moe_layer": i, "max": l.max, "min": l.min, "max_over_min": l.ratio, "loads": l.loads,
-                 "bias_min": l.biasMin, "bias_max": l.biasMax] as [String: Any]
+                 "step_max_over_min": l.stepRatio, "bias_min": l.biasMin, "bias_max": l.biasMax] as [String: Any]
             },
         ])
     }

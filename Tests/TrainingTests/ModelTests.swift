@@ -134,6 +134,40 @@ import Testing
         #expect(specs.first { $0.name == "model.layers.2.self_attn.kv_b_proj.weight" }?.shape == [4 * 128, 128])
     }
 
+    /// `lrScales` multiplies the named tensor's Adam step and nothing else: its weight decay and the
+    /// other tensors' updates are those of the unscaled optimizer.
+    @Test func adamWScalesTheNamedTensorsStep() {
+        let specs: [ParameterSpec] = {
+            var a = ParameterSpec(name: "model.embed_tokens.weight", shape: [2, 3], decay: true, trainable: true)
+            var b = ParameterSpec(name: "lm_head.weight", shape: [2, 3], decay: true, trainable: true)
+            a.offset = 0; b.offset = 6
+            return [a, b]
+        }()
+        let grads: [Double] = [0.3, -0.2, 0.1, 0.5, -0.4, 0.05, 0.3, -0.2, 0.1, 0.5, -0.4, 0.05]
+        func run(_ scales: [String: Double]) -> [Double] {
+            let p = UnsafeMutablePointer<Double>.allocate(capacity: 12)
+            defer { p.deallocate() }
+            for i in 0..<12 { p[i] = 0.5 }
+            let opt = AdamW<Double>(count: 12, weightDecay: 0.1)
+            opt.lrScales = scales
+            grads.withUnsafeBufferPointer { g in
+                for _ in 0..<3 { opt.update(params: p, grads: g.baseAddress!, specs: specs, lr: 1e-2, gradScale: 1) }
+            }
+            return Array(UnsafeBufferPointer(start: p, count: 12))
+        }
+        let plain = run([:]), scaled = run(["model.embed_tokens.weight": 50])
+        #expect(Array(scaled[6...]) == Array(plain[6...]))
+        // Decay alone (lr·wd per step) over three steps, then the Adam part is 50 times the plain one's.
+        var decayOnly = 0.5
+        for _ in 0..<3 { decayOnly -= 1e-2 * 0.1 * decayOnly }
+        for i in 0..<6 {
+            let plainStep = plain[i] - decayOnly, scaledStep = scaled[i] - decayOnly
+            #expect(abs(plainStep) > 1e-3)
+            // Not exactly 50×: decay acts on the moved parameter, a second-order difference.
+            #expect(abs(scaledStep / plainStep - 50) < 0.1, "tensor 0 element \(i): \(scaledStep) vs \(plainStep)")
+        }
+    }
+
     @Test func lossFallsOnRepetitiveStream() {
         var config = ModelConfig.tiny
         config.vocabSize = 16

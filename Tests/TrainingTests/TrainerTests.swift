@@ -46,15 +46,24 @@ import Testing
         #expect(file.metadata["step"] == "10")
         let lines = try String(contentsOfFile: dir.appendingPathComponent("b/metrics.jsonl").path, encoding: .utf8).split(separator: "\n")
         #expect(lines.count >= 4)
-        // Every MoE layer's entry lists the tokens each expert got in the step: K picks per position.
+        // Every MoE layer's entry lists the tokens each expert got over the log window (5 steps of
+        // 2 micro-batches of 2 rows of 16 positions, K = 2 picks each) and the last step's max/min.
         let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
         let layers = first["expert_load"] as! [[String: Any]]
         #expect(layers.count == 2)   // layer 1 and the MTP layer
         for l in layers {
             let loads = l["loads"] as! [Int]
-            #expect(loads.count == 4 && loads.reduce(0, +) == 2 * 2 * 16 * 2)
+            #expect(loads.count == 4 && loads.reduce(0, +) == 5 * 2 * 2 * 16 * 2)
             #expect(loads.max() == l["max"] as? Int && loads.min() == l["min"] as? Int)
+            #expect((l["step_max_over_min"] as? Double ?? 0) >= 1)
         }
+        // The validation line carries the load of its batches (1 batch of 2 rows of 16, K = 2) per layer.
+        let eval = try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as! [String: Any]
+        #expect(eval["val_loss"] is Double)
+        let valLayers = eval["val_expert_load"] as! [[String: Any]]
+        #expect(valLayers.count == 2)
+        #expect((valLayers[0]["loads"] as! [Int]).reduce(0, +) == 2 * 16 * 2)
+        #expect(resumed.lastValidationLoads.count == 2)
     }
 
     @Test func scheduleFollowsTheBudget() throws {
@@ -83,6 +92,9 @@ import Testing
         #expect {
             _ = try RunConfig.decode(json)
         } throws: { ($0 as? ConfigError)?.field == "model.hiden_layers" }
+        #expect {
+            _ = try RunConfig.decode(Data(#"{"training": {"embedding_lr_scale": 0}}"#.utf8))
+        } throws: { ($0 as? ConfigError)?.field == "training.embedding_lr_scale" }
         let bad = Data(#"{"model": {"num_experts_per_tok": 9}}"#.utf8)
         #expect {
             _ = try RunConfig.decode(bad)
