@@ -127,7 +127,7 @@ struct DemoCommand: ParsableCommand {
             // log and state), not the model's weights, which are large.
             DemoStage(name: "train", args: ["train", "--config", quickConfig()?.0 ?? preset, "--vocab-size", String(vocabSize), "--minutes", String(minutes),
                                             "--data", o(DemoLayout.packed), "--out", o(DemoLayout.run)] + threads,
-                      corpusInputs: quickConfig().map { [$0.0] } ?? [], after: ["pack"],
+                      corpusInputs: quickConfig().map { [$0.0] } ?? [], after: ["pack"], settings: presetSettings(),
                       outputs: [o(DemoLayout.metrics), o(DemoLayout.run + "/checkpoint/model.safetensors"), o(DemoLayout.run + "/checkpoint/state.json"),
                                 o(DemoLayout.run + "/checkpoint/data.json")],
                       digestOnly: [o(DemoLayout.metrics), o(DemoLayout.run + "/checkpoint/state.json")], clean: [o(DemoLayout.run)]),
@@ -139,6 +139,14 @@ struct DemoCommand: ParsableCommand {
                                 summary: { _ in bpbSummary(o(DemoLayout.bpb)) },
                                 available: TokenMill.configuration.subcommands.contains { $0.configuration.commandName == "bpb" }))
         return stages
+    }
+
+    /// The preset's resolved settings as canonical JSON: a build whose preset differs retrains.
+    func presetSettings() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let config = RunConfig.preset(preset), let data = try? encoder.encode(config) else { return "" }
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// The tiny preset logs every 50 steps, more than a run of seconds may reach: quick runs train from

@@ -14,6 +14,9 @@ struct DemoStage {
     var corpusInputs: [String] = []
     /// Earlier stages whose outputs the stage reads; their digests enter the stage's key.
     var after: [String] = []
+    /// What else decides the stage's output (the train stage: its preset's resolved settings, which a
+    /// new build may change under the same name); enters the stage's key.
+    var settings = ""
     /// Files the stage writes; all must exist, unchanged, for the stage to be reused.
     var outputs: [String]
     /// Write the child's stdout to this file (atomically) instead of its log.
@@ -74,7 +77,7 @@ final class DemoRunner {
     }
 
     /// The text a stage's reuse depends on: tool version, arguments (less --threads, which changes no
-    /// output), corpus files' sizes and hashes, and earlier stages' digests.
+    /// output), the stage's settings, corpus files' sizes and hashes, and earlier stages' digests.
     private func key(_ stage: DemoStage) throws -> String {
         var args: [String] = []
         var skip = false
@@ -84,6 +87,7 @@ final class DemoRunner {
             args.append(symbolic(a))
         }
         var key = "tokenmill \(TokenMill.configuration.version)\nstage \(stage.name)\nargs \(args.joined(separator: " "))\n"
+        if !stage.settings.isEmpty { key += "settings \(stage.settings)\n" }
         for input in stage.corpusInputs {
             if inputHashes[input] == nil { inputHashes[input] = try sha256(ofFile: input) }
             key += "input \(symbolic(input)) \(fileSize(input) ?? -1) \(inputHashes[input]!)\n"
