@@ -71,7 +71,7 @@ public final class Trainer {
         model = Model<Float>(config: config.model, B: t.microBatchSize, T: t.sequenceLength)
         optimizer = AdamW<Float>(count: model.parameterCount, beta1: t.beta1, beta2: t.beta2, epsilon: t.epsilon,
                                  weightDecay: t.weightDecay)
-        optimizer.lrScales = ["model.embed_tokens.weight": t.embeddingLRScale]
+        optimizer.lrScales = ["model.embed_tokens.weight": t.embeddingLRScale, "lm_head.weight": t.headLRScale]
         accumulated = t.gradientAccumulation > 1 ? .allocate(capacity: model.parameterCount) : nil
         windowLoad = Array(repeating: 0, count: model.moeLayerCount * config.model.nRoutedExperts)
         self.data = try TrainingData.open(path: data, vocabSize: config.model.vocabSize, T: t.sequenceLength,

@@ -95,6 +95,9 @@ import Testing
         #expect {
             _ = try RunConfig.decode(Data(#"{"training": {"embedding_lr_scale": 0}}"#.utf8))
         } throws: { ($0 as? ConfigError)?.field == "training.embedding_lr_scale" }
+        #expect {
+            _ = try RunConfig.decode(Data(#"{"training": {"head_lr_scale": -1}}"#.utf8))
+        } throws: { ($0 as? ConfigError)?.field == "training.head_lr_scale" }
         let bad = Data(#"{"model": {"num_experts_per_tok": 9}}"#.utf8)
         #expect {
             _ = try RunConfig.decode(bad)
