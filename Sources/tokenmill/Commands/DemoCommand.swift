@@ -168,7 +168,7 @@ struct DemoCommand: ParsableCommand {
             ["fill-in-the-middle", "rate 0.1, PSM"],
             ["packing", "best-fit, rows of \(config.training.sequenceLength) tokens, \(validFraction) of documents held out for validation"],
             ["model", "preset \(preset): \(config.model.numHiddenLayers) layers (\(config.model.firstKDenseReplace) dense), hidden \(config.model.hiddenSize), \(config.model.nSharedExperts) shared + \(config.model.nRoutedExperts) routed experts, top-\(config.model.numExpertsPerTok), MTP depth \(config.model.numNextnPredictLayers)"],
-            ["training", "\(formatMinutes(minutes)), \(config.training.microBatchSize) × \(config.training.sequenceLength) tokens × \(config.training.gradientAccumulation) accumulation a step, lr \(config.training.learningRate)"],
+            ["training", "\(formatMinutes(minutes)), \(config.training.microBatchSize) × \(config.training.sequenceLength) tokens × \(config.training.gradientAccumulation) accumulation a step, lr \(config.training.learningRate) (embedding ×\(String(format: "%g", config.training.embeddingLRScale)), head ×\(String(format: "%g", config.training.headLRScale)))"],
             ["bits per byte", "test.jsonl.zst" + (bpbMaxDocs.map { ", first \($0) documents" } ?? "") + ", normalized as in training; zstd and xz baselines"],
             ["machine", "\(ProcessInfo.processInfo.activeProcessorCount) cores" + (progressOptions.threads.map { ", \($0) threads" } ?? "")],
             ["tokenmill", TokenMill.configuration.version],

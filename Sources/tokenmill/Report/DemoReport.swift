@@ -52,11 +52,11 @@ struct LossPoint {
     var mtp: [Double]
 }
 
-/// Expert load of one MoE layer at each logged step.
+/// Expert load of one MoE layer over each log window (the steps since the previous logged step).
 struct ExpertLayerSeries {
     var layer: Int
     var tokens: [Double] = []
-    /// Tokens routed to each expert at each logged step, when the metrics carry them ("loads").
+    /// Tokens routed to each expert over each log window, when the metrics carry them ("loads").
     var loads: [[Int]] = []
     var maxOverMin: [Double] = []
     var biasMin: [Double] = []

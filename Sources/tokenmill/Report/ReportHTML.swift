@@ -143,7 +143,7 @@ extension ReportData {
             }
             let svg = heatMap(title: "Expert load per MoE layer over training", blocks: blocks, columnX: columns,
                               scale: .balance(limit: 2, label: "load / mean"), xLabel: "training tokens", rowHeight: E > 24 ? 4 : 7)
-            return figure("fig-experts", svg: svg, caption: "<b>Expert load</b>: tokens routed to each expert at each logged step, over the mean load of its layer (white: balanced; red: overloaded; blue: starved; log scale, clipped at 4×).")
+            return figure("fig-experts", svg: svg, caption: "<b>Expert load</b>: tokens routed to each expert over each log window (the steps since the previous logged step), over the mean load of its layer (white: balanced; red: overloaded; blue: starved; log scale, clipped at 4×).")
         }
         let rows: [[Double?]] = experts.map { $0.maxOverMin.map { log2(max($0, 1)) } }
         let top = experts.flatMap(\.maxOverMin).map { log2(max($0, 1)) }.max() ?? 1
@@ -151,7 +151,7 @@ extension ReportData {
                               values: rows)
         let svg = heatMap(title: "Expert load imbalance per MoE layer over training", blocks: [block], columnX: columns,
                           scale: .sequentialRatio(limit: min(top, 12), label: "max / min"), xLabel: "training tokens", rowHeight: 18)
-        return figure("fig-experts", svg: svg, caption: "<b>Expert load imbalance</b>: the most-loaded expert's tokens over the least-loaded one's, per MoE layer at each logged step (1 is perfect balance; log scale). The metrics carry no per-expert loads, so the max/min ratio is shown.")
+        return figure("fig-experts", svg: svg, caption: "<b>Expert load imbalance</b>: the most-loaded expert's tokens over the least-loaded one's, per MoE layer over each log window (1 is perfect balance; log scale). The metrics carry no per-expert loads, so the max/min ratio is shown.")
     }
 
     private func biasFigure() -> String {
