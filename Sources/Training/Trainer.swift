@@ -248,7 +248,9 @@ public final class Trainer {
         var stepRatio = 0.0
         var max: Int { loads.max() ?? 0 }
         var min: Int { loads.min() ?? 0 }
-        var ratio: Double { Double(max) / Double(Swift.max(min, 1)) }
+        var ratio: Double { Self.ratio(loads) }
+        /// max/min of `loads` (an idle expert counts as 1 token).
+        static func ratio(_ loads: [Int]) -> Double { Double(loads.max() ?? 0) / Double(Swift.max(loads.min() ?? 0, 1)) }
     }
 
     /// Per MoE layer (MTP layers last): the loads summed over the log window, and the current step's ratio.
@@ -256,9 +258,8 @@ public final class Trainer {
         let E = config.model.nRoutedExperts
         let biases = model.biasRanges()
         return (0..<model.moeLayerCount).map { i in
-            let step = ExpertLoad(loads: (0..<E).map { model.expertLoad[i * E + $0] }, biasMin: 0, biasMax: 0)
-            return ExpertLoad(loads: Array(windowLoad[(i * E)..<((i + 1) * E)]), biasMin: biases[i].0, biasMax: biases[i].1,
-                              stepRatio: step.ratio)
+            ExpertLoad(loads: Array(windowLoad[(i * E)..<((i + 1) * E)]), biasMin: biases[i].0, biasMax: biases[i].1,
+                       stepRatio: ExpertLoad.ratio((0..<E).map { model.expertLoad[i * E + $0] }))
         }
     }
 
