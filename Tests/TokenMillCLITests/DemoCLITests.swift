@@ -163,6 +163,10 @@ private func figure(_ id: String, in html: String) -> Substring? {
         let outputs = ["tokenizer.json", "tokenizer-stats.json", "train.bin", "train.idx", "train.packed.bin", "train.packed.json",
                        "run/metrics.jsonl", "run/checkpoint/model.safetensors"]
         let before = try outputs.map { try Data(contentsOf: out.appendingPathComponent($0)) }
+        // The train stage's key holds the preset's resolved settings, so a build whose preset differs
+        // retrains rather than reusing the run.
+        let trainKey = try #require(try json(out.appendingPathComponent(".stages/train.json"))["key_text"] as? String)
+        #expect(trainKey.contains("\"embedding_lr_scale\":1") && trainKey.contains("\"head_lr_scale\":1"), "\(trainKey)")
         // The report holds the real run's figures: tokenizer-stats --json per subset, both packing
         // strategies, logged training steps with the expert load per MoE layer.
         let report = try json(out.appendingPathComponent("report.json"))
