@@ -5,6 +5,11 @@
 // arguments). The new process checks that kernel's sgemm against the naive matmul once; if it differs,
 // or dies of SIGILL, it re-executes again with the variable set to the empty string (OpenBLAS's own
 // choice). `TOKENMILL_BLAS_SELECTED` marks a re-executed process so this happens at most twice.
+// OPENBLAS_THREAD_TIMEOUT, when unset, is set to 4 on the same re-execution (alone if the kernel was
+// given): OpenBLAS's idle threads otherwise spin in sched_yield for 2^28 cycles after every call,
+// taking a core from the trainer's own parallel loops between GEMMs (12.6% of a profile's samples in
+// sched_yield); with 4 they sleep at once. bench-train's model, 7 alternated pairs of runs on the same
+// (noisy, shared) machine: 845 tokens/s on average at the default, 915 at 4, 4 faster in 6 pairs of 7.
 // Measured on this machine (AMD EPYC, AVX2, 2 cores, 1024² sgemm): Zen 53, Haswell 45, Prescott 8
 // GFLOP/s; SkylakeX dies with SIGILL (no AVX-512).
 import Foundation
@@ -26,12 +31,18 @@ public func preferredBLASKernel(cpuinfo: String) -> String? {
 /// line describing the kernel in use.
 public func selectBLASKernel() -> String {
     let env = ProcessInfo.processInfo.environment
+    var again = false
     if env["OPENBLAS_CORETYPE"] == nil, env["TOKENMILL_BLAS_SELECTED"] == nil,
        let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8), let kernel = preferredBLASKernel(cpuinfo: info) {
         setenv("OPENBLAS_CORETYPE", kernel, 1)
         setenv("TOKENMILL_BLAS_SELECTED", "1", 1)
-        reexec()
+        again = true
     }
+    if env["OPENBLAS_THREAD_TIMEOUT"] == nil {
+        setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1)
+        again = true
+    }
+    if again { reexec() }
     if env["TOKENMILL_BLAS_SELECTED"] == "1" {
         // Verify the kernel we chose; SIGILL or a wrong result falls back to OpenBLAS's own choice.
         signal(SIGILL) { _ in fallBack() }
@@ -75,7 +86,9 @@ public func blasMatchesReference() -> Bool {
 }
 
 /// sgemm GFLOP/s on n×n×n (best of a few runs), the peak the trainer reports its share of.
-public func measureSgemmGFLOPS(n: Int = 1024, repeats: Int = 4) -> Double {
+/// subtle: best of 4 read anywhere from 82 to 139 GFLOP/s on this shared 2-core machine, which made the
+/// share-of-peak swing with it; best of 12 (about 0.2 s) is steadier.
+public func measureSgemmGFLOPS(n: Int = 1024, repeats: Int = 12) -> Double {
     let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
     var c = [Float](repeating: 0, count: n * n)
     Float.gemm(transA: false, transB: false, M: n, N: n, K: n, alpha: 1, A: a, lda: n, B: b, ldb: n, beta: 0, C: &c, ldc: n)

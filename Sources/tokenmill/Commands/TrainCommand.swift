@@ -28,7 +28,8 @@ struct TrainCommand: ParsableCommand {
         --tokens it ends with the token budget, and with --minutes at the steps the time allows, estimated \
         from the pace so far and re-estimated every step. metrics.jsonl gets one line per log step (losses, \
         lr, tokens/s, GFLOP/s, and per MoE layer the tokens each expert received) and per validation. When OPENBLAS_CORETYPE is \
-        unset the command picks the best OpenBLAS kernel for the CPU and restarts itself once with it. \
+        unset the command picks the best OpenBLAS kernel for the CPU and restarts itself once with it; \
+        likewise it sets OPENBLAS_THREAD_TIMEOUT=4 when unset (idle BLAS threads sleep instead of spinning). \
         Memory: the parameters, gradients, AdamW moments and activations, allocated once at start and \
         independent of the data's size (the small preset at vocabulary 16384: about 1 GB); the data is \
         memory-mapped, not read into memory.
