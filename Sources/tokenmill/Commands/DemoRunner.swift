@@ -166,7 +166,7 @@ final class DemoRunner {
     /// Runs `tokenmill ARGS` as a child; returns its stderr lines and its stdout. Throws when it fails.
     private func runChild(_ stage: DemoStage, label: String) throws -> ([String], Data) {
         let logPath = path(DemoLayout.logs + "/\(stage.name).log")
-        FileManager.default.createFile(atPath: logPath, contents: Data(("$ tokenmill " + stage.args.joined(separator: " ") + "\n").utf8))
+        _ = FileManager.default.createFile(atPath: logPath, contents: Data(("$ tokenmill " + stage.args.joined(separator: " ") + "\n").utf8))
         guard let log = FileHandle(forWritingAtPath: logPath) else { throw RuntimeFailure(description: "\(logPath): cannot write") }
         defer { try? log.close() }
         log.seekToEndOfFile()
