@@ -2,8 +2,8 @@
 // gradient clipping, and the learning-rate schedule: linear warmup, then cosine decay to the minimum.
 // Moments are two allocations of the parameter count (Float for Float models). Tensors with
 // `decay == false` (norms) skip weight decay; `trainable == false` (balancing biases) are skipped.
-// `lrScales` multiplies the Adam step of named tensors (the embedding's and the head's, from
-// `embedding_lr_scale` and `head_lr_scale`); their decoupled weight decay stays lr·weight_decay.
+// `lrScales` multiplies the Adam step of named tensors (the embedding's, the head's and the routers', from
+// `embedding_lr_scale`, `head_lr_scale` and `router_lr_scale`); their decoupled weight decay stays lr·weight_decay.
 // Costs: O(P) per step, in parallel over ranges of each tensor.
 import Foundation
 

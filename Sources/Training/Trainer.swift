@@ -72,6 +72,7 @@ public final class Trainer {
         optimizer = AdamW<Float>(count: model.parameterCount, beta1: t.beta1, beta2: t.beta2, epsilon: t.epsilon,
                                  weightDecay: t.weightDecay)
         optimizer.lrScales = ["model.embed_tokens.weight": t.embeddingLRScale, "lm_head.weight": t.headLRScale]
+        for spec in model.specs where spec.name.hasSuffix(".mlp.gate.weight") { optimizer.lrScales[spec.name] = t.routerLRScale }
         accumulated = t.gradientAccumulation > 1 ? .allocate(capacity: model.parameterCount) : nil
         windowLoad = Array(repeating: 0, count: model.moeLayerCount * config.model.nRoutedExperts)
         self.data = try TrainingData.open(path: data, vocabSize: config.model.vocabSize, T: t.sequenceLength,
@@ -89,7 +90,7 @@ public final class Trainer {
                 throw TrainingError(message: "\(run) already holds a checkpoint; pass --resume to continue it or choose another --out")
             }
             let path = run + "/metrics.jsonl"
-            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+            if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
             metrics = FileHandle(forWritingAtPath: path)
             metrics?.seekToEndOfFile()
         } else if resume {

@@ -166,7 +166,8 @@ private func figure(_ id: String, in html: String) -> Substring? {
         // The train stage's key holds the preset's resolved settings, so a build whose preset differs
         // retrains rather than reusing the run.
         let trainKey = try #require(try json(out.appendingPathComponent(".stages/train.json"))["key_text"] as? String)
-        #expect(trainKey.contains("\"embedding_lr_scale\":1") && trainKey.contains("\"head_lr_scale\":1"), "\(trainKey)")
+        #expect(trainKey.contains("\"embedding_lr_scale\":1") && trainKey.contains("\"head_lr_scale\":1")
+                && trainKey.contains("\"router_lr_scale\":1"), "\(trainKey)")
         // The report holds the real run's figures: tokenizer-stats --json per subset, both packing
         // strategies, logged training steps with the expert load per MoE layer.
         let report = try json(out.appendingPathComponent("report.json"))

@@ -78,6 +78,21 @@ import Testing
         #expect(trainer.plannedSteps(StopCondition(minutes: 2), elapsed: 30, stepsThisRun: 10) == 30)
     }
 
+    /// The learning-rate scales reach the optimizer by tensor name: the embedding, the head, and the
+    /// router of every MoE layer, the MTP module's included; the dense layers' FFNs keep 1.
+    @Test func learningRateScalesNameTheirTensors() throws {
+        let dir = try makeDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var c = Self.config()
+        c.model.numHiddenLayers = 3; c.model.firstKDenseReplace = 1
+        c.training.embeddingLRScale = 2; c.training.headLRScale = 3; c.training.routerLRScale = 0.25
+        let trainer = try Trainer(config: c, data: try Self.tokenFile(dir), run: nil, resume: false, log: { _ in })
+        var expected = ["model.embed_tokens.weight": 2.0, "lm_head.weight": 3.0]
+        for layer in 1...3 { expected["model.layers.\(layer).mlp.gate.weight"] = 0.25 }   // layers 1, 2 and the MTP layer 3
+        #expect(trainer.optimizer.lrScales == expected)
+        #expect(trainer.model.specs.contains { $0.name == "model.layers.0.mlp.gate_proj.weight" })
+    }
+
     @Test func rejectsOutOfVocabularyData() throws {
         let dir = try makeDir()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -98,6 +113,9 @@ import Testing
         #expect {
             _ = try RunConfig.decode(Data(#"{"training": {"head_lr_scale": -1}}"#.utf8))
         } throws: { ($0 as? ConfigError)?.field == "training.head_lr_scale" }
+        #expect {
+            _ = try RunConfig.decode(Data(#"{"training": {"router_lr_scale": 0}}"#.utf8))
+        } throws: { ($0 as? ConfigError)?.field == "training.router_lr_scale" }
         let bad = Data(#"{"model": {"num_experts_per_tok": 9}}"#.utf8)
         #expect {
             _ = try RunConfig.decode(bad)
