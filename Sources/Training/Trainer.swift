@@ -13,6 +13,8 @@
 // kernels (VectorMath.swift) it was 770 tokens/s and 52%: a profile then had sgemm 51%, the head's
 // scalar max/exp/scale loops 17%, OpenBLAS packing/beta 15%, SwiGLU 2%, AdamW 1%, scheduler yields ~4%.
 // Gate and up run as one GEMM. Not tried yet: skipping the masked half of the attention scores.
+// A later, slower day on the same machine: 846–878 tokens/s, 1.12–1.21× PyTorch, with idle OpenBLAS
+// threads sleeping (OPENBLAS_THREAD_TIMEOUT, see BLASKernel.swift) instead of spinning in sched_yield.
 import Foundation
 
 /// When to stop: the first condition reached (steps and tokens count from the start of the run,
