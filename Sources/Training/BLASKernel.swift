@@ -43,17 +43,18 @@ public func selectBLASKernel() -> String {
         again = true
     }
     if again { reexec() }
+    let idle = "; OPENBLAS_THREAD_TIMEOUT=\(env["OPENBLAS_THREAD_TIMEOUT"] ?? "")"
     if env["TOKENMILL_BLAS_SELECTED"] == "1" {
         // Verify the kernel we chose; SIGILL or a wrong result falls back to OpenBLAS's own choice.
         signal(SIGILL) { _ in fallBack() }
         if !blasMatchesReference() { fallBack() }
         signal(SIGILL, SIG_DFL)
-        return "blas: OpenBLAS kernel \(blasCoreName()) (chosen for this CPU and checked; set OPENBLAS_CORETYPE to override)"
+        return "blas: OpenBLAS kernel \(blasCoreName()) (chosen for this CPU and checked; set OPENBLAS_CORETYPE to override)" + idle
     }
     if env["TOKENMILL_BLAS_SELECTED"] == "fallback" {
-        return "blas: OpenBLAS kernel \(blasCoreName()) (the preferred kernel failed its check; OpenBLAS's own choice)"
+        return "blas: OpenBLAS kernel \(blasCoreName()) (the preferred kernel failed its check; OpenBLAS's own choice)" + idle
     }
-    return "blas: OpenBLAS kernel \(blasCoreName()) (from OPENBLAS_CORETYPE)"
+    return "blas: OpenBLAS kernel \(blasCoreName()) (from OPENBLAS_CORETYPE)" + idle
 }
 
 private func fallBack() {

@@ -19,8 +19,12 @@ private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SH
         let config = dir.appendingPathComponent("c.json")
         try Data(#"{"model": {"vocab_size": 50304}, "training": {"steps": 3, "eval_batches": 2, "micro_batch_size": 2}}"#.utf8).write(to: config)
         let run = dir.appendingPathComponent("run").path
-        let r = try runTokenmill(["train", "--config", config.path, "--data", packed, "--out", run])
+        // Without OPENBLAS_THREAD_TIMEOUT the trainer restarts itself with 4 (idle BLAS threads sleep).
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_THREAD_TIMEOUT"] = nil
+        let r = try runTokenmill(["train", "--config", config.path, "--data", packed, "--out", run], environment: environment)
         #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("; OPENBLAS_THREAD_TIMEOUT=4\n"), "\(r.stderr)")
         #expect(r.stderr.contains("data: packed rows of 64 tokens"), "\(r.stderr)")
         #expect(r.stderr.contains("EOD id 0 (from the packed inputs' manifests)"), "\(r.stderr)")
         #expect(r.stderr.contains("validation: \(packed)_valid"), "\(r.stderr)")
@@ -29,8 +33,11 @@ private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SH
         #expect(metrics.contains("\"step\":3"))
         // Sequence length above the packed rows: a clear error, exit 1.
         try Data(#"{"model": {"vocab_size": 50304, "max_position_embeddings": 128}, "training": {"sequence_length": 128}}"#.utf8).write(to: config)
-        let long = try runTokenmill(["train", "--config", config.path, "--data", packed])
+        // A timeout the user set is kept.
+        environment["OPENBLAS_THREAD_TIMEOUT"] = "20"
+        let long = try runTokenmill(["train", "--config", config.path, "--data", packed], environment: environment)
         #expect(long.status == 1 && long.stderr.contains("packed rows hold 64 tokens but training.sequence_length is 128"), "\(long.stderr)")
+        #expect(long.stderr.contains("; OPENBLAS_THREAD_TIMEOUT=20\n"), "\(long.stderr)")
     }
 
     @Test func divergingRunStopsAndKeepsTheLastCheckpoint() throws {
