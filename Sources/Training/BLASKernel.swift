@@ -87,8 +87,9 @@ public func blasMatchesReference() -> Bool {
 }
 
 /// sgemm GFLOP/s on n×n×n (best of a few runs), the peak the trainer reports its share of.
-/// subtle: best of 4 read anywhere from 82 to 139 GFLOP/s on this shared 2-core machine, which made the
-/// share-of-peak swing with it; best of 12 (about 0.2 s) is steadier.
+/// subtle: on this shared 2-core machine the reading moves with the neighbours' load: best of 4 read 82-139
+/// GFLOP/s over 10 runs, best of 12 (about 0.2 s) 117-156 over 12, so the share-of-peak moves with it.
+/// The peak is a maximum, so more tries come closer to it; they do not make it steady.
 public func measureSgemmGFLOPS(n: Int = 1024, repeats: Int = 12) -> Double {
     let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
     var c = [Float](repeating: 0, count: n * n)
