@@ -86,20 +86,23 @@ public func blasMatchesReference() -> Bool {
     return true
 }
 
-/// sgemm GFLOP/s on n×n×n (best of a few runs), the peak the trainer reports its share of.
+/// sgemm GFLOP/s on n×n×n (best of the runs made in `seconds`, at least `repeats`), the peak the trainer
+/// reports its share of.
 /// subtle: on this shared 2-core machine the reading moves with the neighbours' load: best of 4 read 82-139
-/// GFLOP/s over 10 runs, best of 12 (about 0.2 s) 117-156 over 12, so the share-of-peak moves with it.
-/// The peak is a maximum, so more tries come closer to it; they do not make it steady.
-public func measureSgemmGFLOPS(n: Int = 1024, repeats: Int = 12) -> Double {
+/// GFLOP/s over 10 runs, best of 12 (about 0.2 s) 117-156 over 12 and once 81, so the share-of-peak
+/// moved with it. The peak is a maximum, so more tries over a longer time come closer to it.
+public func measureSgemmGFLOPS(n: Int = 1024, repeats: Int = 12, seconds: Double = 1) -> Double {
     let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
     var c = [Float](repeating: 0, count: n * n)
     Float.gemm(transA: false, transB: false, M: n, N: n, K: n, alpha: 1, A: a, lda: n, B: b, ldb: n, beta: 0, C: &c, ldc: n)
-    var best = 0.0
-    for _ in 0..<repeats {
+    var best = 0.0, runs = 0
+    let start = DispatchTime.now().uptimeNanoseconds
+    while runs < repeats || Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 < seconds {
         let t0 = DispatchTime.now().uptimeNanoseconds
         Float.gemm(transA: false, transB: false, M: n, N: n, K: n, alpha: 1, A: a, lda: n, B: b, ldb: n, beta: 0, C: &c, ldc: n)
         let s = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         best = max(best, 2 * Double(n) * Double(n) * Double(n) / s / 1e9)
+        runs += 1
     }
     return best
 }

@@ -38,6 +38,8 @@ struct BlockWeights<S: TrainingScalar> {
 struct BlockActivations<S: TrainingScalar> {
     var x, out: UnsafeMutablePointer<S>
     var ln1, rstd1, q, kva, kvRstd, kvc, kv, kr, probs, att, x2, ln2, rstd2: UnsafeMutablePointer<S>
+    /// The attention core's scratch, shared by all layers.
+    var attentionWork: AttentionWorkspace<S>
     var qa, qaRstd, qan: UnsafeMutablePointer<S>?
     var dense: FFNBuffers<S>?
     var moe: MoEBuffers<S>?
@@ -45,7 +47,7 @@ struct BlockActivations<S: TrainingScalar> {
 
 /// Gradient scratch for one layer at a time.
 struct BlockGradients<S: TrainingScalar> {
-    var dln1, dq, dkva, dkvc, dkv, dkr, datt, dx2, dln2, scratch: UnsafeMutablePointer<S>
+    var dln1, dq, dkva, dkvc, dkv, dkr, datt, dx2, dln2: UnsafeMutablePointer<S>
     var dqa, dqan: UnsafeMutablePointer<S>?
     var dense: FFNBuffers<S>
     var moe: MoEGradBuffers<S>?
@@ -80,7 +82,7 @@ struct Block<S: TrainingScalar> {
         ropeForward(a.kr, outStride: s.Dr, a.kva + s.R, inStride: s.R + s.Dr, heads: 1, headStride: s.Dr,
                     cos, sin, N: N, T: s.T, D: s.Dr, positions: rows.position)
         attentionForward(a.att, a.probs, a.q, a.kv, a.kr, s.attention, scale: 1 / S(Double(s.Dqk).squareRoot()),
-                         segmentStart: rows.start)
+                         work: a.attentionWork, segmentStart: rows.start)
         a.x2.update(from: a.x, count: N * C)
         matmulForward(a.x2, a.att, w.o, N: N, IC: H * s.Dv, OC: C, accumulate: true)
         // 2. FFN or MoE
@@ -108,8 +110,8 @@ struct Block<S: TrainingScalar> {
         rmsnormBackward(g.dx2, dInStride: C, dw.ln2, g.dln2, a.x2, inStride: C, w.ln2, a.rstd2, N: N, C: C)
         // 1'. attention (x2 = x + o_proj(att): both get dx2)
         matmulBackward(g.datt, dw.o, g.dx2, a.att, w.o, N: N, IC: H * s.Dv, OC: C)
-        attentionBackward(g.dq, g.dkv, g.dkr, g.datt, a.probs, a.q, a.kv, a.kr, g.scratch, s.attention,
-                          scale: 1 / S(Double(s.Dqk).squareRoot()), segmentStart: rows.start)
+        attentionBackward(g.dq, g.dkv, g.dkr, g.datt, a.probs, a.q, a.kv, a.kr, s.attention,
+                          scale: 1 / S(Double(s.Dqk).squareRoot()), work: a.attentionWork, segmentStart: rows.start)
         ropeBackward(g.dkva + s.R, dInStride: s.R + s.Dr, g.dkr, dOutStride: s.Dr, heads: 1, headStride: s.Dr,
                      cos, sin, N: N, T: s.T, D: s.Dr, positions: rows.position)
         matmulBackward(g.dkvc, dw.kvb, g.dkv, a.kvc, w.kvb, N: N, IC: s.R, OC: H * (s.Dn + s.Dv))

@@ -4,7 +4,7 @@
 // Policy: the caller fills the first T ids of every row of `tokens` (row stride `rowLength`; the ids past
 // T are not read) and names the scored positions and their target ids; the rows' segments are whatever
 // `segmentStart` holds (one segment per row after `resetSegments`, which is what a rolling window needs).
-// Costs: the trunk's forward as in training (attention at full T×T), then 2·C·V flops per scored
+// Costs: the trunk's forward as in training (causal attention in row blocks), then 2·C·V flops per scored
 // position for the head, in chunks of at most `headChunk` rows through the existing (chunk, V) scratch.
 // Nothing is allocated.
 // Performance notes: the head is the largest GEMM at vocab 16384 (2·C·V = 8.4 MFLOP per position for

@@ -176,6 +176,10 @@ public final class Model<S: TrainingScalar> {
                 moe: moe ? MoEWeights(gate: t("mlp.gate.weight"), bias: t("mlp.gate.e_score_correction_bias"),
                                       experts: (0..<E).map { ffn("mlp.experts.\($0)") }, shared: ffn("mlp.shared_experts")) : nil)
         }
+        let attentionShape = AttentionShape(B: B, T: T, H: H, Dn: c.qkNopeHeadDim, Dr: Dr, Dv: c.vHeadDim)
+        let attentionWorkers = max(1, trainingThreads)
+        let attentionWork = AttentionWorkspace(base: A.take(AttentionWorkspace<S>.count(attentionShape, workers: attentionWorkers)),
+                                               workers: attentionWorkers, shape: attentionShape)
         var newBlocks: [Block<S>] = []
         var moeIndex = 0
         for layer in 0..<(L + D) {
@@ -191,7 +195,7 @@ public final class Model<S: TrainingScalar> {
                 x: x, out: out, ln1: A.take(N * C), rstd1: A.take(N), q: A.take(N * H * shape.Dqk),
                 kva: A.take(N * (shape.R + Dr)), kvRstd: A.take(N), kvc: A.take(N * shape.R),
                 kv: A.take(N * H * (shape.Dn + shape.Dv)), kr: A.take(N * Dr), probs: A.take(B * H * T * T),
-                att: A.take(N * H * shape.Dv), x2: A.take(N * C), ln2: A.take(N * C), rstd2: A.take(N),
+                att: A.take(N * H * shape.Dv), x2: A.take(N * C), ln2: A.take(N * C), rstd2: A.take(N), attentionWork: attentionWork,
                 qa: lora ? A.take(N * shape.Rq) : nil, qaRstd: lora ? A.take(N) : nil, qan: lora ? A.take(N * shape.Rq) : nil)
             if moe {
                 a.moe = MoEBuffers(logits: A.take(N * E), scores: A.take(N * E), gates: A.take(N * K),
@@ -219,7 +223,7 @@ public final class Model<S: TrainingScalar> {
         blockGrads = BlockGradients(
             dln1: G.take(N * C), dq: G.take(N * H * Dqk), dkva: G.take(N * (R + Dr)), dkvc: G.take(N * R),
             dkv: G.take(N * H * (c.qkNopeHeadDim + c.vHeadDim)), dkr: G.take(N * Dr), datt: G.take(N * H * c.vHeadDim),
-            dx2: G.take(N * C), dln2: G.take(N * C), scratch: G.take(T * T),
+            dx2: G.take(N * C), dln2: G.take(N * C),
             dqa: lora ? G.take(N * c.qLoraRank) : nil, dqan: lora ? G.take(N * c.qLoraRank) : nil,
             dense: ffnBuffers(&G, N, c.intermediateSize),
             moe: anyMoE ? MoEGradBuffers(dxg: G.take(N * K * C), dyg: G.take(N * K * C), routed: ffnBuffers(&G, N * K, Im),
@@ -433,7 +437,9 @@ public final class Model<S: TrainingScalar> {
     }
 
     /// Forward flops per token (2 per multiply-add of every matmul, attention at full T×T), for
-    /// GFLOP/s reports; training is about 3× this.
+    /// GFLOP/s reports; training is about 3× this. These are model flops, counted as nanoGPT's and
+    /// PaLM's MFU count them (6·N + 12·L·H·Q·T per token): the attention core computes only the
+    /// unmasked row blocks (62.5% of T×T at T = 512), so the machine executes fewer.
     public var forwardFlopsPerToken: Double {
         let c = config, C = Double(c.hiddenSize), H = Double(c.numAttentionHeads), V = Double(c.vocabSize)
         let Dqk = Double(c.qkHeadDim), Dv = Double(c.vHeadDim), R = Double(c.kvLoraRank), Dr = Double(c.qkRopeHeadDim)

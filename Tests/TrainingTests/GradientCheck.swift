@@ -76,3 +76,11 @@ final class GradCheckCase {
         return worst
     }
 }
+
+/// A workspace for the attention core at shape `s` (the caller deallocates `base`).
+func attentionWorkspace<S: TrainingScalar>(_ s: AttentionShape, workers: Int = 2) -> AttentionWorkspace<S> {
+    let n = AttentionWorkspace<S>.count(s, workers: workers)
+    let base = UnsafeMutablePointer<S>.allocate(capacity: n)
+    base.initialize(repeating: 0, count: n)
+    return AttentionWorkspace(base: base, workers: workers, shape: s)
+}

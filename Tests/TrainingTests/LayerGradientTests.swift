@@ -133,15 +133,16 @@ import Testing
         let s = AttentionShape(B: 2, T: 3, H: 2, Dn: Dn, Dr: 2, Dv: 3)
         let N = s.B * s.T
         let probs = UnsafeMutablePointer<Double>.allocate(capacity: s.B * s.H * s.T * s.T)
-        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: s.T * s.T)
-        defer { probs.deallocate(); scratch.deallocate() }
+        probs.initialize(repeating: 0, count: s.B * s.H * s.T * s.T)   // as the model's buffers: columns past a block stay 0
+        let work: AttentionWorkspace<Double> = attentionWorkspace(s)
+        defer { probs.deallocate(); work.base.deallocate() }
         let c = GradCheckCase(inputs: [randomArray(N * s.H * s.Dqk, seed: 11), randomArray(N * s.H * s.kvWidth, seed: 12),
                                        randomArray(N * s.Dr, seed: 13)], outCount: N * s.H * s.Dv)
         let err = c.maxError(forward: { c in
-            attentionForward(c.out, probs, c.inputs[0], c.inputs[1], c.inputs[2], s, scale: 0.7); return 0
+            attentionForward(c.out, probs, c.inputs[0], c.inputs[1], c.inputs[2], s, scale: 0.7, work: work, blockRows: 2); return 0
         }, backward: { c in
             attentionBackward(c.dInputs[0], c.dInputs[1], c.dInputs[2], c.dOut, probs, c.inputs[0], c.inputs[1], c.inputs[2],
-                              scratch, s, scale: 0.7)
+                              s, scale: 0.7, work: work, blockRows: 2)
         })
         #expect(err < tolerance, "attention max rel error \(err)")
     }
@@ -152,17 +153,19 @@ import Testing
         let N = s.B * s.T
         let starts: [Int32] = [0, 0, 2, 2, 0, 1, 1, 1]
         let probs = UnsafeMutablePointer<Double>.allocate(capacity: s.B * s.H * s.T * s.T)
-        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: s.T * s.T)
-        defer { probs.deallocate(); scratch.deallocate() }
+        probs.initialize(repeating: 0, count: s.B * s.H * s.T * s.T)   // as the model's buffers: columns past a block stay 0
+        let work: AttentionWorkspace<Double> = attentionWorkspace(s)
+        defer { probs.deallocate(); work.base.deallocate() }
         let c = GradCheckCase(inputs: [randomArray(N * s.H * s.Dqk, seed: 17), randomArray(N * s.H * s.kvWidth, seed: 18),
                                        randomArray(N * s.Dr, seed: 19)], outCount: N * s.H * s.Dv)
         let err = starts.withUnsafeBufferPointer { st in
             c.maxError(forward: { c in
-                attentionForward(c.out, probs, c.inputs[0], c.inputs[1], c.inputs[2], s, scale: 0.7, segmentStart: st.baseAddress!)
+                attentionForward(c.out, probs, c.inputs[0], c.inputs[1], c.inputs[2], s, scale: 0.7, work: work,
+                                 segmentStart: st.baseAddress!, blockRows: 2)
                 return 0
             }, backward: { c in
                 attentionBackward(c.dInputs[0], c.dInputs[1], c.dInputs[2], c.dOut, probs, c.inputs[0], c.inputs[1], c.inputs[2],
-                                  scratch, s, scale: 0.7, segmentStart: st.baseAddress!)
+                                  s, scale: 0.7, work: work, segmentStart: st.baseAddress!, blockRows: 2)
             })
         }
         #expect(err < tolerance, "attention (segments) max rel error \(err)")
@@ -190,12 +193,48 @@ import Testing
         let s = AttentionShape(B: 1, T: 3, H: 1, Dn: 2, Dr: 2, Dv: 2)
         var q = randomArray(3 * 4, seed: 1), kv = randomArray(3 * 4, seed: 2), kr = randomArray(3 * 2, seed: 3)
         var p = [Double](repeating: 0, count: 9), o1 = [Double](repeating: 0, count: 6), o2 = o1
-        attentionForward(&o1, &p, &q, &kv, &kr, s, scale: 1)
+        let work: AttentionWorkspace<Double> = attentionWorkspace(s)
+        defer { work.base.deallocate() }
+        attentionForward(&o1, &p, &q, &kv, &kr, s, scale: 1, work: work, blockRows: 2)
         for i in 8..<12 { kv[i] += 1 }
         kr[4] += 1
-        attentionForward(&o2, &p, &q, &kv, &kr, s, scale: 1)
+        attentionForward(&o2, &p, &q, &kv, &kr, s, scale: 1, work: work, blockRows: 2)
         #expect(Array(o1[0..<4]) == Array(o2[0..<4]))
         #expect(o1[4..<6] != o2[4..<6])
+    }
+
+    @Test func attentionScheduleDoesNotChangeResults() {
+        // Float at a trainer-like size with a partial last block (T = 300, blocks of 128): the blocked causal
+        // schedule agrees with one full block, and one worker gives bit-identical results to two.
+        let s = AttentionShape(B: 3, T: 300, H: 2, Dn: 16, Dr: 8, Dv: 16)
+        let N = s.B * s.T
+        let starts: [Int32] = (0..<N).map { i in Int32(i % s.T < 170 ? 0 : 170) }   // two segments per row
+        func f(_ a: [Double]) -> [Float] { a.map { Float($0) } }
+        let q = f(randomArray(N * s.H * s.Dqk, seed: 21)), kv = f(randomArray(N * s.H * s.kvWidth, seed: 22))
+        let kr = f(randomArray(N * s.Dr, seed: 23)), dOut = f(randomArray(N * s.H * s.Dv, seed: 24))
+        func run(workers: Int, blockRows: Int) -> [[Float]] {
+            let work: AttentionWorkspace<Float> = attentionWorkspace(s, workers: workers)
+            defer { work.base.deallocate() }
+            var probs = [Float](repeating: 0, count: s.B * s.H * s.T * s.T), out = [Float](repeating: 0, count: N * s.H * s.Dv)
+            var dq = [Float](repeating: 0, count: q.count), dkv = [Float](repeating: 0, count: kv.count)
+            var dkr = [Float](repeating: 0, count: kr.count)
+            starts.withUnsafeBufferPointer { st in
+                attentionForward(&out, &probs, q, kv, kr, s, scale: 0.25, work: work, segmentStart: st.baseAddress!,
+                                 blockRows: blockRows)
+                attentionBackward(&dq, &dkv, &dkr, dOut, probs, q, kv, kr, s, scale: 0.25, work: work,
+                                  segmentStart: st.baseAddress!, blockRows: blockRows)
+            }
+            return [out, dq, dkv, dkr]
+        }
+        let blocked = run(workers: 2, blockRows: 128), oneWorker = run(workers: 1, blockRows: 128)
+        let full = run(workers: 2, blockRows: s.T)
+        #expect(blocked == oneWorker)
+        for (a, b) in zip(blocked, full) {
+            var worst: Float = 0
+            for (x, y) in zip(a, b) { worst = max(worst, abs(x - y) / max(1, abs(y))) }
+            #expect(worst < 1e-5, "blocked vs full: \(worst)")
+            #expect(a.contains { $0 != 0 })
+        }
     }
 
     @Test func headCrossEntropy() {

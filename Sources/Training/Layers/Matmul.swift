@@ -32,6 +32,15 @@ extension Double: TrainingScalar {
 /// Sets OpenBLAS's thread count (`openblas_set_num_threads`); tests pin one thread.
 public func setBLASThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
 
+/// Runs `body` with OpenBLAS on one thread, for GEMMs issued by several workers at once (OpenBLAS's
+/// documented way to call it from a multi-threaded program), then restores the thread count.
+func withSingleThreadedBLAS(_ body: () -> Void) {
+    let n = openblas_get_num_threads()
+    if n > 1 { openblas_set_num_threads(1) }
+    body()
+    if n > 1 { openblas_set_num_threads(n) }
+}
+
 /// The kernel OpenBLAS dispatched to (`openblas_get_corename`), e.g. "Haswell".
 public func blasCoreName() -> String { String(cString: openblas_get_corename()) }
 
