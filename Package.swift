@@ -25,6 +25,7 @@ let package = Package(
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(name: "CICU", linkerSettings: [.linkedLibrary("icuuc"), .linkedLibrary("icui18n"), .linkedLibrary("icudata")]),
         .target(name: "CBLAS", linkerSettings: [.linkedLibrary("openblas")]),
+        .target(name: "CKernels"),   // the trainer's element-wise row kernels, baseline and AVX2+FMA
 
         // MARK: Corpus → normalized text
         .target(name: "CorpusIO", dependencies: ["CZstd", "CZlib"]),
@@ -36,7 +37,7 @@ let package = Package(
         .target(name: "Packing", dependencies: ["Tokenization", "CorpusIO"]),
 
         // MARK: Model and evaluation
-        .target(name: "Training", dependencies: ["CBLAS", "Packing"]),
+        .target(name: "Training", dependencies: ["CBLAS", "CKernels", "Packing"]),
         .target(name: "Evaluation", dependencies: ["CorpusIO", "Training", "Tokenization", "CZstd"]),
 
         // MARK: The command line
@@ -50,7 +51,7 @@ let package = Package(
         .testTarget(name: "CorpusIOTests", dependencies: ["CorpusIO", "CZstd", "CZlib", "TokenMillTestSupport"]),
         .testTarget(name: "NormalizationTests", dependencies: ["Normalization", "TokenMillTestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TokenMillTestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Packing", "TokenMillTestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "CKernels", "Packing", "TokenMillTestSupport"]),
         .testTarget(name: "FillInTheMiddleTests", dependencies: ["FillInTheMiddle", "CorpusIO"]),
         .testTarget(name: "PackingTests", dependencies: ["Packing", "TokenMillTestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Training", "TokenMillTestSupport"]),

@@ -1,85 +1,47 @@
-// Vectorized row kernels for the Float hot loops that BLAS does not cover: the output head's softmax
-// (one exp per logit of a (4096, 32768) block twice a step) and SwiGLU's sigmoid. Double keeps plain
-// scalar libm code, so the Float64 gradient checks stay exact.
-// Policy: results depend only on the row (lanes are summed in a fixed order), never on the thread count.
-// Accuracy: `expVector` is a degree-6 polynomial on [−ln2/2, ln2/2] after n·ln2 range reduction, within
-// 2 ulp of expf for x in [−87, 88] (the test sweeps that range); below −87 it returns 0, above 88 +inf.
+// The Float row kernels for the hot loops that BLAS does not cover: the output head's softmax (one exp
+// per logit of a (4096, 32768) block twice a step), the attention rows' softmax and SwiGLU's sigmoid.
+// They call the C target `CKernels`, which holds each kernel for baseline x86-64 and for AVX2+FMA and
+// picks by the CPU (see its kernels.c for the exp's range and accuracy: within 2 ulp of expf on
+// [−87.3, 88.7], 0 below, +inf above). Double keeps plain scalar libm code, so the Float64 gradient
+// checks stay exact.
+// Policy: results depend only on the row (lanes are summed in a fixed order), never on the thread count;
+// they do depend on the CPU's variant (FMA rounds once), like OpenBLAS's kernels.
 // Performance notes (small at vocab 32768, tools/bench-train): the scalar max / expf / scale loops of the
-// head were 17% of a step (13.5% in the loop bodies, 4.2% in expf); sixteen lanes at a time cut that to
-// a few percent.
+// head were 17% of a step; sixteen Swift SIMD lanes (which Swift compiles to baseline SSE) cut that to
+// 6.3% of a profile's samples with the attention's rows and SwiGLU; the AVX2+FMA C kernels 3.5%.
+import CKernels
 import Foundation
 
-typealias Lanes = SIMD16<Float>
-
-/// e^x lane by lane (see the file header for range and accuracy).
-/// - Complexity: O(1), about 20 vector operations.
-@inline(__always)
-func expVector(_ x: Lanes) -> Lanes {
-    let log2e: Float = 1.442_695_04, ln2Hi: Float = 0.693_359_375, ln2Lo: Float = -2.121_944_4e-4
-    let magic: Float = 12_582_912   // 1.5·2^23: adding it rounds to an integer held in the low mantissa bits
-    // subtle: `clamped` and `pointwiseMin/Max` compile to calls per vector here; comparisons with
-    // `replace(with:where:)` compile to a few SSE instructions (in a micro-benchmark: 5 → 1.5 ns per element).
-    let low = Lanes(repeating: -87.3), high = Lanes(repeating: 88.7)
-    var clamped = x
-    clamped.replace(with: low, where: x .< low)
-    clamped.replace(with: high, where: x .> high)
-    let shifted = clamped * log2e + magic
-    let n = shifted - magic
-    let r = (clamped - n * ln2Hi) - n * ln2Lo
-    // e^r, |r| ≤ ln2/2: Taylor-like coefficients refined for float (Cephes expf).
-    var p = Lanes(repeating: 1.987_569_15e-4)
-    p = p * r + 1.398_199_950_7e-3
-    p = p * r + 8.333_451_907_3e-3
-    p = p * r + 4.166_579_589_4e-2
-    p = p * r + 1.666_666_545_9e-1
-    p = p * r + 5.000_000_120_1e-1
-    p = p * (r * r) + r + 1
-    // 2^n from the integer in `shifted`'s low bits: exponent field n + 127.
-    let bits = unsafeBitCast(shifted, to: SIMD16<UInt32>.self) &- unsafeBitCast(Lanes(repeating: magic), to: SIMD16<UInt32>.self)
-    let scale = unsafeBitCast((bits &+ 127) &<< 23, to: Lanes.self)
-    var result = p * scale
-    result.replace(with: 0, where: x .< low)
-    result.replace(with: .infinity, where: x .> high)
-    return result
-}
-
-@inline(__always) func loadLanes(_ p: UnsafePointer<Float>) -> Lanes { UnsafeRawPointer(p).loadUnaligned(as: Lanes.self) }
-@inline(__always) func storeLanes(_ v: Lanes, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self) }
+/// Which variant of the C kernels runs: -1 picks by the CPU; the tests set 0 or 1 per call.
+let kernelVariant: Int32 = -1
 
 extension Float {
-    /// row[j] = e^(row[j] − max) in place; returns the max and the sum of the new values.
-    /// - Complexity: O(n), two passes.
+    /// row[j] = e^(row[j] − max) in place; returns the max and the sum.
+    /// - Complexity: O(n).
     public static func expShiftedInPlace(_ row: UnsafeMutablePointer<Float>, count n: Int) -> (max: Float, sum: Float) {
-        let whole = n - n % Lanes.scalarCount
-        var mx = -Float.infinity
-        if whole > 0 {
-            var m = loadLanes(row)
-            var j = Lanes.scalarCount
-            while j < whole { let v = loadLanes(row + j); m.replace(with: v, where: v .> m); j += Lanes.scalarCount }
-            mx = m.max()
-        }
-        for j in whole..<n { mx = Swift.max(mx, row[j]) }
-        var acc = Lanes.zero
-        let shift = Lanes(repeating: mx)
-        var j = 0
-        while j < whole {
-            let e = expVector(loadLanes(row + j) - shift)
-            storeLanes(e, row + j)
-            acc += e
-            j += Lanes.scalarCount
-        }
-        var sum = acc.sum()
-        for j in whole..<n { let e = Foundation.exp(row[j] - mx); row[j] = e; sum += e }
+        var mx: Float = 0, sum: Float = 0
+        tm_exp_shifted(row, n, &mx, &sum, kernelVariant)
         return (mx, sum)
     }
 
     /// row[j] *= s.
     /// - Complexity: O(n).
     public static func scaleInPlace(_ row: UnsafeMutablePointer<Float>, count n: Int, by s: Float) {
-        let whole = n - n % Lanes.scalarCount
-        var j = 0
-        while j < whole { storeLanes(loadLanes(row + j) * s, row + j); j += Lanes.scalarCount }
-        for j in whole..<n { row[j] *= s }
+        tm_scale(row, n, s, kernelVariant)
+    }
+
+    /// o = silu(g)·u.
+    /// - Complexity: O(n).
+    public static func swigluForwardRow(_ o: UnsafeMutablePointer<Float>, gate g: UnsafePointer<Float>, up u: UnsafePointer<Float>,
+                                        count n: Int) {
+        tm_swiglu_forward(o, g, u, n, kernelVariant)
+    }
+
+    /// dg += dh·u·σ(1 + g(1 − σ)), du += dh·g·σ.
+    /// - Complexity: O(n).
+    public static func swigluBackwardRow(dGate dg: UnsafeMutablePointer<Float>, dUp du: UnsafeMutablePointer<Float>,
+                                         dh: UnsafePointer<Float>, gate g: UnsafePointer<Float>, up u: UnsafePointer<Float>, count n: Int) {
+        tm_swiglu_backward(dg, du, dh, g, u, n, kernelVariant)
     }
 }
 
@@ -96,46 +58,7 @@ extension Double {
     public static func scaleInPlace(_ row: UnsafeMutablePointer<Double>, count n: Int, by s: Double) {
         for j in 0..<n { row[j] *= s }
     }
-}
 
-extension Float {
-    /// o = silu(g)·u, sixteen lanes at a time.
-    /// - Complexity: O(n).
-    public static func swigluForwardRow(_ o: UnsafeMutablePointer<Float>, gate g: UnsafePointer<Float>, up u: UnsafePointer<Float>,
-                                        count n: Int) {
-        let whole = n - n % Lanes.scalarCount
-        var i = 0
-        while i < whole {
-            let x = loadLanes(g + i)
-            let sig = 1 / (1 + expVector(-x))
-            storeLanes(x * sig * loadLanes(u + i), o + i)
-            i += Lanes.scalarCount
-        }
-        for i in whole..<n { let x = g[i]; o[i] = x * sigmoid(x) * u[i] }
-    }
-
-    /// dg += dh·u·σ(1 + g(1 − σ)), du += dh·g·σ, sixteen lanes at a time.
-    /// - Complexity: O(n).
-    public static func swigluBackwardRow(dGate dg: UnsafeMutablePointer<Float>, dUp du: UnsafeMutablePointer<Float>,
-                                         dh: UnsafePointer<Float>, gate g: UnsafePointer<Float>, up u: UnsafePointer<Float>, count n: Int) {
-        let whole = n - n % Lanes.scalarCount
-        var i = 0
-        while i < whole {
-            let x = loadLanes(g + i), d = loadLanes(dh + i)
-            let sig = 1 / (1 + expVector(-x))
-            storeLanes(loadLanes(dg + i) + d * loadLanes(u + i) * sig * (1 + x * (1 - sig)), dg + i)
-            storeLanes(loadLanes(du + i) + d * x * sig, du + i)
-            i += Lanes.scalarCount
-        }
-        for i in whole..<n {
-            let x = g[i], sig = sigmoid(x)
-            dg[i] += dh[i] * u[i] * sig * (1 + x * (1 - sig))
-            du[i] += dh[i] * x * sig
-        }
-    }
-}
-
-extension Double {
     /// Scalar reference of `Float.swigluForwardRow` (libm exp).
     public static func swigluForwardRow(_ o: UnsafeMutablePointer<Double>, gate g: UnsafePointer<Double>, up u: UnsafePointer<Double>,
                                         count n: Int) {

@@ -1,0 +1,170 @@
+// Float row kernels (declared in CKernels.h). Each body is written once over 8-lane vectors (clang's
+// vector extensions) and compiled twice: for baseline x86-64 (pairs of SSE instructions) and with
+// AVX2+FMA; `pick` chooses once, from the CPU's feature bits. On other architectures only the
+// baseline version exists.
+// e^x: x clamped to [−87.3, 88.7], n = round(x·log2 e), r = x − n·ln2 (two-part ln2), a degree-6
+// polynomial for e^r (Cephes expf's coefficients), times 2^n built in the exponent bits; below −87.3
+// it gives 0 and above 88.7 +inf. Within 2 ulp of expf over the clamped range (VectorMathTests).
+// Policy: lanes are summed in a fixed order and a row's result depends only on the row.
+// Performance notes (AMD EPYC, bench-train model, perf samples): the same kernels in Swift SIMD (baseline
+// SSE) took 6.3% of a step, these 3.5%; the head's exp + scale of a 32 MB block runs ~1.35 ns a
+// logit on one core, ~0.9 with the row in L2.
+#include "CKernels.h"
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+// The 8-lane helpers below are always inlined into a variant, so their AVX ABI never shows.
+#pragma clang diagnostic ignored "-Wpsabi"
+
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+
+#define ALWAYS static inline __attribute__((always_inline))
+
+ALWAYS v8f load8(const float *p) { v8f v; memcpy(&v, p, sizeof v); return v; }
+ALWAYS void store8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
+ALWAYS v8f splat(float x) { return (v8f){x, x, x, x, x, x, x, x}; }
+ALWAYS v8f select8(v8i mask, v8f a, v8f b) {   // mask lanes are all ones or zero
+    return (v8f)((mask & (v8i)a) | (~mask & (v8i)b));
+}
+
+ALWAYS v8f exp8(v8f x) {
+    const v8f low = splat(-87.3f), high = splat(88.7f), magic = splat(12582912.0f);   // 1.5·2^23
+    v8f c = select8(x < low, low, x);
+    c = select8(c > high, high, c);
+    v8f shifted = c * splat(1.44269504f) + magic;
+    v8f n = shifted - magic;
+    v8f r = (c - n * splat(0.693359375f)) - n * splat(-2.12194440e-4f);
+    v8f p = splat(1.9875691500e-4f);
+    p = p * r + splat(1.3981999507e-3f);
+    p = p * r + splat(8.3334519073e-3f);
+    p = p * r + splat(4.1665795894e-2f);
+    p = p * r + splat(1.6666665459e-1f);
+    p = p * r + splat(5.0000001201e-1f);
+    p = p * (r * r) + r + splat(1.0f);
+    v8i bits = (v8i)shifted - (v8i)magic;
+    v8f scale = (v8f)((bits + 127) << 23);
+    v8f y = p * scale;
+    y = select8(x < low, splat(0.0f), y);
+    return select8(x > high, splat(INFINITY), y);
+}
+
+ALWAYS float sum8(v8f v) {
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+}
+
+ALWAYS float exp1(float x) { v8f v = exp8(splat(x)); return v[0]; }
+
+ALWAYS void exp_shifted_body(float *row, size_t n, float *max_out, float *sum_out) {
+    size_t whole = n - n % 16, j;
+    float mx = -INFINITY;
+    if (whole > 0) {
+        v8f m0 = load8(row), m1 = load8(row + 8);
+        for (j = 16; j < whole; j += 16) {
+            v8f a = load8(row + j), b = load8(row + j + 8);
+            m0 = select8(a > m0, a, m0);
+            m1 = select8(b > m1, b, m1);
+        }
+        m0 = select8(m1 > m0, m1, m0);
+        for (int k = 0; k < 8; k++) mx = m0[k] > mx ? m0[k] : mx;
+    }
+    for (j = whole; j < n; j++) mx = row[j] > mx ? row[j] : mx;
+    v8f shift = splat(mx), acc0 = splat(0), acc1 = splat(0);
+    for (j = 0; j < whole; j += 16) {
+        v8f a = exp8(load8(row + j) - shift), b = exp8(load8(row + j + 8) - shift);
+        store8(row + j, a); store8(row + j + 8, b);
+        acc0 += a; acc1 += b;
+    }
+    float sum = sum8(acc0 + acc1);
+    for (j = whole; j < n; j++) { float e = exp1(row[j] - mx); row[j] = e; sum += e; }
+    *max_out = mx; *sum_out = sum;
+}
+
+ALWAYS void exp_body(const float *x, float *y, size_t n) {
+    size_t whole = n - n % 8, j;
+    for (j = 0; j < whole; j += 8) store8(y + j, exp8(load8(x + j)));
+    for (j = whole; j < n; j++) y[j] = exp1(x[j]);
+}
+
+ALWAYS void scale_body(float *row, size_t n, float s) {
+    size_t whole = n - n % 8, j;
+    v8f sv = splat(s);
+    for (j = 0; j < whole; j += 8) store8(row + j, load8(row + j) * sv);
+    for (j = whole; j < n; j++) row[j] *= s;
+}
+
+ALWAYS v8f sigmoid8(v8f x) { return splat(1.0f) / (splat(1.0f) + exp8(-x)); }
+
+ALWAYS void swiglu_forward_body(float *o, const float *g, const float *u, size_t n) {
+    size_t whole = n - n % 8, j;
+    for (j = 0; j < whole; j += 8) { v8f x = load8(g + j); store8(o + j, x * sigmoid8(x) * load8(u + j)); }
+    for (j = whole; j < n; j++) { float x = g[j]; o[j] = x / (1.0f + exp1(-x)) * u[j]; }
+}
+
+ALWAYS void swiglu_backward_body(float *dg, float *du, const float *dh, const float *g, const float *u, size_t n) {
+    size_t whole = n - n % 8, j;
+    for (j = 0; j < whole; j += 8) {
+        v8f x = load8(g + j), d = load8(dh + j), s = sigmoid8(x);
+        store8(dg + j, load8(dg + j) + d * load8(u + j) * s * (splat(1.0f) + x * (splat(1.0f) - s)));
+        store8(du + j, load8(du + j) + d * x * s);
+    }
+    for (j = whole; j < n; j++) {
+        float x = g[j], s = 1.0f / (1.0f + exp1(-x));
+        dg[j] += dh[j] * u[j] * s * (1.0f + x * (1.0f - s));
+        du[j] += dh[j] * x * s;
+    }
+}
+
+#define VARIANTS(name, params, args)                                             \
+    static void name##_base params { name##_body args; }                         \
+    AVX2_VARIANT(name, params, args)
+
+#if defined(__x86_64__)
+#define AVX2_VARIANT(name, params, args) \
+    __attribute__((target("avx2,fma"))) static void name##_avx2 params { name##_body args; }
+#else
+#define AVX2_VARIANT(name, params, args)
+#endif
+
+VARIANTS(exp, (const float *x, float *y, size_t n), (x, y, n))
+VARIANTS(exp_shifted, (float *row, size_t n, float *max_out, float *sum_out), (row, n, max_out, sum_out))
+VARIANTS(scale, (float *row, size_t n, float s), (row, n, s))
+VARIANTS(swiglu_forward, (float *o, const float *g, const float *u, size_t n), (o, g, u, n))
+VARIANTS(swiglu_backward, (float *dg, float *du, const float *dh, const float *g, const float *u, size_t n),
+         (dg, du, dh, g, u, n))
+
+static int avx2 = -1;
+
+// Decided once (a benign race: every thread computes the same value).
+static int pick(void) {
+    if (avx2 < 0) {
+#if defined(__x86_64__)
+        __builtin_cpu_init();
+        avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+        avx2 = 0;
+#endif
+    }
+    return avx2;
+}
+
+int tm_kernels_avx2(void) { return pick(); }
+
+#if defined(__x86_64__)
+#define DISPATCH(name, args) if (variant != 0 && pick()) name##_avx2 args; else name##_base args
+#else
+#define DISPATCH(name, args) (void)variant; name##_base args
+#endif
+
+void tm_exp(const float *x, float *y, size_t n, int variant) { DISPATCH(exp, (x, y, n)); }
+void tm_exp_shifted(float *row, size_t n, float *max_out, float *sum_out, int variant) {
+    DISPATCH(exp_shifted, (row, n, max_out, sum_out));
+}
+void tm_scale(float *row, size_t n, float s, int variant) { DISPATCH(scale, (row, n, s)); }
+void tm_swiglu_forward(float *o, const float *g, const float *u, size_t n, int variant) {
+    DISPATCH(swiglu_forward, (o, g, u, n));
+}
+void tm_swiglu_backward(float *dg, float *du, const float *dh, const float *g, const float *u, size_t n, int variant) {
+    DISPATCH(swiglu_backward, (dg, du, dh, g, u, n));
+}
