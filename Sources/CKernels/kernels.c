@@ -116,6 +116,33 @@ ALWAYS void swiglu_backward_body(float *dg, float *du, const float *dh, const fl
     }
 }
 
+ALWAYS void adamw8(float *p, const float *grad, float *m, float *v, float scale, float b1, float b2, float c1,
+                   float c2, float eps, float rate, float decay) {
+    v8f g = load8(grad) * splat(scale);
+    v8f mi = splat(b1) * load8(m) + splat(1 - b1) * g;
+    v8f vi = splat(b2) * load8(v) + splat(1 - b2) * g * g;
+    store8(m, mi); store8(v, vi);
+    v8f root = __builtin_elementwise_sqrt(vi / splat(c2));
+    v8f pj = load8(p);
+    store8(p, pj - (splat(rate) * ((mi / splat(c1)) / (root + splat(eps))) + splat(decay) * pj));
+}
+
+// The tail goes through the same 8-lane code (padded with zeros), so an element's result does not depend
+// on where a range starts: the trainer splits tensors over the cores.
+ALWAYS void adamw_body(float *p, const float *grad, float *m, float *v, size_t n, float scale, float b1, float b2,
+                       float c1, float c2, float eps, float rate, float decay) {
+    size_t whole = n - n % 8, j;
+    for (j = 0; j < whole; j += 8) adamw8(p + j, grad + j, m + j, v + j, scale, b1, b2, c1, c2, eps, rate, decay);
+    if (whole < n) {
+        size_t rest = n - whole;
+        float tp[8] = {0}, tg[8] = {0}, tm[8] = {0}, tv[8] = {0};
+        memcpy(tp, p + whole, rest * 4); memcpy(tg, grad + whole, rest * 4);
+        memcpy(tm, m + whole, rest * 4); memcpy(tv, v + whole, rest * 4);
+        adamw8(tp, tg, tm, tv, scale, b1, b2, c1, c2, eps, rate, decay);
+        memcpy(p + whole, tp, rest * 4); memcpy(m + whole, tm, rest * 4); memcpy(v + whole, tv, rest * 4);
+    }
+}
+
 #define VARIANTS(name, params, args)                                             \
     static void name##_base params { name##_body args; }                         \
     AVX2_VARIANT(name, params, args)
@@ -128,6 +155,9 @@ ALWAYS void swiglu_backward_body(float *dg, float *du, const float *dh, const fl
 #endif
 
 VARIANTS(exp, (const float *x, float *y, size_t n), (x, y, n))
+VARIANTS(adamw, (float *p, const float *grad, float *m, float *v, size_t n, float scale, float b1, float b2, float c1,
+                 float c2, float eps, float rate, float decay),
+         (p, grad, m, v, n, scale, b1, b2, c1, c2, eps, rate, decay))
 VARIANTS(exp_shifted, (float *row, size_t n, float *max_out, float *sum_out), (row, n, max_out, sum_out))
 VARIANTS(scale, (float *row, size_t n, float s), (row, n, s))
 VARIANTS(swiglu_forward, (float *o, const float *g, const float *u, size_t n), (o, g, u, n))
@@ -167,4 +197,8 @@ void tm_swiglu_forward(float *o, const float *g, const float *u, size_t n, int v
 }
 void tm_swiglu_backward(float *dg, float *du, const float *dh, const float *g, const float *u, size_t n, int variant) {
     DISPATCH(swiglu_backward, (dg, du, dh, g, u, n));
+}
+void tm_adamw(float *p, const float *grad, float *m, float *v, size_t n, float scale, float b1, float b2,
+              float c1, float c2, float eps, float rate, float decay, int variant) {
+    DISPATCH(adamw, (p, grad, m, v, n, scale, b1, b2, c1, c2, eps, rate, decay));
 }

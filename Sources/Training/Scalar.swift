@@ -19,6 +19,10 @@ public protocol TrainingScalar: BinaryFloatingPoint, Sendable where Self.RawSign
     /// dg += dh·u·σ(g)(1 + g(1 − σ(g))), du += dh·g·σ(g) over n elements.
     static func swigluBackwardRow(dGate dg: UnsafeMutablePointer<Self>, dUp du: UnsafeMutablePointer<Self>, dh: UnsafePointer<Self>,
                                   gate g: UnsafePointer<Self>, up u: UnsafePointer<Self>, count n: Int)
+    /// One AdamW step over n elements (`AdamW.swift` has the formula; vectorized for Float in `VectorMath.swift`).
+    static func adamwRange(_ p: UnsafeMutablePointer<Self>, grad: UnsafePointer<Self>, m: UnsafeMutablePointer<Self>,
+                           v: UnsafeMutablePointer<Self>, count n: Int, scale: Self, beta1: Self, beta2: Self,
+                           correction1: Self, correction2: Self, epsilon: Self, rate: Self, decay: Self)
     /// Row-major C = alpha·op(A)·op(B) + beta·C. See `Matmul.swift`.
     static func gemm(transA: Bool, transB: Bool, M: Int, N: Int, K: Int, alpha: Self,
                      A: UnsafePointer<Self>, lda: Int, B: UnsafePointer<Self>, ldb: Int,

@@ -1,5 +1,6 @@
 // The Float row kernels for the hot loops that BLAS does not cover: the output head's softmax (one exp
-// per logit of a (4096, 32768) block twice a step), the attention rows' softmax and SwiGLU's sigmoid.
+// per logit of a (4096, 32768) block twice a step), the attention rows' softmax, SwiGLU's sigmoid and
+// the AdamW update.
 // They call the C target `CKernels`, which holds each kernel for baseline x86-64 and for AVX2+FMA and
 // picks by the CPU (see its kernels.c for the exp's range and accuracy: within 2 ulp of expf on
 // [−87.3, 88.7], 0 below, +inf above). Double keeps plain scalar libm code, so the Float64 gradient
@@ -43,6 +44,14 @@ extension Float {
                                          dh: UnsafePointer<Float>, gate g: UnsafePointer<Float>, up u: UnsafePointer<Float>, count n: Int) {
         tm_swiglu_backward(dg, du, dh, g, u, n, kernelVariant)
     }
+
+    /// One AdamW step over n elements (see `AdamW.update`).
+    /// - Complexity: O(n).
+    public static func adamwRange(_ p: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
+                                  v: UnsafeMutablePointer<Float>, count n: Int, scale: Float, beta1: Float, beta2: Float,
+                                  correction1: Float, correction2: Float, epsilon: Float, rate: Float, decay: Float) {
+        tm_adamw(p, grad, m, v, n, scale, beta1, beta2, correction1, correction2, epsilon, rate, decay, kernelVariant)
+    }
 }
 
 extension Double {
@@ -63,6 +72,18 @@ extension Double {
     public static func swigluForwardRow(_ o: UnsafeMutablePointer<Double>, gate g: UnsafePointer<Double>, up u: UnsafePointer<Double>,
                                         count n: Int) {
         for i in 0..<n { let x = g[i]; o[i] = x * sigmoid(x) * u[i] }
+    }
+
+    /// Scalar reference of `Float.adamwRange`.
+    public static func adamwRange(_ p: UnsafeMutablePointer<Double>, grad: UnsafePointer<Double>, m: UnsafeMutablePointer<Double>,
+                                  v: UnsafeMutablePointer<Double>, count n: Int, scale: Double, beta1: Double, beta2: Double,
+                                  correction1: Double, correction2: Double, epsilon: Double, rate: Double, decay: Double) {
+        for i in 0..<n {
+            let g = grad[i] * scale
+            let mi = beta1 * m[i] + (1 - beta1) * g, vi = beta2 * v[i] + (1 - beta2) * g * g
+            m[i] = mi; v[i] = vi
+            p[i] -= rate * ((mi / correction1) / ((vi / correction2).squareRoot() + epsilon)) + decay * p[i]
+        }
     }
 
     /// Scalar reference of `Float.swigluBackwardRow`.

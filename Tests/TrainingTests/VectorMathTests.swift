@@ -81,6 +81,40 @@ import Testing
         #expect(close(duf, dud))
     }
 
+    @Test(arguments: variants) func adamwMatchesDoubleAndIgnoresRangeSplits(variant: Int32) {
+        let n = 1003
+        var rng = SplitMix64(seed: 11)
+        let p0 = (0..<n).map { _ in rng.normal() }, g = (0..<n).map { _ in rng.normal() * 0.01 }
+        let m0 = (0..<n).map { _ in rng.normal() * 0.001 }, v0 = (0..<n).map { _ in abs(rng.normal()) * 1e-5 }
+        let args = (scale: 0.7, b1: 0.9, b2: 0.95, c1: 1 - pow(0.9, 3.0), c2: 1 - pow(0.95, 3.0), eps: 1e-8, rate: 3e-3, decay: 3e-4)
+        var pd = p0, md = m0, vd = v0
+        Double.adamwRange(&pd, grad: g, m: &md, v: &vd, count: n, scale: args.scale, beta1: args.b1, beta2: args.b2,
+                          correction1: args.c1, correction2: args.c2, epsilon: args.eps, rate: args.rate, decay: args.decay)
+        func f(_ a: [Double]) -> [Float] { a.map { Float($0) } }
+        func run(splits: [Int]) -> ([Float], [Float], [Float]) {
+            var p = f(p0), m = f(m0), v = f(v0)
+            let gf = f(g)
+            let bounds = [0] + splits + [n]
+            for (lo, hi) in zip(bounds, bounds.dropFirst()) {
+                p.withUnsafeMutableBufferPointer { p in m.withUnsafeMutableBufferPointer { m in v.withUnsafeMutableBufferPointer { v in
+                    gf.withUnsafeBufferPointer { g in
+                        tm_adamw(p.baseAddress! + lo, g.baseAddress! + lo, m.baseAddress! + lo, v.baseAddress! + lo, hi - lo,
+                                 Float(args.scale), Float(args.b1), Float(args.b2), Float(args.c1), Float(args.c2),
+                                 Float(args.eps), Float(args.rate), Float(args.decay), variant)
+                    }
+                } } }
+            }
+            return (p, m, v)
+        }
+        let whole = run(splits: []), split = run(splits: [3, 501, 998])
+        #expect(whole.0 == split.0 && whole.1 == split.1 && whole.2 == split.2)
+        // Adam's step is ~rate per element: compare the change of p to the Double one.
+        var worst = 0.0
+        for j in 0..<n { worst = max(worst, abs((Double(whole.0[j]) - Double(Float(p0[j]))) - (pd[j] - p0[j])) / args.rate) }
+        #expect(worst < 1e-3, "worst step error \(worst) of lr")
+        #expect(zip(whole.1, md).allSatisfy { abs(Double($0) - $1) <= 1e-6 * max(1e-3, abs($1)) })
+    }
+
     @Test func theTrainersKernelsAreTheCPUsVariant() {
         // Float.expShiftedInPlace (what the head and attention call) gives exactly the auto-picked variant.
         var rng = SplitMix64(seed: 3)

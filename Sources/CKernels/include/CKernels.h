@@ -17,6 +17,10 @@ void tm_scale(float *row, size_t n, float s, int variant);
 void tm_swiglu_forward(float *o, const float *g, const float *u, size_t n, int variant);
 /// dg += dh·u·σ(g)(1 + g(1 − σ(g))), du += dh·g·σ(g).
 void tm_swiglu_backward(float *dg, float *du, const float *dh, const float *g, const float *u, size_t n, int variant);
+/// One AdamW step over n elements: g = grad·scale; m = b1·m + (1 − b1)·g; v = b2·v + (1 − b2)·g²;
+/// p −= rate·(m/c1)/(√(v/c2) + eps) + decay·p.
+void tm_adamw(float *p, const float *grad, float *m, float *v, size_t n, float scale, float b1, float b2,
+              float c1, float c2, float eps, float rate, float decay, int variant);
 /// 1 when this CPU runs the AVX2+FMA versions.
 int tm_kernels_avx2(void);
 
