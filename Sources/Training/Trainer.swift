@@ -6,15 +6,16 @@
 // Memory: the model's arenas, AdamW's two moments, and one accumulation buffer when accumulating;
 // nothing is allocated per step.
 //
-// Performance notes (AMD EPYC, 2 cores, OpenBLAS 0.3.21 Zen kernel, sgemm peak ~135 GFLOP/s on the quiet
-// machine): tools/bench-train, `small` at vocab 32768 without MTP, 4096 tokens a step: 879–1,014 tokens/s
-// in four runs, 57–65% of the same run's sgemm peak (which itself varied 125–140 GFLOP/s), 1.11–1.28×
-// PyTorch 2.13 eager with tcmalloc. Before the vectorized row
-// kernels (VectorMath.swift) it was 770 tokens/s and 52%: a profile then had sgemm 51%, the head's
-// scalar max/exp/scale loops 17%, OpenBLAS packing/beta 15%, SwiGLU 2%, AdamW 1%, scheduler yields ~4%.
-// Gate and up run as one GEMM. Not tried yet: skipping the masked half of the attention scores.
-// A later, slower day on the same machine: 846–878 tokens/s, 1.12–1.21× PyTorch, with idle OpenBLAS
-// threads sleeping (OPENBLAS_THREAD_TIMEOUT, see BLASKernel.swift) instead of spinning in sched_yield.
+// Performance notes (AMD EPYC, 2 cores, OpenBLAS 0.3.21 Zen kernel, sgemm peak 130–140 GFLOP/s, shared
+// machine): tools/bench-train, `small` at vocab 32768 without MTP, 4096 tokens a step: 929–1,107 tokens/s
+// in four runs on 2026-11-30, 61–74% of the same run's sgemm peak, 1.18–1.47× PyTorch 2.13 eager with
+// tcmalloc. The steps there: the vectorized row kernels (770 → ~950 tokens/s on a quiet day; the head's
+// scalar max/exp/scale loops had been 17% of a profile), idle OpenBLAS threads sleeping instead of
+// spinning in sched_yield (OPENBLAS_THREAD_TIMEOUT, BLASKernel.swift), the attention core's per-core
+// (sequence, head) pairs and causal row blocks (Attention.swift), and the element-wise kernels in C with
+// AVX2+FMA (CKernels). Gate and up run as one GEMM. A profile now: sgemm's kernel 66%, OpenBLAS packing
+// and beta passes 17% (the head's weight is packed twice per 256-row chunk; chunks of 512 or 1024 were
+// not measurably faster), the C kernels 4.3%.
 import Foundation
 
 /// When to stop: the first condition reached (steps and tokens count from the start of the run,
