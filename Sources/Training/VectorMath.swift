@@ -13,7 +13,8 @@
 import CKernels
 import Foundation
 
-/// Which variant of the C kernels runs: -1 picks by the CPU; the tests set 0 or 1 per call.
+/// Which variant of the C kernels the trainer runs: -1 picks by the CPU (the tests call the C functions
+/// with 0 and 1 directly).
 let kernelVariant: Int32 = -1
 
 extension Float {
