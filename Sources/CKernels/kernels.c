@@ -1,7 +1,7 @@
 // Float row kernels (declared in CKernels.h). Each body is written once over 8-lane vectors (clang's
 // vector extensions) and compiled twice: for baseline x86-64 (pairs of SSE instructions) and with
-// AVX2+FMA; `pick` chooses once, from the CPU's feature bits. On other architectures only the
-// baseline version exists.
+// AVX2+FMA; `pick_variant` chooses once at load time, from the CPU's feature bits. On other
+// architectures only the baseline version exists.
 // e^x: x clamped to [−87.3, 88.7], n = round(x·log2 e), r = x − n·ln2 (two-part ln2), a degree-6
 // polynomial for e^r (Cephes expf's coefficients), times 2^n built in the exponent bits; below −87.3
 // it gives 0 and above 88.7 +inf. Within 2 ulp of expf over the clamped range (VectorMathTests).
@@ -164,20 +164,19 @@ VARIANTS(swiglu_forward, (float *o, const float *g, const float *u, size_t n), (
 VARIANTS(swiglu_backward, (float *dg, float *du, const float *dh, const float *g, const float *u, size_t n),
          (dg, du, dh, g, u, n))
 
-static int avx2 = -1;
+static int avx2;
 
-// Decided once (a benign race: every thread computes the same value).
-static int pick(void) {
-    if (avx2 < 0) {
+// Decided once, when the library is loaded (before any thread can call a kernel).
+__attribute__((constructor)) static void pick_variant(void) {
 #if defined(__x86_64__)
-        __builtin_cpu_init();
-        avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    __builtin_cpu_init();
+    avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
-        avx2 = 0;
+    avx2 = 0;
 #endif
-    }
-    return avx2;
 }
+
+static inline int pick(void) { return avx2; }
 
 int tm_kernels_avx2(void) { return pick(); }
 
