@@ -176,12 +176,10 @@ __attribute__((constructor)) static void pick_variant(void) {
 #endif
 }
 
-static inline int pick(void) { return avx2; }
-
-int tm_kernels_avx2(void) { return pick(); }
+int tm_kernels_avx2(void) { return avx2; }
 
 #if defined(__x86_64__)
-#define DISPATCH(name, args) if (variant != 0 && pick()) name##_avx2 args; else name##_base args
+#define DISPATCH(name, args) if (variant != 0 && avx2) name##_avx2 args; else name##_base args
 #else
 #define DISPATCH(name, args) (void)variant; name##_base args
 #endif
