@@ -6,9 +6,10 @@
 // only (packed rows hold several documents); without it, to 0...t.
 //
 // Schedule: the B·H (sequence, head) pairs are split over the workers, each running its own GEMMs with
-// OpenBLAS on one thread (the pairs are small: 512×512×96 GEMMs on two BLAS threads reached ~60–75
-// GFLOP/s in the trainer, one pair per core ~100). Per pair, the head's key [k_nope_h | k_rope] is copied
-// into the worker's (T, Dqk) buffer so scores are one GEMM with K = Dqk, and rows are taken in blocks of
+// OpenBLAS on one thread (the pairs are small: their GEMMs on two BLAS threads ran at 60–80 GFLOP/s in
+// the trainer; a micro-benchmark of the blocked score GEMMs gave 81–86 on two BLAS threads and 95–110
+// with one pair per core). Per pair, the head's key [k_nope_h | k_rope] is copied into the worker's
+// (T, Dqk) buffer so scores are one GEMM with K = Dqk, and rows are taken in blocks of
 // `attentionBlockRows`: block [r0, r1) multiplies only against columns 0..<r1, skipping the masked upper
 // blocks (at T = 512: 62.5% of the full T×T work). Columns at or past a block's end are never written
 // or read, so they keep the zeros the buffer started with. Each pair's result is computed by one thread in
@@ -55,6 +56,8 @@ struct AttentionWorkspace<S: TrainingScalar> {
 /// Runs `body(pair, worker)` for every (sequence, head) pair, split over the workers, with OpenBLAS on
 /// one thread; a worker's pairs run in order.
 private func forEachPair<S>(_ s: AttentionShape, _ work: AttentionWorkspace<S>, _ body: (Int, Int) -> Void) {
+    precondition(s.B == work.shape.B && s.T == work.shape.T && s.H == work.shape.H && s.Dqk == work.shape.Dqk
+                 && s.Dr == work.shape.Dr, "attention workspace made for another shape")
     let pairs = s.B * s.H
     let workers = max(1, min(trainingThreads, work.workers, pairs))
     withSingleThreadedBLAS {
