@@ -9,13 +9,13 @@
 // Performance notes (AMD EPYC, 2 cores, OpenBLAS 0.3.21 Zen kernel, sgemm peak 130–140 GFLOP/s, shared
 // machine): tools/bench-train, `small` at vocab 32768 without MTP, 4096 tokens a step: 929–1,107 tokens/s
 // in four runs on 2026-11-30, 61–74% of the same run's sgemm peak, 1.18–1.47× PyTorch 2.13 eager with
-// tcmalloc. The steps there: the vectorized row kernels (770 → ~950 tokens/s on a quiet day; the head's
-// scalar max/exp/scale loops had been 17% of a profile), idle OpenBLAS threads sleeping instead of
-// spinning in sched_yield (OPENBLAS_THREAD_TIMEOUT, BLASKernel.swift), the attention core's per-core
-// (sequence, head) pairs and causal row blocks (Attention.swift), and the element-wise kernels in C with
-// AVX2+FMA (CKernels). Gate and up run as one GEMM. A profile now: sgemm's kernel 66%, OpenBLAS packing
-// and beta passes 17% (the head's weight is packed twice per 256-row chunk; chunks of 512 or 1024 were
-// not measurably faster), the C kernels 4.3%.
+// tcmalloc. The steps there: the vectorized row kernels (770 → 879–1,014 tokens/s in four runs on a quiet
+// day; the head's scalar max/exp/scale loops had been 17% of a profile), idle OpenBLAS threads sleeping
+// instead of spinning in sched_yield (OPENBLAS_THREAD_TIMEOUT, BLASKernel.swift), the attention core's
+// per-core (sequence, head) pairs and causal row blocks (Attention.swift), and the element-wise kernels in
+// C with AVX2+FMA (CKernels). Gate and up run as one GEMM. A profile now: sgemm's kernel 66%, OpenBLAS
+// packing and beta passes 17% (the head's weight is packed twice per 256-row chunk; chunks of 512 or 1024
+// were not measurably faster), the C kernels 4.3%.
 import Foundation
 
 /// When to stop: the first condition reached (steps and tokens count from the start of the run,
