@@ -8,7 +8,8 @@ from megatron.core.datasets.indexed_dataset import DType, IndexedDataset, Indexe
 from tokenizers import Tokenizer
 
 root = Path(__file__).resolve().parent.parent
-shared = next((p for p in (root.parent / "shared", Path("/work/shared")) if (p / "tokenizers").is_dir()), None)
+# The real tokenizer files, decompressed from Tests/Fixtures/tokenizers.
+fixtures = Path(subprocess.run([str(root / "tools/tokenizer-fixture")], check=True, capture_output=True, text=True).stdout.strip())
 args = [a for a in sys.argv[1:] if a != "--small"]
 corpus = Path(args[0]) if args else root / "corpora/test.jsonl.zst"
 binary = Path(os.environ.get("TOKENMILL", root / ".build/release/tokenmill"))
@@ -17,7 +18,7 @@ texts = [json.loads(l)["text"] for l in subprocess.run(["zstd", "-dc", str(corpu
 passed = failed = 0
 with tempfile.TemporaryDirectory() as tmp:
     for name, eod in [("pythia", "<|endoftext|>"), ("olmo2", "<|endoftext|>")]:
-        tok_path = shared / "tokenizers" / name / "tokenizer.json"
+        tok_path = fixtures / name / "tokenizer.json"
         prefix = f"{tmp}/{name}"
         subprocess.run([str(binary), "tokenize", "--progress", "none", "--tokenizer", str(tok_path), "-o", prefix, str(corpus)],
                        check=True, stderr=subprocess.DEVNULL)

@@ -1,7 +1,7 @@
 """Writes the committed fixtures of Tests/TokenizationTests (see tools/make-tokenizer-fixtures).
 
 pretokenize.json  {preset: [[text, [piece, ...]], ...]}  pieces from HF Split(Regex, isolated) sequences
-encode.json       {name: {"file": rel, "kind": k, "cases": [[text, [ids]], ...]}} for ../shared/tokenizers
+encode.json       {name: {"file": rel, "kind": k, "cases": [[text, [ids]], ...]}} for Tests/Fixtures/tokenizers
 train.json        {"text": [...], "vocab_size": n, "presets": {preset: {"merges": [[a, b], ...]}}} from BpeTrainer
 """
 import os

@@ -1,11 +1,15 @@
 """Shared helpers for the tokenizer parity tools: adversarial strings, the presets' regexes, and loaders
-for every tokenizer under ../shared/tokenizers with the reference libraries (tokenizers, tiktoken)."""
+for every real tokenizer committed under Tests/Fixtures/tokenizers with the reference libraries (tokenizers,
+tiktoken)."""
 import json
 import os
 import random
+import subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.environ.get("TOKENMILL_SHARED_TOKENIZERS", os.path.join(os.path.dirname(ROOT), "shared", "tokenizers"))
+# The real tokenizer files, decompressed from Tests/Fixtures/tokenizers by tools/tokenizer-fixture.
+SHARED = subprocess.run([os.path.join(ROOT, "tools", "tokenizer-fixture")], check=True, capture_output=True,
+                        text=True).stdout.strip()
 
 PRESETS = {
     "gpt2": [r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""],
@@ -88,7 +92,7 @@ def tiktoken_encoding(path):
 
 
 def shared_tokenizers():
-    """(name, relative path, kind, encode function) for every tokenizer under ../shared/tokenizers.
+    """(name, relative path, kind, encode function) for every tokenizer under Tests/Fixtures/tokenizers.
 
     kind: 'hf' (tokenizer.json; HF recognizes added tokens, so Swift encodes with allowSpecial),
     'gpt2' (vocab.json + merges.txt through HF's BPE.from_file; specials not recognized),

@@ -3,10 +3,6 @@ import Packing
 import Testing
 import TokenMillTestSupport
 
-/// ../shared/tokenizers beside the package (as in CI), or $TOKENMILL_SHARED_TOKENIZERS.
-private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SHARED_TOKENIZERS"]
-    ?? packageRoot.deletingLastPathComponent().appendingPathComponent("shared/tokenizers").path
-
 @Suite final class PackShardCLITests {
     let dir: URL
     let source: String
@@ -16,7 +12,7 @@ private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SH
         dir = try makeTemporaryDirectory("packshards")
         source = dir.appendingPathComponent("src").path
         let corpus = packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path
-        let r = try runTokenmill(["tokenize", "--progress", "none", "--tokenizer", "\(sharedTokenizers)/pythia/tokenizer.json",
+        let r = try runTokenmill(["tokenize", "--progress", "none", "--tokenizer", try tokenizerFixture("pythia/tokenizer.json"),
                                   "-o", source, corpus, corpus])
         #expect(r.status == 0, "\(r.stderr)")
     }

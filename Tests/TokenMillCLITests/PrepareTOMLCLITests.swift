@@ -2,10 +2,6 @@ import Foundation
 import Testing
 import TokenMillTestSupport
 
-/// ../shared/tokenizers beside the package (as in CI), or $TOKENMILL_SHARED_TOKENIZERS.
-private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SHARED_TOKENIZERS"]
-    ?? packageRoot.deletingLastPathComponent().appendingPathComponent("shared/tokenizers").path
-
 @Suite final class PrepareTOMLCLITests {
     let dir: URL
     init() throws { dir = try makeTemporaryDirectory("preparetoml") }
@@ -23,7 +19,7 @@ private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SH
 
     @Test func theSameConfigInJSONAndTOMLWritesTheSameBytes() throws {
         let corpus = packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path
-        let tokenizer = "\(sharedTokenizers)/deepseek-coder/tokenizer.json"
+        let tokenizer = try tokenizerFixture("deepseek-coder/tokenizer.json")
         let output = dir.appendingPathComponent("d").path
         let json = dir.appendingPathComponent("prepare.json")
         try Data("""

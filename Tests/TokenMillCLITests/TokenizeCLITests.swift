@@ -4,17 +4,13 @@ import Packing
 import Testing
 import TokenMillTestSupport
 
-/// ../shared/tokenizers beside the package (as in CI), or $TOKENMILL_SHARED_TOKENIZERS.
-private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SHARED_TOKENIZERS"]
-    ?? packageRoot.deletingLastPathComponent().appendingPathComponent("shared/tokenizers").path
-
 @Suite struct TokenizeCLITests {
     let dir: URL
     init() throws { dir = try makeTemporaryDirectory("tokenize") }
 
     @Test(arguments: [("pythia", IndexedDType.uint16), ("olmo2", .int32)])
     func datasetHoldsEncodeIDsPlusEOD(name: String, dtype: IndexedDType) throws {
-        let tokenizer = "\(sharedTokenizers)/\(name)/tokenizer.json"
+        let tokenizer = try tokenizerFixture("\(name)/tokenizer.json")
         let texts = ["Hello, world!\n\n  ", "", "数字 123456 and émoji 😀", "don'T stop"]
         let input = texts.map { "{\"text\":\"\($0.replacingOccurrences(of: "\n", with: "\\n"))\"}\n" }.joined()
         let prefix = dir.appendingPathComponent(name).path
@@ -38,7 +34,7 @@ private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SH
     }
 
     @Test func badUsageAndBadDataLeaveNoFiles() throws {
-        let tokenizer = "\(sharedTokenizers)/pythia/tokenizer.json"
+        let tokenizer = try tokenizerFixture("pythia/tokenizer.json")
         let prefix = dir.appendingPathComponent("none").path
         let noEOD = try runTokenmill(["tokenize", "--tokenizer", tokenizer, "--eod-token", "<nope>", "-o", prefix], stdin: Data("{\"text\":\"x\"}\n".utf8))
         #expect(noEOD.status == 64)
@@ -53,7 +49,7 @@ private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SH
 @Suite struct FIMCLITests {
     @Test func atRateOneEveryEntryIsPSMAndItsPartsRebuildTheDocument() throws {
         let dir = try makeTemporaryDirectory("fim")
-        let tokenizer = "\(sharedTokenizers)/deepseek-coder/tokenizer.json"
+        let tokenizer = try tokenizerFixture("deepseek-coder/tokenizer.json")
         let corpus = packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path
         let prefix = dir.appendingPathComponent("fim").path
         let r = try runTokenmill(["tokenize", "--tokenizer", tokenizer, "--fim-rate", "1", "--seed", "3", "-o", prefix, corpus])
@@ -94,7 +90,7 @@ private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SH
     @Test(arguments: ["best-fit", "concat"])
     func everyTokenOnceEveryRowExactlyL(strategy: String) throws {
         let dir = try makeTemporaryDirectory("pack")
-        let tokenizer = "\(sharedTokenizers)/pythia/tokenizer.json"
+        let tokenizer = try tokenizerFixture("pythia/tokenizer.json")
         let corpus = packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path
         let source = dir.appendingPathComponent("src").path
         #expect(try runTokenmill(["tokenize", "--tokenizer", tokenizer, "-o", source, corpus]).status == 0)
@@ -140,7 +136,7 @@ private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SH
 @Suite struct ShardCLITests {
     @Test func mergedShardsEqualTheSingleRunByteForByte() throws {
         let dir = try makeTemporaryDirectory("shards")
-        let tokenizer = "\(sharedTokenizers)/deepseek-coder/tokenizer.json"
+        let tokenizer = try tokenizerFixture("deepseek-coder/tokenizer.json")
         let corpus = packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path
         // The input three times over (three input files), so the shards get different batches.
         let common = ["tokenize", "--tokenizer", tokenizer, "--fim-rate", "0.5", "--seed", "11", "--threads", "2"]
@@ -178,8 +174,9 @@ private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SH
         let dir = try makeTemporaryDirectory("prepare")
         let corpus = packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path
         let config = dir.appendingPathComponent("prepare.json")
+        let tokenizer = try tokenizerFixture("deepseek-coder/tokenizer.json")
         try Data("""
-        {"inputs": ["\(corpus)"], "output": "\(dir.path)/d", "tokenizer": "\(sharedTokenizers)/deepseek-coder/tokenizer.json",
+        {"inputs": ["\(corpus)"], "output": "\(dir.path)/d", "tokenizer": "\(tokenizer)",
          "normalize": {"form": "nfkc"}, "tokenize": {"fim_rate": 0.2, "seed": 3}, "pack": {"seq_len": 512}}
         """.utf8).write(to: config)
         let r = try runTokenmill(["prepare", "--config", config.path])
@@ -200,7 +197,7 @@ private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SH
 @Suite struct ResumeCLITests {
     @Test func aKilledRunResumesToTheSameBytes() throws {
         let dir = try makeTemporaryDirectory("resume")
-        let tokenizer = "\(sharedTokenizers)/deepseek-coder/tokenizer.json"
+        let tokenizer = try tokenizerFixture("deepseek-coder/tokenizer.json")
         let corpus = packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path
         let args = ["tokenize", "--tokenizer", tokenizer, "--fim-rate", "0.2", "--seed", "1", "--threads", "1",
                     "--checkpoint-every", "1", "--progress", "none"]

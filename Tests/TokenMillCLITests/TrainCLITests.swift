@@ -4,16 +4,13 @@ import Foundation
 import Testing
 import TokenMillTestSupport
 
-private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SHARED_TOKENIZERS"]
-    ?? packageRoot.deletingLastPathComponent().appendingPathComponent("shared/tokenizers").path
-
 @Suite struct TrainCLITests {
     @Test func trainsOnPackedRows() throws {
         let dir = try makeTemporaryDirectory("train")
         defer { try? FileManager.default.removeItem(at: dir) }
         let corpus = packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path
         let source = dir.appendingPathComponent("src").path, packed = dir.appendingPathComponent("packed").path
-        #expect(try runTokenmill(["tokenize", "--tokenizer", "\(sharedTokenizers)/pythia/tokenizer.json", "-o", source, corpus]).status == 0)
+        #expect(try runTokenmill(["tokenize", "--tokenizer", try tokenizerFixture("pythia/tokenizer.json"), "-o", source, corpus]).status == 0)
         let pack = try runTokenmill(["pack", "--seq-len", "64", "--valid-fraction", "0.05", "-o", packed, source])
         #expect(pack.status == 0, "\(pack.stderr)")
         let config = dir.appendingPathComponent("c.json")
@@ -45,7 +42,7 @@ private let sharedTokenizers = ProcessInfo.processInfo.environment["TOKENMILL_SH
         defer { try? FileManager.default.removeItem(at: dir) }
         let corpus = packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path
         let source = dir.appendingPathComponent("src").path
-        #expect(try runTokenmill(["tokenize", "--tokenizer", "\(sharedTokenizers)/pythia/tokenizer.json", "-o", source, corpus]).status == 0)
+        #expect(try runTokenmill(["tokenize", "--tokenizer", try tokenizerFixture("pythia/tokenizer.json"), "-o", source, corpus]).status == 0)
         // An absurd learning rate: the first update makes the weights huge, the second step's gradient NaN.
         let config = dir.appendingPathComponent("c.json")
         try Data(#"{"model": {"vocab_size": 50304}, "training": {"learning_rate": 1e30, "min_learning_rate": 0, "warmup_steps": 0, "checkpoint_every": 1, "eval_every": 100, "micro_batch_size": 1}}"#.utf8).write(to: config)

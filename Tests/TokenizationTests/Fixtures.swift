@@ -1,7 +1,8 @@
 // Paths and loaders for the committed fixtures (tools/fixtures/tokenization, remade by
-// tools/make-tokenizer-fixtures) and the shared real tokenizer files (../shared/tokenizers).
+// tools/make-tokenizer-fixtures) and the real tokenizer files committed under Tests/Fixtures/tokenizers.
 import Foundation
 @testable import Tokenization
+import TokenMillTestSupport
 
 enum Fixtures {
     /// The package root, from this file's path.
@@ -13,11 +14,10 @@ enum Fixtures {
 
     static let directory = root + "/tools/fixtures/tokenization"
 
-    /// ../shared/tokenizers next to the package (or $TOKENMILL_SHARED_TOKENIZERS).
-    static let sharedTokenizers: String = {
-        if let env = ProcessInfo.processInfo.environment["TOKENMILL_SHARED_TOKENIZERS"] { return env }
-        return (root as NSString).deletingLastPathComponent + "/shared/tokenizers"
-    }()
+    /// A real tokenizer file ("pythia/tokenizer.json"), decompressed from Tests/Fixtures/tokenizers.
+    static func tokenizer(_ relative: String) throws -> Tokenizer {
+        try cache.get(try tokenizerFixture(relative))
+    }
 
     static func json(_ name: String) throws -> JSONCursor {
         let path = directory + "/" + name
