@@ -25,10 +25,11 @@ let package = Package(
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(name: "CICU", linkerSettings: [.linkedLibrary("icuuc"), .linkedLibrary("icui18n"), .linkedLibrary("icudata")]),
         .target(name: "CBLAS", linkerSettings: [.linkedLibrary("openblas")]),
+        .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),  // SHA-256 (libssl-dev)
         .target(name: "CKernels"),   // the trainer's element-wise row kernels, baseline and AVX2+FMA
 
         // MARK: Corpus → normalized text
-        .target(name: "CorpusIO", dependencies: ["CZstd", "CZlib"]),
+        .target(name: "CorpusIO", dependencies: ["CZstd", "CZlib", "CCrypto"]),
         .target(name: "Normalization", dependencies: ["CorpusIO", "CICU"]),
 
         // MARK: Text → tokens → training sequences

@@ -1,79 +1,54 @@
-// SHA-256 (FIPS 180-4), for the manifests that record which tokenizer and inputs produced a dataset.
-// Plain Swift: Foundation on Linux has no CryptoKit, and one hash does not justify a package.
-// Cost: about 200 MB/s; it runs once per file, never per token.
+// SHA-256 (FIPS 180-4), for the manifests that record which tokenizer and inputs produced a dataset and
+// for the demo's stage cache. Computed by libcrypto through the CCrypto shim.
+// Performance notes: a portable Swift implementation ran at about 200 MB/s; libcrypto uses the CPU's SHA
+// extensions or AVX2 where present (tools/bench-sha256 prints both rates and sha256sum's).
 
-/// An incremental SHA-256.
-public struct SHA256 {
-    private var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
-    private var pending: [UInt8] = []
-    private var length: UInt64 = 0
-    private static let k: [UInt32] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-    ]
+import CCrypto
 
-    public init() {}
+/// An incremental SHA-256 over libcrypto. A reference type: copies share one running hash.
+public final class SHA256 {
+    private let context: UnsafeMutableRawPointer
 
-    public mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-        length &+= UInt64(bytes.count)
-        pending.append(contentsOf: bytes)
-        var offset = 0
-        while pending.count - offset >= 64 {
-            compress(pending, at: offset)
-            offset += 64
-        }
-        pending.removeFirst(offset)
+    public init() {
+        guard let context = CCrypto_sha256_new() else { fatalError("libcrypto could not allocate a SHA-256 context") }
+        self.context = context
     }
 
-    /// The digest as 64 lowercase hex characters.
-    public mutating func hexDigest() -> String {
-        var tail = pending
-        tail.append(0x80)
-        while tail.count % 64 != 56 { tail.append(0) }
-        let bits = length &* 8
-        for i in (0 ..< 8).reversed() { tail.append(UInt8(truncatingIfNeeded: bits >> (UInt64(i) * 8))) }
-        for offset in stride(from: 0, to: tail.count, by: 64) { compress(tail, at: offset) }
-        pending = []
-        return h.map { word in (0 ..< 8).map { String((word >> (28 - UInt32($0) * 4)) & 0xF, radix: 16) }.joined() }.joined()
+    deinit { CCrypto_sha256_free(context) }
+
+    /// Feeds `bytes` (contiguous collections are hashed in place).
+    public func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        var ok = false
+        if bytes.withContiguousStorageIfAvailable({ b in ok = CCrypto_sha256_update(context, b.baseAddress, b.count) == 1 }) == nil {
+            ok = Array(bytes).withUnsafeBufferPointer { CCrypto_sha256_update(context, $0.baseAddress, $0.count) == 1 }
+        }
+        precondition(ok, "libcrypto's SHA-256 update failed")
     }
 
-    private mutating func compress(_ block: [UInt8], at offset: Int) {
-        @inline(__always) func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
-        var w = [UInt32](repeating: 0, count: 64)
-        for i in 0 ..< 16 {
-            let j = offset + 4 * i
-            w[i] = UInt32(block[j]) << 24 | UInt32(block[j + 1]) << 16 | UInt32(block[j + 2]) << 8 | UInt32(block[j + 3])
-        }
-        for i in 16 ..< 64 {
-            let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
-            let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
-            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-        }
-        var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
-        for i in 0 ..< 64 {
-            let t1 = hh &+ (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) &+ ((e & f) ^ (~e & g)) &+ Self.k[i] &+ w[i]
-            let t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) &+ ((a & b) ^ (a & c) ^ (b & c))
-            (hh, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
-        }
-        h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
+    /// Feeds raw bytes.
+    public func update(_ buffer: UnsafeRawBufferPointer) {
+        precondition(CCrypto_sha256_update(context, buffer.baseAddress, buffer.count) == 1, "libcrypto's SHA-256 update failed")
+    }
+
+    /// The digest as 64 lowercase hex characters; the hash then starts over on an empty message.
+    public func hexDigest() -> String {
+        var digest = [UInt8](repeating: 0, count: 32)
+        precondition(CCrypto_sha256_final(context, &digest) == 1, "libcrypto's SHA-256 final failed")
+        let hex = Array("0123456789abcdef".utf8)
+        return String(decoding: digest.flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 0xF)]] }, as: UTF8.self)
     }
 }
 
-/// The SHA-256 of a file's bytes, streamed.
+/// The SHA-256 of a file's bytes, streamed through a 1 MiB buffer.
 public func sha256(ofFile path: String) throws -> String {
     let source = try FileByteSource(path: path)
-    var hasher = SHA256()
-    var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    let hasher = SHA256()
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+    defer { buffer.deallocate() }
     while true {
-        let n = try buffer.withUnsafeMutableBytes { try source.read(into: $0) }
+        let n = try source.read(into: buffer)
         if n == 0 { break }
-        hasher.update(buffer[..<n])
+        hasher.update(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
     }
     return hasher.hexDigest()
 }

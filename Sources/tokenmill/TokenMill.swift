@@ -24,6 +24,7 @@ struct TokenMill: ParsableCommand {
             BPBCommand.self,
             DemoCommand.self,
             ReportCommand.self,
+            SHA256Command.self,
         ]
     )
 }

@@ -147,16 +147,43 @@ import TokenMillTestSupport
         ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
     ])
     func knownDigests(input: String, digest: String) {
-        var h = SHA256()
+        let h = SHA256()
         h.update(Array(input.utf8))
         #expect(h.hexDigest() == digest)
     }
 
     @Test func incrementalEqualsOneShot() {
         let data = (0 ..< 1000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
-        var one = SHA256(), parts = SHA256()
+        let one = SHA256(), parts = SHA256()
         one.update(data)
         for chunk in stride(from: 0, to: data.count, by: 77) { parts.update(data[chunk ..< min(chunk + 77, data.count)]) }
         #expect(one.hexDigest() == parts.hexDigest())
+    }
+
+    /// A file's hash streams through the 1 MiB buffer: sizes around the buffer and a block boundary, checked
+    /// against coreutils' sha256sum (an independent implementation).
+    @Test(arguments: [0, 55, 64, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) + 17])
+    func fileHashEqualsSha256sum(size: Int) throws {
+        let dir = try makeTemporaryDirectory("sha256")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("f").path
+        var rng = SplitMix64(seed: UInt64(size))
+        try Data((0 ..< size).map { _ in UInt8.random(in: 0 ... 255, using: &rng) }).write(to: URL(fileURLWithPath: path))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        process.arguments = [path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(try sha256(ofFile: path) == String(output.prefix(64)))
+    }
+
+    @Test func digestResetsTheHash() {
+        let h = SHA256()
+        h.update(Array("abc".utf8))
+        _ = h.hexDigest()
+        #expect(h.hexDigest() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
     }
 }

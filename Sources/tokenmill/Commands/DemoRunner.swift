@@ -126,7 +126,7 @@ final class DemoRunner {
             return DemoStageRecord(name: stage.name, seconds: 0, reused: false, summary: note)
         }
         let keyText = try key(stage)
-        var hasher = SHA256()
+        let hasher = SHA256()
         hasher.update(Array(keyText.utf8))
         let keyHash = hasher.hexDigest()
         if let stamp = reusable(stage, keyHash: keyHash), let digest = stamp["digest"] as? String {
@@ -150,7 +150,7 @@ final class DemoRunner {
         if summary.hasPrefix(stage.args[0] + ": ") { summary.removeFirst(stage.args[0].count + 2) }
 
         // The digest of the outputs, then the stamp (written last: it marks the stage done).
-        var digest = SHA256()
+        let digest = SHA256()
         for o in stage.digestOnly ?? stage.outputs { digest.update(Array("\(symbolic(o)) \(try sha256(ofFile: o))\n".utf8)) }
         let digestHex = digest.hexDigest()
         digests[stage.name] = digestHex
