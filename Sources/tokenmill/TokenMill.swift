@@ -25,6 +25,7 @@ struct TokenMill: ParsableCommand {
             DemoCommand.self,
             ReportCommand.self,
             SHA256Command.self,
+            CastCommand.self,
         ]
     )
 }
