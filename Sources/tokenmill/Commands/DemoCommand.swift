@@ -26,7 +26,8 @@ struct DemoCommand: ParsableCommand {
         keeps each one's messages): normalize (NFKC) the corpus's train.jsonl.zst and test.jsonl.zst; \
         train-tokenizer (byte-level BPE, deepseek-v3 pre-tokenizer, --vocab-size ids, specials \
         <|endoftext|>, <|fim_begin|>, <|fim_hole|>, <|fim_end|>); tokenizer-stats (bytes per token per \
-        subset of the test split); tokenize (FIM rate 0.1, PSM); pack (best-fit into rows of the \
+        subset of the test split); tokenize (FIM rate 0.1, PSM; token-boundary randomization at \
+        --split-punctuation-newline, off by default); pack (best-fit into rows of the \
         preset's sequence length, --valid-fraction held out); train (the preset for --minutes); bpb (on \
         the raw test split, normalized as in training, with zstd and xz baselines). Then OUT/report.html \
         (self-contained: open it in a browser) and OUT/report.json hold the figures; `tokenmill report \
@@ -61,6 +62,9 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .customLong("valid-fraction"), help: "The share of training documents packed into the validation split.")
     var validFraction: Double = 0.01
 
+    @Option(name: .customLong("split-punctuation-newline"), help: "Token-boundary randomization in the tokenize stage (DeepSeek-V3): the probability (0 to 1) of encoding a pre-token that joins punctuation and line breaks as its two parts.")
+    var splitProbability: Double = 0
+
     @Option(name: .customLong("bpb-max-docs"), help: "Score only the first N test documents (for quick looks and tests).")
     var bpbMaxDocs: Int?
 
@@ -70,6 +74,7 @@ struct DemoCommand: ParsableCommand {
         if !(minutes > 0) { throw ValidationError("--minutes must be positive.") }
         if RunConfig.preset(preset) == nil { throw ValidationError("--preset must be tiny or small.") }
         if vocabSize < 260 { throw ValidationError("--vocab-size must be at least 260 (256 bytes and 4 special tokens).") }
+        if !(0 ... 1).contains(splitProbability) { throw ValidationError("--split-punctuation-newline must be between 0 and 1.") }
         if !(0 ..< 1).contains(validFraction) { throw ValidationError("--valid-fraction must be at least 0 and below 1.") }
         if let bpbMaxDocs, bpbMaxDocs < 1 { throw ValidationError("--bpb-max-docs must be positive.") }
     }
@@ -115,8 +120,10 @@ struct DemoCommand: ParsableCommand {
                                                       o(DemoLayout.testNormalized)] + threads,
                       after: ["train-tokenizer", "normalize-test"], outputs: [o(DemoLayout.tokenizerStats)], stdout: o(DemoLayout.tokenizerStats),
                       summary: { _ in tokenizerStatsSummary(o(DemoLayout.tokenizerStats)) }),
-            DemoStage(name: "tokenize", args: ["tokenize", "--tokenizer", o(DemoLayout.tokenizer), "--fim-rate", "0.1", "--fim-spm-rate", "0", "--seed", "0",
-                                               "-o", o(DemoLayout.tokenized), o(DemoLayout.trainNormalized)] + threads,
+            // The rate is in the arguments (so in the stage's key) only when set: at 0 the key stays today's.
+            DemoStage(name: "tokenize", args: ["tokenize", "--tokenizer", o(DemoLayout.tokenizer), "--fim-rate", "0.1", "--fim-spm-rate", "0", "--seed", "0"]
+                                             + (splitProbability > 0 ? ["--split-punctuation-newline", String(splitProbability)] : [])
+                                             + ["-o", o(DemoLayout.tokenized), o(DemoLayout.trainNormalized)] + threads,
                       after: ["train-tokenizer", "normalize-train"], outputs: [".bin", ".idx", ".json"].map { o(DemoLayout.tokenized) + $0 }),
             DemoStage(name: "pack", args: ["pack", "--seq-len", String(L), "--strategy", "best-fit", "--valid-fraction", String(validFraction), "--seed", "0",
                                            "-o", o(DemoLayout.packed), o(DemoLayout.tokenized)] + threads,
@@ -160,7 +167,7 @@ struct DemoCommand: ParsableCommand {
 
     func writeRecord(_ records: [DemoStageRecord], corpus: String) throws {
         let config = RunConfig.preset(preset)!
-        let settings: [[String]] = [
+        var settings: [[String]] = [
             ["corpus", corpus],
             ["output directory", out],
             ["normalization", "NFKC (+ BOM, CRLF and control-character cleanups)"],
@@ -173,6 +180,9 @@ struct DemoCommand: ParsableCommand {
             ["machine", "\(ProcessInfo.processInfo.activeProcessorCount) cores" + (progressOptions.threads.map { ", \($0) threads" } ?? "")],
             ["tokenmill", TokenMill.configuration.version],
         ]
+        if splitProbability > 0 {  // a row only when set, so the default report is today's
+            settings.insert(["token-boundary randomization", "punctuation + line-break pre-tokens split with probability \(splitProbability)"], at: 5)
+        }
         let object: [String: Any] = [
             "format": "tokenmill-demo", "settings": settings,
             "stages": records.map { ["name": $0.name, "seconds": $0.seconds, "reused": $0.reused, "summary": $0.summary] as [String: Any] },
