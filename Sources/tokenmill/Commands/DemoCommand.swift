@@ -83,7 +83,7 @@ struct DemoCommand: ParsableCommand {
         try reportingErrors {
             let corpusDir = try locateCorpus(corpus)
             let runner = try DemoRunner(out: out, corpus: corpusDir, progress: progressOptions)
-            if let (path, config) = quickConfig() { try writeAtomically(Array(config.encoded()) + [10], to: path) }
+            if let (path, config) = quickConfig() { try writeAtomically(Array(configWithoutVocabularySize(config)) + [10], to: path) }
             let stages = plan(corpus: corpusDir)
             printError("demo: \(corpusDir) → \(out) (preset \(preset), vocabulary \(formatCount(vocabSize)), \(formatMinutes(minutes)) of training)")
             var records: [DemoStageRecord] = []
@@ -132,7 +132,9 @@ struct DemoCommand: ParsableCommand {
                       summary: { $0.lines.first { $0.hasPrefix("pack ") } ?? $0.lines.last ?? "" }),
             // The run directory is rebuilt from scratch; its digest covers what identifies the run (its
             // log and state), not the model's weights, which are large.
-            DemoStage(name: "train", args: ["train", "--config", quickConfig()?.0 ?? preset, "--vocab-size", String(vocabSize), "--minutes", String(minutes),
+            // The vocabulary size comes from the packed data's manifest (the tokenizer's real size,
+            // which is below --vocab-size when train-tokenizer ran out of pairs).
+            DemoStage(name: "train", args: ["train", "--config", quickConfig()?.0 ?? preset, "--minutes", String(minutes),
                                             "--data", o(DemoLayout.packed), "--out", o(DemoLayout.run)] + threads,
                       corpusInputs: quickConfig().map { [$0.0] } ?? [], after: ["pack"], settings: presetSettings(),
                       outputs: [o(DemoLayout.metrics), o(DemoLayout.run + "/checkpoint/model.safetensors"), o(DemoLayout.run + "/checkpoint/state.json"),
@@ -163,6 +165,16 @@ struct DemoCommand: ParsableCommand {
         config.training.logEvery = 5
         config.training.evalEvery = 25
         return ((out as NSString).appendingPathComponent("tiny.json"), config)
+    }
+
+    /// The config as JSON without model.vocab_size, which train takes from the packed data's manifest
+    /// (a config file that names another size is an error).
+    func configWithoutVocabularySize(_ config: RunConfig) throws -> Data {
+        guard var top = try JSONSerialization.jsonObject(with: config.encoded()) as? [String: Any],
+              var model = top["model"] as? [String: Any] else { return config.encoded() }
+        model["vocab_size"] = nil
+        top["model"] = model
+        return try JSONSerialization.data(withJSONObject: top, options: [.prettyPrinted, .sortedKeys])
     }
 
     func writeRecord(_ records: [DemoStageRecord], corpus: String) throws {
