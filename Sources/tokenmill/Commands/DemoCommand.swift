@@ -56,7 +56,7 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "The model preset: small (the demo), or tiny (for quick looks and tests).")
     var preset: String = "small"
 
-    @Option(name: .customLong("vocab-size"), help: "Tokenizer and model vocabulary size (smaller for quick looks and tests).")
+    @Option(name: .customLong("vocab-size"), help: "The tokenizer's vocabulary size (smaller for quick looks and tests); the model takes the trained tokenizer's size.")
     var vocabSize: Int = 16384
 
     @Option(name: .customLong("valid-fraction"), help: "The share of training documents packed into the validation split.")
