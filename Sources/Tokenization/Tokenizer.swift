@@ -159,7 +159,7 @@ final class EncoderPool: @unchecked Sendable {
     func take() -> TokenEncoder? { lock.lock(); defer { lock.unlock() }; return idle.popLast() }
     func give(_ e: TokenEncoder) {
         lock.lock(); defer { lock.unlock() }
-        if idle.count < 4 { e.splitPunctuationNewline = 0; idle.append(e) }
+        if idle.count < 4 { e.splitPunctuationNewline = 0; e.startDocument(key: nil); idle.append(e) }
     }
 }
 
@@ -257,17 +257,34 @@ public final class TokenEncoder {
     /// Token-boundary randomization (DeepSeek-V3 §4.1): with this probability, a pre-token that joins
     /// punctuation and a line break (`!\n`, `.\n\n`) is encoded as its two parts instead. 0 = off.
     public var splitPunctuationNewline: Double = 0
-    /// Seed of the randomization; each document's choices depend only on the seed and its text, so
-    /// the output does not depend on thread count or order.
+    /// Seed of the randomization. Without a document key (`startDocument(key:)`), each encode call's
+    /// choices depend only on the seed and its text; with one, on the seed, the key and the order of
+    /// the calls since. Either way the output does not depend on thread count or order.
     public var seed: UInt64 = 0
     private var rng: UInt64 = 0
+    /// True between `startDocument(key: k)` and `startDocument(key: nil)`: encode calls continue one stream.
+    private var keyed = false
     /// Pre-tokens split by the randomization so far.
     public private(set) var randomizedSplits = 0
+    /// Pre-tokens that join punctuation and a line break (those the randomization may split) encoded
+    /// so far, whatever the rate.
+    public private(set) var randomizationCandidates = 0
 
     init(_ tokenizer: Tokenizer) throws {
         self.tokenizer = tokenizer
         for form in tokenizer.normalizers { textNormalizers.append(try UTF8Normalizer(form)) }
         preState = PreTokenizerState(tokenizer.preTokenizer)
+    }
+
+    /// Seeds the token-boundary randomization for one document: the encode calls that follow draw
+    /// from one stream that depends only on `seed` and `key` (a document's position, say), in call
+    /// order, until the next call; nil goes back to seeding each call from its text. Keyed choices do
+    /// not depend on the text, so identical documents at different positions are split differently.
+    public func startDocument(key: UInt64?) {
+        guard let key else { keyed = false; return }
+        keyed = true
+        // A multiplier other than FIM's, so a shared seed and key give unrelated streams.
+        rng = seed ^ (key &* 0x9E6C_63D0_676A_9A99) ^ 0x7B0A_5D1E_C3A1_B4F2
     }
 
     /// The ids of `text`.
@@ -293,7 +310,7 @@ public final class TokenEncoder {
 
     private func encodeUTF8(_ text: UnsafeBufferPointer<UInt8>, valid: Bool, allowSpecial: Bool, into out: inout [Int32]) throws {
         guard let base = text.baseAddress, text.count > 0 else { return }
-        if splitPunctuationNewline > 0 { rng = seed ^ ByteStringTable.hash(base, text.count) }
+        if splitPunctuationNewline > 0 && !keyed { rng = seed ^ ByteStringTable.hash(base, text.count) }
         let raw = tokenizer.rawMatcher[allowSpecial]!
         try raw.split(base, 0 ..< text.count, text: { range in
             if textNormalizers.isEmpty || !valid {
@@ -330,10 +347,14 @@ public final class TokenEncoder {
         buffer.withUnsafeBufferPointer { buf in
             let base = buf.baseAddress!
             for var piece in pieces {
-                if splitPunctuationNewline > 0, let cut = punctuationNewlineCut(base, piece), nextUniform() < splitPunctuationNewline {
-                    randomizedSplits += 1
-                    model.encodePiece(base + piece.lowerBound, cut - piece.lowerBound, into: &out, work: &work)
-                    piece = cut ..< piece.upperBound
+                if let cut = punctuationNewlineCut(base, piece) {
+                    randomizationCandidates += 1
+                    // One draw per candidate (also at rate 1), none at rate 0.
+                    if splitPunctuationNewline > 0 && nextUniform() < splitPunctuationNewline {
+                        randomizedSplits += 1
+                        model.encodePiece(base + piece.lowerBound, cut - piece.lowerBound, into: &out, work: &work)
+                        piece = cut ..< piece.upperBound
+                    }
                 }
                 let p = base + piece.lowerBound
                 let n = piece.count

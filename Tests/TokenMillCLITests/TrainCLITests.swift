@@ -14,7 +14,7 @@ import TokenMillTestSupport
         let pack = try runTokenmill(["pack", "--seq-len", "64", "--valid-fraction", "0.05", "-o", packed, source])
         #expect(pack.status == 0, "\(pack.stderr)")
         let config = dir.appendingPathComponent("c.json")
-        try Data(#"{"model": {"vocab_size": 50304}, "training": {"steps": 3, "eval_batches": 2, "micro_batch_size": 2}}"#.utf8).write(to: config)
+        try Data(#"{"training": {"steps": 3, "eval_batches": 2, "micro_batch_size": 2}}"#.utf8).write(to: config)
         let run = dir.appendingPathComponent("run").path
         // Without OPENBLAS_THREAD_TIMEOUT the trainer restarts itself with 4 (idle BLAS threads sleep).
         var environment = ProcessInfo.processInfo.environment
@@ -29,7 +29,7 @@ import TokenMillTestSupport
         let metrics = try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8)
         #expect(metrics.contains("\"step\":3"))
         // Sequence length above the packed rows: a clear error, exit 1.
-        try Data(#"{"model": {"vocab_size": 50304, "max_position_embeddings": 128}, "training": {"sequence_length": 128}}"#.utf8).write(to: config)
+        try Data(#"{"model": {"max_position_embeddings": 128}, "training": {"sequence_length": 128}}"#.utf8).write(to: config)
         // A timeout the user set is kept.
         environment["OPENBLAS_THREAD_TIMEOUT"] = "20"
         let long = try runTokenmill(["train", "--config", config.path, "--data", packed], environment: environment)
@@ -45,7 +45,7 @@ import TokenMillTestSupport
         #expect(try runTokenmill(["tokenize", "--tokenizer", try tokenizerFixture("pythia/tokenizer.json"), "-o", source, corpus]).status == 0)
         // An absurd learning rate: the first update makes the weights huge, the second step's gradient NaN.
         let config = dir.appendingPathComponent("c.json")
-        try Data(#"{"model": {"vocab_size": 50304}, "training": {"learning_rate": 1e30, "min_learning_rate": 0, "warmup_steps": 0, "checkpoint_every": 1, "eval_every": 100, "micro_batch_size": 1}}"#.utf8).write(to: config)
+        try Data(#"{"training": {"learning_rate": 1e30, "min_learning_rate": 0, "warmup_steps": 0, "checkpoint_every": 1, "eval_every": 100, "micro_batch_size": 1}}"#.utf8).write(to: config)
         let run = dir.appendingPathComponent("run").path
         let r = try runTokenmill(["train", "--config", config.path, "--data", source, "--out", run, "--steps", "10"])
         #expect(r.status == 1, "\(r.stderr)")

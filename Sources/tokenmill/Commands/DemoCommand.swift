@@ -26,7 +26,8 @@ struct DemoCommand: ParsableCommand {
         keeps each one's messages): normalize (NFKC) the corpus's train.jsonl.zst and test.jsonl.zst; \
         train-tokenizer (byte-level BPE, deepseek-v3 pre-tokenizer, --vocab-size ids, specials \
         <|endoftext|>, <|fim_begin|>, <|fim_hole|>, <|fim_end|>); tokenizer-stats (bytes per token per \
-        subset of the test split); tokenize (FIM rate 0.1, PSM); pack (best-fit into rows of the \
+        subset of the test split); tokenize (FIM rate 0.1, PSM; token-boundary randomization at \
+        --split-punctuation-newline, off by default); pack (best-fit into rows of the \
         preset's sequence length, --valid-fraction held out); train (the preset for --minutes); bpb (on \
         the raw test split, normalized as in training, with zstd and xz baselines). Then OUT/report.html \
         (self-contained: open it in a browser) and OUT/report.json hold the figures; `tokenmill report \
@@ -55,11 +56,14 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "The model preset: small (the demo), or tiny (for quick looks and tests).")
     var preset: String = "small"
 
-    @Option(name: .customLong("vocab-size"), help: "Tokenizer and model vocabulary size (smaller for quick looks and tests).")
+    @Option(name: .customLong("vocab-size"), help: "The tokenizer's vocabulary size (smaller for quick looks and tests); the model takes the trained tokenizer's size.")
     var vocabSize: Int = 16384
 
     @Option(name: .customLong("valid-fraction"), help: "The share of training documents packed into the validation split.")
     var validFraction: Double = 0.01
+
+    @Option(name: .customLong("split-punctuation-newline"), help: "Token-boundary randomization in the tokenize stage (DeepSeek-V3): the probability (0 to 1) of encoding a pre-token that joins punctuation and line breaks as its two parts.")
+    var splitProbability: Double = 0
 
     @Option(name: .customLong("bpb-max-docs"), help: "Score only the first N test documents (for quick looks and tests).")
     var bpbMaxDocs: Int?
@@ -70,6 +74,7 @@ struct DemoCommand: ParsableCommand {
         if !(minutes > 0) { throw ValidationError("--minutes must be positive.") }
         if RunConfig.preset(preset) == nil { throw ValidationError("--preset must be tiny or small.") }
         if vocabSize < 260 { throw ValidationError("--vocab-size must be at least 260 (256 bytes and 4 special tokens).") }
+        if !(0 ... 1).contains(splitProbability) { throw ValidationError("--split-punctuation-newline must be between 0 and 1.") }
         if !(0 ..< 1).contains(validFraction) { throw ValidationError("--valid-fraction must be at least 0 and below 1.") }
         if let bpbMaxDocs, bpbMaxDocs < 1 { throw ValidationError("--bpb-max-docs must be positive.") }
     }
@@ -78,7 +83,7 @@ struct DemoCommand: ParsableCommand {
         try reportingErrors {
             let corpusDir = try locateCorpus(corpus)
             let runner = try DemoRunner(out: out, corpus: corpusDir, progress: progressOptions)
-            if let (path, config) = quickConfig() { try writeAtomically(Array(config.encoded()) + [10], to: path) }
+            if let (path, config) = quickConfig() { try writeAtomically(Array(configWithoutVocabularySize(config)) + [10], to: path) }
             let stages = plan(corpus: corpusDir)
             printError("demo: \(corpusDir) → \(out) (preset \(preset), vocabulary \(formatCount(vocabSize)), \(formatMinutes(minutes)) of training)")
             var records: [DemoStageRecord] = []
@@ -115,8 +120,10 @@ struct DemoCommand: ParsableCommand {
                                                       o(DemoLayout.testNormalized)] + threads,
                       after: ["train-tokenizer", "normalize-test"], outputs: [o(DemoLayout.tokenizerStats)], stdout: o(DemoLayout.tokenizerStats),
                       summary: { _ in tokenizerStatsSummary(o(DemoLayout.tokenizerStats)) }),
-            DemoStage(name: "tokenize", args: ["tokenize", "--tokenizer", o(DemoLayout.tokenizer), "--fim-rate", "0.1", "--fim-spm-rate", "0", "--seed", "0",
-                                               "-o", o(DemoLayout.tokenized), o(DemoLayout.trainNormalized)] + threads,
+            // The rate is in the arguments (so in the stage's key) only when set: at 0 the key stays today's.
+            DemoStage(name: "tokenize", args: ["tokenize", "--tokenizer", o(DemoLayout.tokenizer), "--fim-rate", "0.1", "--fim-spm-rate", "0", "--seed", "0"]
+                                             + (splitProbability > 0 ? ["--split-punctuation-newline", String(splitProbability)] : [])
+                                             + ["-o", o(DemoLayout.tokenized), o(DemoLayout.trainNormalized)] + threads,
                       after: ["train-tokenizer", "normalize-train"], outputs: [".bin", ".idx", ".json"].map { o(DemoLayout.tokenized) + $0 }),
             DemoStage(name: "pack", args: ["pack", "--seq-len", String(L), "--strategy", "best-fit", "--valid-fraction", String(validFraction), "--seed", "0",
                                            "-o", o(DemoLayout.packed), o(DemoLayout.tokenized)] + threads,
@@ -125,7 +132,9 @@ struct DemoCommand: ParsableCommand {
                       summary: { $0.lines.first { $0.hasPrefix("pack ") } ?? $0.lines.last ?? "" }),
             // The run directory is rebuilt from scratch; its digest covers what identifies the run (its
             // log and state), not the model's weights, which are large.
-            DemoStage(name: "train", args: ["train", "--config", quickConfig()?.0 ?? preset, "--vocab-size", String(vocabSize), "--minutes", String(minutes),
+            // The vocabulary size comes from the packed data's manifest (the tokenizer's real size,
+            // which is below --vocab-size when train-tokenizer ran out of pairs).
+            DemoStage(name: "train", args: ["train", "--config", quickConfig()?.0 ?? preset, "--minutes", String(minutes),
                                             "--data", o(DemoLayout.packed), "--out", o(DemoLayout.run)] + threads,
                       corpusInputs: quickConfig().map { [$0.0] } ?? [], after: ["pack"], settings: presetSettings(),
                       outputs: [o(DemoLayout.metrics), o(DemoLayout.run + "/checkpoint/model.safetensors"), o(DemoLayout.run + "/checkpoint/state.json"),
@@ -158,9 +167,19 @@ struct DemoCommand: ParsableCommand {
         return ((out as NSString).appendingPathComponent("tiny.json"), config)
     }
 
+    /// The config as JSON without model.vocab_size, which train takes from the packed data's manifest
+    /// (a config file that names another size is an error).
+    func configWithoutVocabularySize(_ config: RunConfig) throws -> Data {
+        guard var top = try JSONSerialization.jsonObject(with: config.encoded()) as? [String: Any],
+              var model = top["model"] as? [String: Any] else { return config.encoded() }
+        model["vocab_size"] = nil
+        top["model"] = model
+        return try JSONSerialization.data(withJSONObject: top, options: [.prettyPrinted, .sortedKeys])
+    }
+
     func writeRecord(_ records: [DemoStageRecord], corpus: String) throws {
         let config = RunConfig.preset(preset)!
-        let settings: [[String]] = [
+        var settings: [[String]] = [
             ["corpus", corpus],
             ["output directory", out],
             ["normalization", "NFKC (+ BOM, CRLF and control-character cleanups)"],
@@ -173,6 +192,9 @@ struct DemoCommand: ParsableCommand {
             ["machine", "\(ProcessInfo.processInfo.activeProcessorCount) cores" + (progressOptions.threads.map { ", \($0) threads" } ?? "")],
             ["tokenmill", TokenMill.configuration.version],
         ]
+        if splitProbability > 0 {  // a row only when set, so the default report is today's
+            settings.insert(["token-boundary randomization", "punctuation + line-break pre-tokens split with probability \(splitProbability)"], at: 5)
+        }
         let object: [String: Any] = [
             "format": "tokenmill-demo", "settings": settings,
             "stages": records.map { ["name": $0.name, "seconds": $0.seconds, "reused": $0.reused, "summary": $0.summary] as [String: Any] },

@@ -58,7 +58,8 @@ struct EncodeCommand: ParsableCommand {
         JSON records keep their other fields; the text field is replaced by "ids" (--keep-text keeps \
         it, and so does a nested --text-field). --split-punctuation-newline P with --seed S encodes \
         pre-tokens that join punctuation and line breaks as two parts with probability P \
-        (DeepSeek-V3's token-boundary randomization). Special tokens' text is encoded as ordinary text unless --allow-special is given; added \
+        (DeepSeek-V3's token-boundary randomization); the decisions depend only on S and the document's \
+        position (input, line), as in `tokenmill tokenize`, which gives the same ids. Special tokens' text is encoded as ordinary text unless --allow-special is given; added \
         tokens that are not special are always recognized, as in Hugging Face tokenizers. Memory: the \
         tokenizer plus about 2 × threads batches of 1 MiB.
         """
@@ -77,7 +78,7 @@ struct EncodeCommand: ParsableCommand {
     @Flag(help: "Keep the text field next to the ids.")
     var keepText = false
 
-    @Option(name: .customLong("split-punctuation-newline"), help: "Token-boundary randomization (DeepSeek-V3): the probability of encoding a pre-token that joins punctuation and a line break as its two parts.")
+    @Option(name: .customLong("split-punctuation-newline"), help: "Token-boundary randomization (DeepSeek-V3): the probability (0 to 1) of encoding a pre-token that joins punctuation and line breaks as its two parts.")
     var splitProbability: Double = 0
 
     @Option(help: "Seed of the token-boundary randomization; the same seed gives byte-identical output.")
@@ -96,7 +97,7 @@ struct EncodeCommand: ParsableCommand {
             let out = try OutputFile(path: output)
             let options = reader.options
             let textPath = options.textPath
-            let allow = allowSpecial, keep = keepText
+            let allow = allowSpecial, keep = keepText, split = splitProbability > 0
             var documents = 0, tokens = 0, bytes = 0, skipped = 0
             try writing(to: out, progress: progress) {
                 try orderedParallelMap(threads: progressOptions.workerThreads, next: { try reader.nextBatch() }, transform: { batch -> ([UInt8], Int, Int, Int, DecodedBatch) in
@@ -107,6 +108,7 @@ struct EncodeCommand: ParsableCommand {
                     lines.reserveCapacity(batch.bytes.count * 2)
                     var t = 0, b = 0
                     for doc in decoded.documents {
+                        if split { encoder.startDocument(key: documentKey(doc)) }
                         let ids = try encoder.encode(doc.text, allowSpecial: allow)
                         t += ids.count
                         b += doc.text.utf8.count

@@ -101,6 +101,8 @@ struct MergeCommand: ParsableCommand {
                     allowSpecial: opt["allow_special"] as! Bool,
                     fim: FIMConfig(rate: (opt["fim_rate"] as! NSNumber).doubleValue, spmRate: (opt["fim_spm_rate"] as! NSNumber).doubleValue, seed: (opt["seed"] as! NSNumber).uint64Value),
                     fimNames: opt["fim_tokens"] as! [String], fimPSM: sum["fim_psm"] ?? 0, fimSPM: sum["fim_spm"] ?? 0,
+                    split: (opt["split_punctuation_newline"] as? NSNumber)?.doubleValue ?? 0,
+                    boundarySplits: sum["punctuation_newline_split"] ?? 0, boundaryCandidates: sum["punctuation_newline_eligible"] ?? 0,
                     shard: nil, batchDocuments: [], textField: opt["text_field"] as! String,
                     documents: sum["documents"] ?? 0, tokens: sum["tokens"] ?? 0, bytes: sum["text_bytes"] ?? 0,
                     empty: sum["empty_skipped"] ?? 0, skipped: sum["malformed_skipped"] ?? 0)

@@ -13,7 +13,7 @@ struct PrepareCommand: ParsableCommand {
           {"inputs": ["corpora/train.jsonl.zst"], "output": "data/train", "tokenizer": "tokenizer.json",
            "text_field": "text",
            "normalize": {"form": "nfkc"},
-           "tokenize": {"fim_rate": 0.1, "fim_spm_rate": 0, "seed": 0, "append_eod": true},
+           "tokenize": {"fim_rate": 0.1, "fim_spm_rate": 0, "split_punctuation_newline": 0, "seed": 0, "append_eod": true},
            "pack": {"seq_len": 2048, "strategy": "best-fit", "valid_fraction": 0.01, "seed": 0}}
         or the same keys as TOML, with [normalize], [tokenize] and [pack] tables:
           inputs = ["corpora/train.jsonl.zst"]
@@ -24,7 +24,9 @@ struct PrepareCommand: ParsableCommand {
         writes OUTPUT.normalized.jsonl.zst with its .tokenmill.json (when "normalize" is given; the \
         normalization is recorded in the manifests, for `bpb --run`), OUTPUT.bin/.idx/.json (the \
         tokenized documents) and OUTPUT.packed.* (when "pack" is given). Each stage is the subcommand of \
-        the same name with these options, and prints its own summary line. An unknown key is an error \
+        the same name with these options (tokenize's keys are its options' names with underscores: \
+        "split_punctuation_newline" is --split-punctuation-newline, the token-boundary randomization \
+        rate), and prints its own summary line. An unknown key is an error \
         that names it. Memory: that of the largest stage (see their --help).
 
         The format follows the extension (.json or .toml), else the content (JSON starts with '{'). \
@@ -113,9 +115,10 @@ func prepareStages(_ root: [String: Any], file: String, progress: ProgressOption
     }
     var tokenize = ["tokenize", "--tokenizer", tokenizer, "--text-field", field, "-o", output] + common
     if let t = try section("tokenize") {
-        try unknown(t, ["fim_rate", "fim_spm_rate", "seed", "append_eod", "eod_token", "fim_tokens", "allow_special"], at: "tokenize.")
+        try unknown(t, ["fim_rate", "fim_spm_rate", "split_punctuation_newline", "seed", "append_eod", "eod_token", "fim_tokens", "allow_special"], at: "tokenize.")
         if let v = try number(t, "fim_rate", at: "tokenize.") { tokenize += ["--fim-rate", v] }
         if let v = try number(t, "fim_spm_rate", at: "tokenize.") { tokenize += ["--fim-spm-rate", v] }
+        if let v = try number(t, "split_punctuation_newline", at: "tokenize.") { tokenize += ["--split-punctuation-newline", v] }
         if let v = try number(t, "seed", at: "tokenize.") { tokenize += ["--seed", v] }
         if let v = try string(t, "eod_token", at: "tokenize.") { tokenize += ["--eod-token", v] }
         if let v = try string(t, "fim_tokens", at: "tokenize.") { tokenize += ["--fim-tokens", v] }

@@ -33,7 +33,14 @@ struct TokenizeCommand: ParsableCommand {
         positions drawn uniformly over its characters, the parts are encoded separately and the entry \
         becomes <|fim_begin|> prefix <|fim_hole|> suffix <|fim_end|> middle <|endoftext|> (PSM) or \
         <|fim_begin|> <|fim_hole|> suffix <|fim_end|> prefix middle <|endoftext|> (SPM). Which \
-        documents and where depends only on --seed and the document's position (input, line). Memory: the tokenizer, 12 bytes per \
+        documents and where depends only on --seed and the document's position (input, line).
+
+        Token-boundary randomization (DeepSeek-V3 §4.1): --split-punctuation-newline P encodes each \
+        pre-token that joins punctuation and line breaks (".\\n", "!\\n\\n", " });\\n") as two parts, the \
+        punctuation and the line breaks, with probability P, so the model also sees them apart. The \
+        decisions depend only on --seed and the document's position (input, line), like FIM's, so \
+        --threads and --shard do not change the output; PREFIX.json records P ("split_punctuation_newline") \
+        and how many such pre-tokens were split and how many there were. Memory: the tokenizer, 12 bytes per \
         document for the index, and about 2 × threads batches of 1 MiB.
         """
     )
@@ -66,7 +73,10 @@ struct TokenizeCommand: ParsableCommand {
     @Option(name: .customLong("fim-tokens"), help: "The FIM sentinel tokens as BEGIN,HOLE,END (default: the tokenizer's <｜fim▁begin｜>/<｜fim▁hole｜>/<｜fim▁end｜>, <|fim_begin|>/…, or <fim_prefix>/<fim_suffix>/<fim_middle>).")
     var fimTokens: String?
 
-    @Option(help: "The seed of every random choice (which documents get FIM, and where they are cut).")
+    @Option(name: .customLong("split-punctuation-newline"), help: "Token-boundary randomization (DeepSeek-V3): the probability (0 to 1) of encoding a pre-token that joins punctuation and line breaks as its two parts.")
+    var splitProbability: Double = 0
+
+    @Option(help: "The seed of every random choice (which documents get FIM, where they are cut, and which pre-tokens --split-punctuation-newline splits).")
     var seed: UInt64 = FIMConfig().seed
 
     @Flag(help: "Continue an interrupted run of the same command where its last checkpoint left off; the result is byte-identical to an uninterrupted run.")
@@ -81,6 +91,7 @@ struct TokenizeCommand: ParsableCommand {
     func validate() throws {
         if !(0 ... 1).contains(fimRate) { throw ValidationError("--fim-rate must be between 0 and 1.") }
         if !(0 ... 1).contains(fimSPMRate) { throw ValidationError("--fim-spm-rate must be between 0 and 1.") }
+        if !(0 ... 1).contains(splitProbability) { throw ValidationError("--split-punctuation-newline must be between 0 and 1.") }
         if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1.") }
         if let fimTokens, fimTokens.split(separator: ",").count != 3 { throw ValidationError("--fim-tokens takes three tokens: BEGIN,HOLE,END.") }
     }
@@ -127,12 +138,13 @@ struct TokenizeCommand: ParsableCommand {
             let inputs = try expandInputs(input.inputs)
             let reader = CorpusReader(inputs: inputs, options: input.readOptions, warn: { printError($0) })
             let progress = progressOptions.makeReporter("tokenize")
-            let pool = EncoderPool(tokenizer)
+            let split = splitProbability
+            let pool = EncoderPool(tokenizer, splitProbability: split, seed: seed)
             let options = reader.options
             let allow = allowSpecial
             // Resuming: the checkpoint must come from a run with the same tokenizer, inputs and options.
             let tokenizerHash = try sha256(ofFile: tokenizerFile(tokenizerOptions.path))
-            let identity = "\(tokenizerHash)|\(inputs)|\(element)|\(eod.map { String($0.id) } ?? "-")|\(allow)|\(fim.rate)|\(fim.spmRate)|\(fim.seed)|\(fimNames)|\(shard.map { "\($0.index)/\($0.count)" } ?? "-")|\(options.textField)|\(options.invalidUTF8)|\(options.onError)|\(options.textLayout)"
+            let identity = "\(tokenizerHash)|\(inputs)|\(element)|\(eod.map { String($0.id) } ?? "-")|\(allow)|\(fim.rate)|\(fim.spmRate)|\(fim.seed)|\(fimNames)|\(shard.map { "\($0.index)/\($0.count)" } ?? "-")|\(options.textField)|\(options.invalidUTF8)|\(options.onError)|\(options.textLayout)" + (split > 0 ? "|split \(split)" : "")
             let resumePath = OutputFile.partialPath(output + ".resume.json")
             var state = ResumeState(identity: identity)
             var checkpoint: IndexedDatasetWriter.Checkpoint? = nil
@@ -164,6 +176,7 @@ struct TokenizeCommand: ParsableCommand {
             let writer = try IndexedDatasetWriter(prefix: output, dtype: element, resumable: true, resumeFrom: checkpoint)
             var documents = state.documents, tokens = state.tokens, bytes = state.bytes, empty = state.empty, skipped = state.skipped
             var fimPSM = state.fimPSM, fimSPM = state.fimSPM
+            var boundarySplits = state.boundarySplits ?? 0, boundaryCandidates = state.boundaryCandidates ?? 0
             var batchIndex = 0
             var batchDocuments = state.batchDocuments
             var sinceCheckpoint = 0
@@ -179,17 +192,19 @@ struct TokenizeCommand: ParsableCommand {
                         return (batchIndex, batch)
                     }
                     return nil
-                }, transform: { (index, batch) -> ([[Int32]], Int, DecodedBatch, [FIMOrder?], Int) in
+                }, transform: { (index, batch) -> ([[Int32]], Int, DecodedBatch, [FIMOrder?], (splits: Int, candidates: Int), Int) in
                     var decoded = try decodeDocuments(batch, options: options)
                     let encoder = try pool.take()
                     defer { pool.give(encoder) }
+                    let splitsBefore = encoder.randomizedSplits, candidatesBefore = encoder.randomizationCandidates
                     var entries: [[Int32]] = []
                     entries.reserveCapacity(decoded.documents.count)
                     var b = 0
                     var plans: [FIMOrder?] = []
                     for doc in decoded.documents {
                         b += doc.text.utf8.count
-                        let key = fimDocumentKey(inputIndex: doc.inputIndex, line: doc.location.line ?? 0)
+                        let key = documentKey(doc)
+                        if split > 0 { encoder.startDocument(key: key) }  // the FIM parts continue one stream
                         if !doc.text.isEmpty, let plan = fimPlan(fim, key: key, scalarCount: doc.text.unicodeScalars.count) {
                             let (prefix, middle, suffix) = fimSplit(doc.text, plan)
                             entries.append(fimAssemble(prefix: try encoder.encode(prefix, allowSpecial: allow),
@@ -203,11 +218,14 @@ struct TokenizeCommand: ParsableCommand {
                         }
                     }
                     decoded.documents = []
-                    return (entries, b, decoded, plans, index)
-                }, consume: { entries, b, decoded, plans, index in
+                    let boundary = (encoder.randomizedSplits - splitsBefore, encoder.randomizationCandidates - candidatesBefore)
+                    return (entries, b, decoded, plans, boundary, index)
+                }, consume: { entries, b, decoded, plans, boundary, index in
                     batchDocuments.append(entries.lazy.filter { !$0.isEmpty }.count)
                     fimPSM += plans.lazy.filter { $0 == .psm }.count
                     fimSPM += plans.lazy.filter { $0 == .spm }.count
+                    boundarySplits += boundary.splits
+                    boundaryCandidates += boundary.candidates
                     for var ids in entries {
                         if ids.isEmpty { empty += 1; continue }
                         if let eod { ids.append(eod.id) }
@@ -224,7 +242,8 @@ struct TokenizeCommand: ParsableCommand {
                         sinceCheckpoint = 0
                         try writer.checkpoint()
                         state = ResumeState(identity: identity, batch: index + 1, documents: documents, tokens: tokens, bytes: bytes,
-                                            empty: empty, skipped: skipped, fimPSM: fimPSM, fimSPM: fimSPM, batchDocuments: batchDocuments)
+                                            empty: empty, skipped: skipped, fimPSM: fimPSM, fimSPM: fimSPM,
+                                            boundarySplits: boundarySplits, boundaryCandidates: boundaryCandidates, batchDocuments: batchDocuments)
                         let file = try OutputFile(path: resumePath, compress: false)
                         try file.write(Array(try JSONEncoder().encode(state)))
                         try file.commit()
@@ -237,6 +256,7 @@ struct TokenizeCommand: ParsableCommand {
                                                 vocabulary: vocabulary, inputs: inputs,
                                                 normalization: commonNormalization(ofCorpusFiles: inputs, warn: { printError($0) }), dtype: element, eod: eod, allowSpecial: allow,
                                                 fim: fim, fimNames: fimNames, fimPSM: fimPSM, fimSPM: fimSPM,
+                                                split: split, boundarySplits: boundarySplits, boundaryCandidates: boundaryCandidates,
                                                 shard: shard, batchDocuments: batchDocuments,
                                                 textField: options.textField, documents: documents, tokens: tokens, bytes: bytes,
                                                 empty: empty, skipped: skipped)
@@ -255,6 +275,7 @@ struct TokenizeCommand: ParsableCommand {
             progress.finish()
             printError("tokenize: \(formatCount(documents)) documents, \(formatBytes(Int64(bytes))) → \(formatCount(tokens)) tokens (\(element), \(eod.map { "EOD \($0.id) appended" } ?? "no EOD")) in \(output).bin/.idx" +
                        (fim.rate > 0 ? ", FIM \(formatCount(fimPSM)) PSM + \(formatCount(fimSPM)) SPM" : "") +
+                       (split > 0 ? ", punctuation + line break split \(formatCount(boundarySplits)) of \(formatCount(boundaryCandidates))" : "") +
                        (empty > 0 ? ", \(formatCount(empty)) empty skipped" : "") + (skipped > 0 ? ", \(formatCount(skipped)) skipped" : "") +
                        String(format: "; %.2f s", progress.elapsed))
         }
@@ -286,7 +307,7 @@ private func jsonQuote(_ s: String) -> String {
 func tokenizeManifest(tokenizerPath: String, tokenizerHash: String, vocabulary: Int, inputs: [String],
                       normalization: NormalizationRecord?, dtype: IndexedDType,
                       eod: (text: String, id: Int32)?, allowSpecial: Bool, fim: FIMConfig, fimNames: [String], fimPSM: Int, fimSPM: Int,
-                      shard: Shard?, batchDocuments: [Int],
+                      split: Double, boundarySplits: Int, boundaryCandidates: Int, shard: Shard?, batchDocuments: [Int],
                       textField: String, documents: Int, tokens: Int,
                       bytes: Int, empty: Int, skipped: Int) -> String {
     """
@@ -296,9 +317,9 @@ func tokenizeManifest(tokenizerPath: String, tokenizerHash: String, vocabulary: 
       "tokenizer": {"path": \(jsonQuote(tokenizerPath)), "sha256": "\(tokenizerHash)", "vocabulary_size": \(vocabulary)},
       "inputs": [\(inputs.map(jsonQuote).joined(separator: ", "))],
       "normalization": \(normalization?.jsonText ?? "null"),
-      "options": {"dtype": "\(dtype)", "append_eod": \(eod != nil), "eod_token": \(eod.map { jsonQuote($0.text) } ?? "null"), "eod_id": \(eod.map { String($0.id) } ?? "null"), "allow_special": \(allowSpecial), "text_field": \(jsonQuote(textField)), "fim_rate": \(fim.rate), "fim_spm_rate": \(fim.spmRate), "fim_tokens": [\(fimNames.map(jsonQuote).joined(separator: ", "))], "seed": \(fim.seed)},
+      "options": {"dtype": "\(dtype)", "append_eod": \(eod != nil), "eod_token": \(eod.map { jsonQuote($0.text) } ?? "null"), "eod_id": \(eod.map { String($0.id) } ?? "null"), "allow_special": \(allowSpecial), "text_field": \(jsonQuote(textField)), "fim_rate": \(fim.rate), "fim_spm_rate": \(fim.spmRate), "fim_tokens": [\(fimNames.map(jsonQuote).joined(separator: ", "))], "split_punctuation_newline": \(split), "seed": \(fim.seed)},
       "shard": \(shard.map { "{\"index\": \($0.index), \"count\": \($0.count), \"batch_documents\": [\(batchDocuments.map(String.init).joined(separator: ", "))]}" } ?? "null"),
-      "counts": {"documents": \(documents), "tokens": \(tokens), "text_bytes": \(bytes), "empty_skipped": \(empty), "malformed_skipped": \(skipped), "fim_psm": \(fimPSM), "fim_spm": \(fimSPM)}
+      "counts": {"documents": \(documents), "tokens": \(tokens), "text_bytes": \(bytes), "empty_skipped": \(empty), "malformed_skipped": \(skipped), "fim_psm": \(fimPSM), "fim_spm": \(fimSPM), "punctuation_newline_split": \(boundarySplits), "punctuation_newline_eligible": \(boundaryCandidates)}
     }
 
     """
@@ -323,5 +344,11 @@ struct ResumeState: Codable {
     var identity: String
     var batch = 0
     var documents = 0, tokens = 0, bytes = 0, empty = 0, skipped = 0, fimPSM = 0, fimSPM = 0
+    /// Optional so that a checkpoint from before token-boundary randomization still reads.
+    var boundarySplits: Int? = 0, boundaryCandidates: Int? = 0
     var batchDocuments: [Int] = []
 }
+
+/// The key of a document's seeded choices (FIM, token-boundary randomization): its input's position
+/// in the input list and its line, so threads and shards do not change them.
+func documentKey(_ doc: Document) -> UInt64 { fimDocumentKey(inputIndex: doc.inputIndex, line: doc.location.line ?? 0) }

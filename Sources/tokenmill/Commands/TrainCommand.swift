@@ -22,7 +22,19 @@ struct TrainCommand: ParsableCommand {
         training.validation_fraction. The run directory receives metrics.jsonl and \
         checkpoint/ (model.safetensors with transformers' names, optimizer state, config.json, and \
         data.json: the data path and the tokenizer (path, SHA-256, vocabulary size) and normalization \
-        its manifests name, which `tokenmill bpb --run` uses; a resumed run must keep its tokenizer). Without \
+        its manifests name, which `tokenmill bpb --run` uses; a resumed run must keep its tokenizer).
+
+        The vocabulary size (model.vocab_size) comes from the data's manifest when it names a tokenizer \
+        (PREFIX.json of `tokenize`, or of `pack`, which copies its inputs'): the tokenizer's \
+        vocabulary_size, added tokens included. --vocab-size, or model.vocab_size in a --config file, \
+        may repeat it but not differ, not even to pad it or to shrink it to the data's largest id: a \
+        differing --vocab-size is a usage error (exit 64), a differing config file an error in that \
+        file (exit 1), both naming the two sizes and the manifest. Data without such a manifest (a raw \
+        .u16/.i32 file) takes --vocab-size, else the config's vocab_size (presets: tiny 256, small \
+        32768). --resume keeps the run's own size (RUN/checkpoint/tokenmill.json); data, --vocab-size \
+        or a config file that say otherwise are refused the same way.
+
+        Without \
         --steps, --tokens or --minutes the run lasts training.steps steps. The cosine schedule ends at \
         training.steps (--steps only stops earlier, so a resumed run continues the same schedule); with \
         --tokens it ends with the token budget, and with --minutes at the steps the time allows, estimated \
@@ -63,7 +75,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue from the checkpoint in --out.")
     var resume = false
 
-    @Option(name: .customLong("vocab-size"), help: "Override model.vocab_size (for presets).")
+    @Option(name: .customLong("vocab-size"), help: "The model's vocabulary size (default: the data's manifest's tokenizer size, else the config's); must equal the manifest's (exit 64 if not).")
     var vocabSize: Int?
 
     @Option(help: "Threads for the element-wise loops (OpenBLAS uses OPENBLAS_NUM_THREADS; default: all cores).")
@@ -87,7 +99,6 @@ struct TrainCommand: ParsableCommand {
         var runConfig: RunConfig
         do {
             runConfig = try RunConfig.load(config)
-            if let vocabSize { runConfig.model.vocabSize = vocabSize; try runConfig.validate() }
         } catch let e as ConfigError {
             // Bad usage: the same exit code as argument-parser's ValidationError, without its usage dump.
             printError("error: \(e)")
@@ -95,12 +106,21 @@ struct TrainCommand: ParsableCommand {
         }
         if let threads { trainingThreads = threads }
         try reportingErrors {
+            // What the run is trained on, for `bpb --run`; a resumed run must keep its tokenizer.
+            let dataRecord = try trainingDataRecord(data: data)
+            let checkpoint = out.flatMap { Checkpoint.directory(run: $0) }
+            let previous = try checkpoint.flatMap { try savedTrainingDataRecord(checkpoint: $0) }
+            let record = try resumedTrainingDataRecord(old: resume ? previous : nil, new: dataRecord, warn: { printError($0) })
+            let vocabulary = try resolveVocabularySize(flag: vocabSize, file: try configFileVocabularySize(config),
+                                                       manifest: manifestVocabularySize(dataRecord),
+                                                       run: resume ? try runVocabularySize(checkpoint: checkpoint) : nil)
+            if let vocabulary {
+                runConfig.model.vocabSize = vocabulary.size
+                do { try runConfig.validate() } catch let e as ConfigError { throw ValidationError("\(e)") }
+            }
             printError(kernel)
             let peak = measureSgemmGFLOPS()
             let live = ProgressReporter(verb: "train", enabled: progress == .bar || (progress == .auto && isatty(2) != 0))
-            // What the run is trained on, for `bpb --run`; a resumed run must keep its tokenizer.
-            let previous = try out.flatMap { o in try Checkpoint.directory(run: o).flatMap { try savedTrainingDataRecord(checkpoint: $0) } }
-            let record = try resumedTrainingDataRecord(old: resume ? previous : nil, new: try trainingDataRecord(data: data), warn: { printError($0) })
             let trainer = try Trainer(config: runConfig, data: data, run: out, resume: resume, eod: eodID, log: { live.clear(); printError($0) })
             trainer.dataRecord = trainingDataRecordJSON(record)
             if live.enabled { trainer.progress = { live.show($0) } }
@@ -108,8 +128,9 @@ struct TrainCommand: ParsableCommand {
             printError(trainer.data.summary)
             trainer.sgemmPeak = peak
             let m = runConfig.model
-            printError(String(format: "model: %@ parameters, %d layers (%d dense) + %d MTP, %d routed experts top-%d; %d tokens a step; sgemm peak %.0f GFLOP/s",
-                              formatCount(trainer.model.parameterCount), m.numHiddenLayers, m.firstKDenseReplace,
+            printError(String(format: "model: %@ parameters, vocabulary %@%@, %d layers (%d dense) + %d MTP, %d routed experts top-%d; %d tokens a step; sgemm peak %.0f GFLOP/s",
+                              formatCount(trainer.model.parameterCount), formatCount(m.vocabSize), vocabulary.map { " (\($0.source))" } ?? "",
+                              m.numHiddenLayers, m.firstKDenseReplace,
                               m.numNextnPredictLayers, m.nRoutedExperts, m.numExpertsPerTok, trainer.tokensPerStep, peak))
             if resume { printError("resuming at step \(trainer.state.step)") }
             try trainer.train(until: StopCondition(steps: steps, tokens: tokens, minutes: minutes))
@@ -118,4 +139,69 @@ struct TrainCommand: ParsableCommand {
             printError(summary)
         }
     }
+}
+
+/// A vocabulary size and where it was read.
+struct VocabularySize {
+    var size: Int
+    /// The file that says so (a manifest, a config file, a checkpoint's tokenmill.json).
+    var file: String
+    /// How the model line names it: "from FILE" or "--vocab-size".
+    var source: String
+}
+
+/// model.vocab_size as a --config file writes it (nil for a preset or a file without it).
+func configFileVocabularySize(_ config: String) throws -> VocabularySize? {
+    guard RunConfig.preset(config) == nil, let data = FileManager.default.contents(atPath: config),
+          let top = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+          let size = ((top["model"] as? [String: Any])?["vocab_size"] as? NSNumber)?.intValue else { return nil }
+    return VocabularySize(size: size, file: config, source: "from \(config)")
+}
+
+/// The vocabulary size of the tokenizer the data's manifests name (`trainingDataRecord`), if any.
+func manifestVocabularySize(_ record: [String: Any]) -> VocabularySize? {
+    guard let size = ((record["tokenizer"] as? [String: Any])?["vocabulary_size"] as? NSNumber)?.intValue,
+          let manifest = record["manifest"] as? String else { return nil }
+    return VocabularySize(size: size, file: manifest, source: "from \(manifest)")
+}
+
+/// The vocabulary size of the run being resumed (its checkpoint's tokenmill.json), if there is one.
+func runVocabularySize(checkpoint: String?) throws -> VocabularySize? {
+    guard let checkpoint else { return nil }
+    let path = checkpoint + "/tokenmill.json"
+    guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    do {
+        return VocabularySize(size: try RunConfig.decode(data, source: path).model.vocabSize, file: path, source: "the run's, from \(path)")
+    } catch {
+        throw RuntimeFailure(description: "\(path): \(error)")
+    }
+}
+
+/// The model's vocabulary size: the resumed run's, else the data's manifest's, else --vocab-size
+/// (nil: the config's as it stands). A --vocab-size that differs from the size that wins is a usage
+/// error (`ValidationError`, exit 64); a config file's model.vocab_size or a manifest that differs, an
+/// error in that file (exit 1). Each names both sizes and both files.
+func resolveVocabularySize(flag: Int?, file: VocabularySize?, manifest: VocabularySize?, run: VocabularySize?) throws -> VocabularySize? {
+    if let run {
+        if let flag, flag != run.size {
+            throw ValidationError("--vocab-size \(flag) differs from the vocabulary size \(run.size) of the run being resumed (\(run.file)); a resumed run keeps its own")
+        }
+        if let file, file.size != run.size {
+            throw RuntimeFailure(description: "\(file.file): model.vocab_size \(file.size) differs from the vocabulary size \(run.size) of the run being resumed (\(run.file)); a resumed run keeps its own")
+        }
+        if let manifest, manifest.size != run.size {
+            throw RuntimeFailure(description: "\(manifest.file): the data's tokenizer has vocabulary_size \(manifest.size), but the run being resumed has vocab_size \(run.size) (\(run.file)); resume on data made with the run's tokenizer")
+        }
+        return run
+    }
+    if let manifest {
+        if let flag, flag != manifest.size {
+            throw ValidationError("--vocab-size \(flag) differs from vocabulary_size \(manifest.size) of the data's tokenizer in \(manifest.file); omit --vocab-size to take it from the manifest")
+        }
+        if let file, file.size != manifest.size {
+            throw RuntimeFailure(description: "\(file.file): model.vocab_size \(file.size) differs from vocabulary_size \(manifest.size) of the data's tokenizer in \(manifest.file); remove model.vocab_size to take it from the manifest")
+        }
+        return manifest
+    }
+    return flag.map { VocabularySize(size: $0, file: "", source: "--vocab-size") }
 }
