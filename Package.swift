@@ -23,6 +23,7 @@ let package = Package(
         // MARK: C shims (one per system library)
         .target(name: "CZstd", linkerSettings: [.linkedLibrary("zstd")]),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        .target(name: "CLZMA", linkerSettings: [.linkedLibrary("lzma")]),  // xz baselines (liblzma-dev)
         .target(name: "CICU", linkerSettings: [.linkedLibrary("icuuc"), .linkedLibrary("icui18n"), .linkedLibrary("icudata")]),
         .target(name: "CBLAS", linkerSettings: [.linkedLibrary("openblas")]),
         .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),  // SHA-256 (libssl-dev)
@@ -39,7 +40,7 @@ let package = Package(
 
         // MARK: Model and evaluation
         .target(name: "Training", dependencies: ["CBLAS", "CKernels", "Packing"]),
-        .target(name: "Evaluation", dependencies: ["CorpusIO", "Training", "Tokenization", "CZstd"]),
+        .target(name: "Evaluation", dependencies: ["CorpusIO", "Training", "Tokenization", "CZstd", "CLZMA"]),
 
         // MARK: The command line
         .executableTarget(name: "tokenmill", dependencies: [

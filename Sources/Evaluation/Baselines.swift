@@ -2,14 +2,17 @@
 // `zstd -19 --long`, `xz -9` and `xz -9e` on the concatenation of the subset's original texts (UTF-8,
 // no separators), as bits per byte of input. A model that does not beat them has learned little.
 // Policy: texts are spilled to one temporary file per subset while the model scores (memory stays flat),
-// then compressed one subset at a time. zstd runs in-process (libzstd, as the CLI sets it: level 19,
-// the source size pledged, a 32-bit checksum; --long = long-distance matching with a 2^27 window); xz
-// runs the `xz` binary single-threaded (`-T1`, so the output does not depend on the core count).
+// then compressed one subset at a time. Both run in-process: zstd through libzstd as its CLI sets it
+// (level 19, the source size pledged, a 32-bit checksum; --long = long-distance matching with a 2^27
+// window), xz through liblzma as `xz -9 -T1` / `xz -9e -T1` does (the .xz stream encoder with the preset,
+// CRC64 check; single-threaded, so the output does not depend on the core count; a test checks the
+// sizes against the `xz` binary).
 // Costs: disk = the subsets' text; time = the compressors' (xz -9e is the slowest, about 1 MB/s).
+import CLZMA
 import CZstd
 import Foundation
 
-/// A compressor failure (a missing `xz`, an I/O error), with a hint.
+/// A compressor failure (an I/O error, a compressor's error code), with a hint.
 public struct BaselineError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public var description: String { message }
@@ -60,7 +63,7 @@ public final class CompressionBaselines {
             guard f.bytes > 0 else { continue }
             progress("compressing \(name) (\(f.bytes) bytes)")
             let sizes = [try zstdSize(f.path, bytes: f.bytes, long: false), try zstdSize(f.path, bytes: f.bytes, long: true),
-                         try xzSize(f.path, ["-9"]), try xzSize(f.path, ["-9e"])]
+                         try xzSize(f.path, preset: 9, extreme: false), try xzSize(f.path, preset: 9, extreme: true)]
             totalIn += f.bytes
             for (k, s) in sizes.enumerated() { totalOut[k] += s }
             result[name] = zip(baselineCompressors, sizes).map { ($0, 8 * Double($1) / Double(f.bytes)) }
@@ -114,23 +117,41 @@ public func zstdSize(_ path: String, bytes: Int, long: Bool) throws -> Int {
     return total
 }
 
-/// Compressed size of a file with the `xz` binary (`xz OPTIONS -T1 -c FILE`).
-public func xzSize(_ path: String, _ options: [String]) throws -> Int {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["xz"] + options + ["-T1", "-c", "--", path]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    do { try process.run() } catch {
-        throw BaselineError(message: "cannot run xz (\(error.localizedDescription)); install xz-utils or leave out --baselines")
-    }
+/// Compressed size of a file with liblzma's .xz stream encoder at `preset` (`extreme`: the `e` of
+/// `xz -9e`), CRC64 check — what `xz -PRESET -T1 -c` writes.
+/// - Complexity: the compressor's; reads the file in 1 MiB chunks.
+public func xzSize(_ path: String, preset: UInt32, extreme: Bool) throws -> Int {
+    var stream = lzma_stream()
+    let flags = preset | (extreme ? CLZMA_PRESET_EXTREME : 0)
+    let initialized = lzma_easy_encoder(&stream, flags, LZMA_CHECK_CRC64)
+    guard initialized == LZMA_OK else { throw BaselineError(message: "xz: liblzma cannot start an encoder (error \(initialized.rawValue))") }
+    defer { lzma_end(&stream) }
+    guard let input = FileHandle(forReadingAtPath: path) else { throw BaselineError(message: "\(path): cannot open") }
+    defer { try? input.close() }
+    var out = [UInt8](repeating: 0, count: 1 << 16)
     var total = 0
-    let reader = pipe.fileHandleForReading
-    while let d = try? reader.read(upToCount: 1 << 16), !d.isEmpty { total += d.count }
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw BaselineError(message: "xz \(options.joined(separator: " ")) failed on \(path) (exit \(process.terminationStatus)); is xz-utils installed?")
+    while true {
+        let chunk: Data
+        do { chunk = try input.read(upToCount: 1 << 20) ?? Data() } catch {
+            throw BaselineError(message: "\(path): read failed: \(error.localizedDescription)")
+        }
+        let action = chunk.isEmpty ? LZMA_FINISH : LZMA_RUN
+        let done = try chunk.withUnsafeBytes { raw -> Bool in
+            stream.next_in = raw.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            stream.avail_in = raw.count
+            while true {
+                let r = out.withUnsafeMutableBufferPointer { o -> lzma_ret in
+                    stream.next_out = o.baseAddress
+                    stream.avail_out = o.count
+                    let r = lzma_code(&stream, action)
+                    total += o.count - stream.avail_out
+                    return r
+                }
+                if r == LZMA_STREAM_END { return true }
+                guard r == LZMA_OK else { throw BaselineError(message: "xz: liblzma failed on \(path) (error \(r.rawValue))") }
+                if action == LZMA_RUN && stream.avail_in == 0 { return false }
+            }
+        }
+        if done { return total }
     }
-    return total
 }

@@ -1,6 +1,7 @@
 import Evaluation
 import Foundation
 import Testing
+import TokenMillTestSupport
 import Training
 
 /// A tiny model (vocabulary V, context T) for B rows; zero weights unless `seed` is given.
@@ -133,6 +134,38 @@ private func randomDocuments(_ lengths: [Int], V: Int, seed: UInt64) -> [[Int32]
             p.waitUntilExit()
             #expect(try zstdSize(path, bytes: text.utf8.count, long: long) == out.count, "long: \(long)")
         }
-        #expect(try xzSize(path, ["-9"]) < text.utf8.count / 3)
+    }
+
+    /// In-process liblzma gives exactly the size of `xz -9 -T1` / `xz -9e -T1` (the command line's own
+    /// encoder), on text and on the bundled corpus's test split, which spans several input chunks.
+    @Test func xzSizeMatchesTheCommandLine() throws {
+        let dir = try makeTemporaryDirectory("bpb-xz")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let small = dir.appendingPathComponent("t.txt").path
+        var rng = SplitMix64(seed: 5)
+        let words = ["alpha", "beta", "gamma", "delta", "ε", "ζῆτα", "\n"]
+        try Data((0..<20000).map { _ in words[Int(rng.next() % UInt64(words.count))] }.joined(separator: " ").utf8)
+            .write(to: URL(fileURLWithPath: small))
+        let corpus = dir.appendingPathComponent("test.jsonl").path   // 2.1 MB: three 1 MiB reads
+        try Data(contentsOf: packageRoot.appendingPathComponent("corpora/test.jsonl.zst")).write(to: URL(fileURLWithPath: corpus + ".zst"))
+        let unzstd = Process()
+        unzstd.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        unzstd.arguments = ["zstd", "-q", "-d", "-f", corpus + ".zst", "-o", corpus]
+        try unzstd.run()
+        unzstd.waitUntilExit()
+        #expect(unzstd.terminationStatus == 0)
+        for path in [small, corpus] {
+            for extreme in [false, true] {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                p.arguments = ["xz", extreme ? "-9e" : "-9", "-T1", "-c", path]
+                let pipe = Pipe()
+                p.standardOutput = pipe
+                try p.run()
+                let out = pipe.fileHandleForReading.readDataToEndOfFile()
+                p.waitUntilExit()
+                #expect(try xzSize(path, preset: 9, extreme: extreme) == out.count, "\(path) extreme: \(extreme)")
+            }
+        }
     }
 }

@@ -1,0 +1,1 @@
+// CLZMA: no code of its own; see include/CLZMA.h.
