@@ -64,3 +64,26 @@ public func makeTemporaryDirectory(_ name: String = "tokenmill-test") throws -> 
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
+
+/// Starts `tokenmill arguments` and kills it (SIGKILL) once its resume state at `statePath` records
+/// input batch `batch` or later, as a crash mid-run would; waits at most 30 s.
+/// - Returns: whether the state reached that batch before the kill.
+public func killTokenmillAfterCheckpoint(_ arguments: [String], statePath: String, batch: Int) throws -> Bool {
+    let process = Process()
+    process.executableURL = tokenmillBinary
+    process.arguments = arguments
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    var reached = false
+    for _ in 0 ..< 3000 {
+        if let data = FileManager.default.contents(atPath: statePath),
+           let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any], (json["batch"] as? Int ?? 0) >= batch {
+            reached = true
+            break
+        }
+        usleep(10_000)
+    }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    return reached
+}

@@ -97,21 +97,8 @@ import TokenMillTestSupport
         let inputs = [String](repeating: corpus, count: 10)
         #expect(try runTokenmill(args + ["-o", dir.appendingPathComponent("straight").path] + inputs).status == 0)
         let prefix = dir.appendingPathComponent("killed").path
-        let process = Process()
-        process.executableURL = tokenmillBinary
-        process.arguments = args + ["-o", prefix] + inputs
-        process.standardError = FileHandle.nullDevice
-        try process.run()
         let state = dir.appendingPathComponent(".killed.resume.json.partial").path
-        var waited = 0
-        while waited < 3000 {
-            if let data = FileManager.default.contents(atPath: state),
-               let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any], (json["batch"] as? Int ?? 0) >= 2 { break }
-            usleep(10_000); waited += 1
-        }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        #expect(waited < 3000, "no checkpoint appeared")
+        #expect(try killTokenmillAfterCheckpoint(args + ["-o", prefix] + inputs, statePath: state, batch: 2), "no checkpoint appeared")
         for other in ["0.3", "0"] {
             let mismatch = try runTokenmill(args.map { $0 == "0.2" ? other : $0 } + ["--resume", "-o", prefix] + inputs)
             #expect(mismatch.status == 64 && mismatch.stderr.contains("another tokenizer, inputs or options"), "\(other): \(mismatch.stderr)")
