@@ -20,7 +20,7 @@ struct MegatronArgsCommand: ParsableCommand {
         Example: tokenmill megatron-args --config small --vocab-size 50277 --data data/packed --prepare data/megatron
 
         The model (--run RUN or --config) maps to MLA (--multi-latent-attention, LoRA ranks, head dims, plain \
-        RoPE on interleaved pairs, the latent RMSNorms via --qk-layernorm), DeepSeekMoE (sigmoid router with \
+        RoPE, the latent RMSNorms via --qk-layernorm), DeepSeekMoE (sigmoid router with \
         expert bias, top-k normalized then scaled by routed_scaling_factor, shared experts, the first \
         first_k_dense_replace layers dense via --moe-layer-freq, the sequence-wise balance loss), MTP, \
         RMSNorm, SwiGLU, untied embeddings, no biases, no dropout. TokenMill routes without groups \
@@ -220,7 +220,9 @@ struct MegatronPreparation {
         }
         let tdir = dir + "/tokenizer"
         try? fm.createDirectory(atPath: tdir, withIntermediateDirectories: true)
-        let config: [String: Any] = ["tokenizer_class": "PreTrainedTokenizerFast", "eos_token": eod, "model_max_length": L]
+        // pad_token = EOD: GPTDataset then masks no real token as padding (a pad id equal to a special id is
+        // replaced by -1), and add_extra_token_to_sequence=False works (without a pad id it assigns None).
+        let config: [String: Any] = ["tokenizer_class": "PreTrainedTokenizerFast", "eos_token": eod, "pad_token": eod, "model_max_length": L]
         for (name, bytes) in [("tokenizer.json", Array(json)),
                               ("tokenizer_config.json", Array(try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])) + [0x0A])] {
             let out = try OutputFile(path: tdir + "/" + name, compress: false)
@@ -233,7 +235,8 @@ struct MegatronPreparation {
 
 /// One Megatron-LM argument: its flag, argparse destination and value. `words` is how it is typed.
 struct MegatronArgument {
-    enum Form { case value(String), storeTrue, storeFalse }
+    /// `absent`: Megatron-LM's default (the flag is not typed; JSON gives the value, e.g. null).
+    enum Form { case value(String), storeTrue, storeFalse, absent }
     var flag: String
     var key: String
     var value: Any
@@ -243,6 +246,7 @@ struct MegatronArgument {
         switch form {
         case .value(let text): return ["\(flag) \(shellQuoted(text))"]
         case .storeTrue, .storeFalse: return [flag]
+        case .absent: return []
         }
     }
 }
@@ -293,7 +297,8 @@ func megatronArguments(_ config: RunConfig, dataset: PackedDatasetInfo?, prepare
     // --rotary-base is an int in Megatron-LM; a fractional theta is printed as is and argparse rejects it.
     real("--rotary-base", "rotary_base", m.ropeTheta)
     text("--rope-type", "rope_type", "rope")
-    on("--rotary-interleaved", "rotary_interleaved")
+    // subtle: TokenMill rotates interleaved pairs; megatron-core rejects rotary_interleaved with MLA. For
+    // training from scratch the two are the same model (one fixed permutation of q's and k's rope dims).
     off("--no-rope-fusion", "apply_rope_fusion")
     text("--normalization", "normalization", "RMSNorm")
     real("--norm-epsilon", "norm_epsilon", m.rmsNormEps)
@@ -305,7 +310,10 @@ func megatronArguments(_ config: RunConfig, dataset: PackedDatasetInfo?, prepare
     real("--hidden-dropout", "hidden_dropout", 0)
     // MLA.
     on("--multi-latent-attention", "multi_latent_attention")
-    if m.qLoraRank > 0 { int("--q-lora-rank", "q_lora_rank", m.qLoraRank) }
+    // No query compression is Megatron-LM's default (None); megatron-core's MLATransformerConfig defaults to 512.
+    if m.qLoraRank > 0 { int("--q-lora-rank", "q_lora_rank", m.qLoraRank) } else {
+        out.append(MegatronArgument(flag: "--q-lora-rank", key: "q_lora_rank", value: NSNull(), form: .absent))
+    }
     int("--kv-lora-rank", "kv_lora_rank", m.kvLoraRank)
     int("--qk-head-dim", "qk_head_dim", m.qkNopeHeadDim)
     int("--qk-pos-emb-head-dim", "qk_pos_emb_head_dim", m.qkRopeHeadDim)
@@ -330,6 +338,8 @@ func megatronArguments(_ config: RunConfig, dataset: PackedDatasetInfo?, prepare
     if m.numNextnPredictLayers > 0 {
         int("--mtp-num-layers", "mtp_num_layers", m.numNextnPredictLayers)
         real("--mtp-loss-scaling-factor", "mtp_loss_scaling_factor", m.mtpLossWeight)
+    } else {
+        out.append(MegatronArgument(flag: "--mtp-num-layers", key: "mtp_num_layers", value: NSNull(), form: .absent))
     }
     return out
 }
