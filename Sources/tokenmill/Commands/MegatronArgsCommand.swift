@@ -1,0 +1,345 @@
+// `tokenmill megatron-args`: the Megatron-LM (pretrain_gpt.py, megatron-core 0.16 era) arguments that train
+// TokenMill's model on a TokenMill packed dataset: one argument per line with ` \` continuations, or with
+// --json one object mapping each argument's argparse destination (the megatron-core config field where
+// the names agree) to its value. The model comes from a run directory (RUN/checkpoint/tokenmill.json) or
+// a --config preset/file as `train` takes; the data from a packed dataset's manifest (PREFIX.json).
+// --prepare DIR writes what Megatron needs to read the rows as TokenMill trains on them (see
+// `MegatronPreparation`). Policy: usage errors exit 64; an unreadable or inconsistent run, config or
+// dataset is one `error:` line naming the file, exit 1.
+import ArgumentParser
+import CorpusIO
+import Foundation
+import Packing
+import Training
+
+struct MegatronArgsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "megatron-args",
+        abstract: "Print Megatron-LM pretrain_gpt.py arguments for a TokenMill model and packed dataset.",
+        discussion: """
+        Example: tokenmill megatron-args --config small --vocab-size 50277 --data data/packed --prepare data/megatron
+
+        The model (--run RUN or --config) maps to MLA (--multi-latent-attention, LoRA ranks, head dims, plain \
+        RoPE, the latent RMSNorms via --qk-layernorm), DeepSeekMoE (sigmoid router with \
+        expert bias, top-k normalized then scaled by routed_scaling_factor, shared experts, the first \
+        first_k_dense_replace layers dense via --moe-layer-freq, the sequence-wise balance loss), MTP, \
+        RMSNorm, SwiGLU, untied embeddings, no biases, no dropout. TokenMill routes without groups \
+        (n_group = topk_group = 1), so no group-limited routing flags are given. --padded-vocab-size is \
+        the model's vocab_size, so Megatron pads no further.
+
+        The data (--data PREFIX, a `tokenmill pack` output; with --run, the run's data by default) gives \
+        --seq-length L (the row length), the tokenizer and --reset-position-ids --reset-attention-mask \
+        --eod-mask-loss. Megatron's GPTDataset samples a dataset's sequences, not its documents: on pack's \
+        own files (each row a document of piece sequences) it would shuffle the pieces and cut windows \
+        across rows. --prepare DIR writes DIR/rows.idx (each row one sequence; DIR/rows.bin links to the \
+        pack's .bin) and DIR/tokenizer (tokenizer.json and a tokenizer_config.json naming the EOD token as \
+        eos_token, which Megatron's HuggingFaceTokenizer takes as its EOD), and the arguments point there: \
+        every Megatron sample is then one TokenMill row, plus one look-ahead label (see the README).
+        """
+    )
+
+    @Option(name: .customLong("run"), help: "A run directory from `tokenmill train --out` (its checkpoint's tokenmill.json and data.json).")
+    var runDirectory: String?
+
+    @Option(help: "A preset (tiny, small) or a JSON config file, as `tokenmill train` takes.")
+    var config: String?
+
+    @Option(name: .customLong("vocab-size"), help: "Override model.vocab_size (for presets, as `train --vocab-size`).")
+    var vocabSize: Int?
+
+    @Option(help: "A packed dataset prefix from `tokenmill pack` (default with --run: the run's data).")
+    var data: String?
+
+    @Option(help: "Write DIR/rows.idx + DIR/rows.bin (a link to the pack's .bin) and DIR/tokenizer, and point the arguments there.")
+    var prepare: String?
+
+    @Flag(help: "Print a JSON object (argparse destination → value) instead of command-line arguments.")
+    var json = false
+
+    func validate() throws {
+        if (runDirectory == nil) == (config == nil) { throw ValidationError("Give exactly one of --run RUN and --config PRESET|FILE.") }
+        if let vocabSize, vocabSize < 2 { throw ValidationError("--vocab-size must be at least 2.") }
+        if prepare != nil && data == nil && runDirectory == nil { throw ValidationError("--prepare needs --data PREFIX (or --run with its data).") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            var (runConfig, source, runData) = try loadModel()
+            if data == nil, runData == nil, prepare != nil {
+                throw RuntimeFailure(description: "\(source): the run records no training data; pass --data PREFIX")
+            }
+            if let vocabSize {
+                runConfig.model.vocabSize = vocabSize
+                do { try runConfig.validate() } catch let e as ConfigError { throw RuntimeFailure(description: "\(source): \(e)") }
+            }
+            let dataset = try (data ?? runData).map { try PackedDatasetInfo(prefix: $0) }
+            if let dataset {
+                let m = runConfig.model
+                if dataset.vocabularySize.map({ $0 > m.vocabSize }) == true {
+                    throw RuntimeFailure(description: "\(dataset.prefix).json: the tokenizer's \(dataset.vocabularySize!) ids do not fit model.vocab_size \(m.vocabSize) of \(source) (pass --vocab-size)")
+                }
+                if dataset.rowLength > m.maxPositionEmbeddings {
+                    throw RuntimeFailure(description: "\(dataset.prefix).json: rows of \(dataset.rowLength) tokens exceed model.max_position_embeddings \(m.maxPositionEmbeddings) of \(source); pack with --seq-len ≤ \(m.maxPositionEmbeddings)")
+                }
+            }
+            var prepared: MegatronPreparation?
+            if let prepare, let dataset { prepared = try MegatronPreparation.write(dataset, into: prepare) }
+            let arguments = megatronArguments(runConfig, dataset: dataset, prepared: prepared)
+            if json {
+                let object = Dictionary(uniqueKeysWithValues: arguments.map { ($0.key, $0.value) })
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                let words = arguments.flatMap(\.words)
+                print(words.enumerated().map { $0.element + ($0.offset == words.count - 1 ? "" : " \\") }.joined(separator: "\n"))
+            }
+            if let dataset, prepared == nil {
+                printError("note: \(dataset.prefix) holds each row as a document of piece sequences; Megatron's GPTDataset samples sequences, so it would shuffle pieces across rows. Pass --prepare DIR for row-aligned samples.")
+            }
+            if runConfig.model.numExpertsPerTok == 1 {
+                printError("note: with top-1 routing Megatron gates by the raw sigmoid score, TokenMill by the normalized one (1)")
+            }
+        }
+    }
+
+    /// The run config (and where it came from, and the run's data path) of --run or --config.
+    private func loadModel() throws -> (RunConfig, String, String?) {
+        if let config {
+            do { return (try RunConfig.load(config), config, nil) } catch let e as ConfigError {
+                throw RuntimeFailure(description: e.field == config ? "\(config): \(e.message)" : "\(config): \(e)")
+            }
+        }
+        let run = runDirectory!
+        guard let dir = Checkpoint.directory(run: run) else {
+            throw RuntimeFailure(description: "\(run)/checkpoint/state.json: no checkpoint (not a run directory of `tokenmill train --out`)")
+        }
+        let path = dir + "/tokenmill.json"
+        guard let bytes = FileManager.default.contents(atPath: path) else { throw RuntimeFailure(description: "\(path): missing or unreadable") }
+        let config: RunConfig
+        do { config = try RunConfig.decode(bytes, source: path) } catch let e as ConfigError {
+            throw RuntimeFailure(description: e.field == path ? "\(path): \(e.message)" : "\(path): \(e)")
+        }
+        let record = try savedTrainingDataRecord(checkpoint: dir)
+        let data = (record?["data_resolved"] as? String) ?? (record?["data"] as? String)
+        return (config, path, data)
+    }
+}
+
+/// What `megatron-args` reads from a packed dataset's manifest and its inputs' manifests.
+struct PackedDatasetInfo {
+    var prefix: String
+    var rowLength: Int
+    var rows: Int
+    var eodID: Int?
+    var eodToken: String?
+    var tokenizerPath: String?
+    var vocabularySize: Int?
+
+    init(prefix given: String) throws {
+        let prefix = given.hasSuffix(".bin") || given.hasSuffix(".idx") ? String(given.dropLast(4)) : given
+        self.prefix = prefix
+        guard let manifest = try readManifest(prefix) else {
+            throw RuntimeFailure(description: "\(prefix).json: missing (a packed dataset from `tokenmill pack` has one)")
+        }
+        guard manifest["format"] as? String == "tokenmill-packed-megatron-dataset",
+              let options = manifest["options"] as? [String: Any], let L = options["seq_len"] as? Int else {
+            throw RuntimeFailure(description: "\(prefix).json: not a packed dataset manifest (run `tokenmill pack` on the tokenized data)")
+        }
+        let reader: IndexedDatasetReader
+        do { reader = try IndexedDatasetReader(prefix: prefix) } catch let e as DatasetError { throw RuntimeFailure(description: e.description) }
+        rowLength = L
+        rows = reader.documentCount
+        let tokenizer = manifest["tokenizer"] as? [String: Any]
+        tokenizerPath = tokenizer?["path"] as? String
+        vocabularySize = tokenizer?["vocabulary_size"] as? Int
+        // The EOD: the inputs' tokenize manifests (given as pack saw them, or beside the pack), as `train` finds it.
+        let dir = (prefix as NSString).deletingLastPathComponent
+        let inputs = ((manifest["inputs"] as? [String]) ?? []).compactMap { i in
+            (try? readManifest(i)) ?? (try? readManifest(dir + "/" + (i as NSString).lastPathComponent)) ?? nil
+        }
+        let eods = Set(inputs.compactMap { ($0["options"] as? [String: Any])?["eod_id"] as? Int })
+        let tokens = Set(inputs.compactMap { ($0["options"] as? [String: Any])?["eod_token"] as? String })
+        eodID = eods.count == 1 ? eods.first : nil
+        eodToken = tokens.count == 1 ? tokens.first : nil
+    }
+}
+
+/// The files --prepare writes: a row index over the pack's .bin and a tokenizer directory Megatron loads.
+struct MegatronPreparation {
+    /// The prefix to give --data-path (DIR/rows) and the --tokenizer-model directory (nil without a tokenizer).
+    var dataPrefix: String
+    var tokenizerDirectory: String?
+
+    /// DIR/rows.idx: sequence r is row r (L tokens at the row's offset in the pack's .bin), document r is
+    /// sequence r. DIR/rows.bin: a symbolic link to the pack's .bin (relative when both are in one directory).
+    /// DIR/tokenizer: tokenizer.json copied, and tokenizer_config.json naming the EOD token as eos_token.
+    static func write(_ d: PackedDatasetInfo, into dir: String) throws -> MegatronPreparation {
+        let fm = FileManager.default
+        do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+            throw RuntimeFailure(description: "\(dir): cannot create: \(error.localizedDescription)")
+        }
+        let reader: IndexedDatasetReader
+        do { reader = try IndexedDatasetReader(prefix: d.prefix) } catch let e as DatasetError { throw RuntimeFailure(description: e.description) }
+        let rows = reader.documentCount, L = d.rowLength
+        var index = Array("MMIDIDX".utf8) + [0, 0]
+        func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { index.append(contentsOf: $0) } }
+        u64(1)
+        index.append(reader.dtype.rawValue)
+        u64(UInt64(rows))
+        u64(UInt64(rows + 1))
+        for r in 0..<rows {
+            let lo = Int(reader.documentIndices[r]), hi = Int(reader.documentIndices[r + 1])
+            let n = (lo..<hi).reduce(0) { $0 + Int(reader.sequenceLengths[$1]) }
+            guard n == L else { throw RuntimeFailure(description: "\(d.prefix).idx: row \(r) holds \(n) tokens, the manifest says \(L)") }
+            withUnsafeBytes(of: Int32(L).littleEndian) { index.append(contentsOf: $0) }
+        }
+        for r in 0..<rows {
+            let lo = Int(reader.documentIndices[r])
+            let pointer = lo < reader.sequenceCount ? reader.sequencePointers[lo] : Int64(r * L * reader.dtype.itemSize)
+            withUnsafeBytes(of: pointer.littleEndian) { index.append(contentsOf: $0) }
+        }
+        for r in 0...rows { withUnsafeBytes(of: Int64(r).littleEndian) { index.append(contentsOf: $0) } }
+        let prefix = dir + "/rows"
+        let file = try OutputFile(path: prefix + ".idx", compress: false)
+        try file.write(index)
+        try file.commit()
+        let bin = absolutePath(d.prefix + ".bin")
+        let target = (bin as NSString).deletingLastPathComponent == absolutePath(dir) ? (bin as NSString).lastPathComponent : bin
+        try? fm.removeItem(atPath: prefix + ".bin")
+        do { try fm.createSymbolicLink(atPath: prefix + ".bin", withDestinationPath: target) } catch {
+            throw RuntimeFailure(description: "\(prefix).bin: cannot link to \(bin): \(error.localizedDescription)")
+        }
+        guard let tokenizer = d.tokenizerPath else { return MegatronPreparation(dataPrefix: prefix, tokenizerDirectory: nil) }
+        guard let eod = d.eodToken else {
+            throw RuntimeFailure(description: "\(d.prefix).json: its inputs' manifests name no single EOD token for the tokenizer's eos_token")
+        }
+        let resolved = tokenizer.hasPrefix("/") || fm.fileExists(atPath: tokenizer) ? tokenizer
+            : ((d.prefix as NSString).deletingLastPathComponent as NSString).appendingPathComponent(tokenizer)
+        guard let json = fm.contents(atPath: resolved) else {
+            throw RuntimeFailure(description: "\(resolved): the tokenizer \(d.prefix).json names is not readable")
+        }
+        let tdir = dir + "/tokenizer"
+        try? fm.createDirectory(atPath: tdir, withIntermediateDirectories: true)
+        // pad_token = EOD: GPTDataset then masks no real token as padding (a pad id equal to a special id is
+        // replaced by -1), and add_extra_token_to_sequence=False works (without a pad id it assigns None).
+        let config: [String: Any] = ["tokenizer_class": "PreTrainedTokenizerFast", "eos_token": eod, "pad_token": eod, "model_max_length": L]
+        for (name, bytes) in [("tokenizer.json", Array(json)),
+                              ("tokenizer_config.json", Array(try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])) + [0x0A])] {
+            let out = try OutputFile(path: tdir + "/" + name, compress: false)
+            try out.write(bytes)
+            try out.commit()
+        }
+        return MegatronPreparation(dataPrefix: prefix, tokenizerDirectory: tdir)
+    }
+}
+
+/// One Megatron-LM argument: its flag, argparse destination and value. `words` is how it is typed.
+struct MegatronArgument {
+    /// `absent`: Megatron-LM's default (the flag is not typed; JSON gives the value, e.g. null).
+    enum Form { case value(String), storeTrue, storeFalse, absent }
+    var flag: String
+    var key: String
+    var value: Any
+    var form: Form
+
+    var words: [String] {
+        switch form {
+        case .value(let text): return ["\(flag) \(shellQuoted(text))"]
+        case .storeTrue, .storeFalse: return [flag]
+        case .absent: return []
+        }
+    }
+}
+
+/// `text` as one shell word (single-quoted when it holds anything but safe characters).
+func shellQuoted(_ text: String) -> String {
+    let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:,=+@%")
+    return !text.isEmpty && text.allSatisfy(safe.contains) ? text : "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}
+
+/// A number as Python's argparse reads it back (integers without ".0", others in the shortest round-trip form).
+private func number(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : "\(v)" }
+
+/// The arguments for `c` (and the packed dataset, when given), in pretrain_gpt.py's groups' order.
+func megatronArguments(_ config: RunConfig, dataset: PackedDatasetInfo?, prepared: MegatronPreparation?) -> [MegatronArgument] {
+    let m = config.model
+    var out: [MegatronArgument] = []
+    func int(_ flag: String, _ key: String, _ v: Int) { out.append(MegatronArgument(flag: flag, key: key, value: v, form: .value(String(v)))) }
+    func real(_ flag: String, _ key: String, _ v: Double) { out.append(MegatronArgument(flag: flag, key: key, value: v, form: .value(number(v)))) }
+    func text(_ flag: String, _ key: String, _ v: String) { out.append(MegatronArgument(flag: flag, key: key, value: v, form: .value(v))) }
+    func on(_ flag: String, _ key: String) { out.append(MegatronArgument(flag: flag, key: key, value: true, form: .storeTrue)) }
+    func off(_ flag: String, _ key: String) { out.append(MegatronArgument(flag: flag, key: key, value: false, form: .storeFalse)) }
+
+    // Data.
+    if let dataset {
+        let prefix = prepared?.dataPrefix ?? dataset.prefix
+        out.append(MegatronArgument(flag: "--data-path", key: "data_path", value: [prefix], form: .value(prefix)))
+        text("--split", "split", "100,0,0")
+        int("--seq-length", "seq_length", dataset.rowLength)
+        if let dir = prepared?.tokenizerDirectory ?? dataset.tokenizerPath.map({ ($0 as NSString).deletingLastPathComponent }) {
+            text("--tokenizer-type", "tokenizer_type", "HuggingFaceTokenizer")
+            text("--tokenizer-model", "tokenizer_model", dir)
+        }
+        on("--reset-position-ids", "reset_position_ids")
+        on("--reset-attention-mask", "reset_attention_mask")
+        on("--eod-mask-loss", "eod_mask_loss")
+    } else {
+        int("--seq-length", "seq_length", config.training.sequenceLength)
+    }
+    // Model.
+    int("--num-layers", "num_layers", m.numHiddenLayers)
+    int("--hidden-size", "hidden_size", m.hiddenSize)
+    int("--ffn-hidden-size", "ffn_hidden_size", m.intermediateSize)
+    int("--num-attention-heads", "num_attention_heads", m.numAttentionHeads)
+    int("--padded-vocab-size", "padded_vocab_size", m.vocabSize)
+    int("--max-position-embeddings", "max_position_embeddings", m.maxPositionEmbeddings)
+    text("--position-embedding-type", "position_embedding_type", "rope")
+    // --rotary-base is an int in Megatron-LM; a fractional theta is printed as is and argparse rejects it.
+    real("--rotary-base", "rotary_base", m.ropeTheta)
+    text("--rope-type", "rope_type", "rope")
+    // subtle: TokenMill rotates interleaved pairs; megatron-core rejects rotary_interleaved with MLA. For
+    // training from scratch the two are the same model (one fixed permutation of q's and k's rope dims).
+    off("--no-rope-fusion", "apply_rope_fusion")
+    text("--normalization", "normalization", "RMSNorm")
+    real("--norm-epsilon", "norm_epsilon", m.rmsNormEps)
+    on("--swiglu", "swiglu")
+    off("--disable-bias-linear", "add_bias_linear")
+    on("--untie-embeddings-and-output-weights", "untie_embeddings_and_output_weights")
+    real("--init-method-std", "init_method_std", m.initializerRange)
+    real("--attention-dropout", "attention_dropout", 0)
+    real("--hidden-dropout", "hidden_dropout", 0)
+    // MLA.
+    on("--multi-latent-attention", "multi_latent_attention")
+    // No query compression is Megatron-LM's default (None); megatron-core's MLATransformerConfig defaults to 512.
+    if m.qLoraRank > 0 { int("--q-lora-rank", "q_lora_rank", m.qLoraRank) } else {
+        out.append(MegatronArgument(flag: "--q-lora-rank", key: "q_lora_rank", value: NSNull(), form: .absent))
+    }
+    int("--kv-lora-rank", "kv_lora_rank", m.kvLoraRank)
+    int("--qk-head-dim", "qk_head_dim", m.qkNopeHeadDim)
+    int("--qk-pos-emb-head-dim", "qk_pos_emb_head_dim", m.qkRopeHeadDim)
+    int("--v-head-dim", "v_head_dim", m.vHeadDim)
+    on("--qk-layernorm", "qk_layernorm")
+    // MoE.
+    int("--num-experts", "num_experts", m.nRoutedExperts)
+    let dense = m.firstKDenseReplace, moe = m.numHiddenLayers - m.firstKDenseReplace
+    let pattern = [dense > 0 ? "[0]*\(dense)" : nil, moe > 0 ? "[1]*\(moe)" : nil].compactMap { $0 }.joined(separator: "+")
+    out.append(MegatronArgument(flag: "--moe-layer-freq", key: "moe_layer_freq",
+                                value: Array(repeating: 0, count: dense) + Array(repeating: 1, count: moe), form: .value("(\(pattern))")))
+    int("--moe-ffn-hidden-size", "moe_ffn_hidden_size", m.moeIntermediateSize)
+    int("--moe-shared-expert-intermediate-size", "moe_shared_expert_intermediate_size", m.nSharedExperts * m.moeIntermediateSize)
+    int("--moe-router-topk", "moe_router_topk", m.numExpertsPerTok)
+    text("--moe-router-score-function", "moe_router_score_function", "sigmoid")
+    real("--moe-router-topk-scaling-factor", "moe_router_topk_scaling_factor", m.routedScalingFactor)
+    on("--moe-router-enable-expert-bias", "moe_router_enable_expert_bias")
+    real("--moe-router-bias-update-rate", "moe_router_bias_update_rate", m.biasUpdateSpeed)
+    out.append(MegatronArgument(flag: "--moe-router-load-balancing-type", key: "moe_router_load_balancing_type", value: "seq_aux_loss", form: .value("seq_aux_loss")))
+    real("--moe-aux-loss-coeff", "moe_aux_loss_coeff", m.auxLossAlpha)
+    // Multi-token prediction.
+    if m.numNextnPredictLayers > 0 {
+        int("--mtp-num-layers", "mtp_num_layers", m.numNextnPredictLayers)
+        real("--mtp-loss-scaling-factor", "mtp_loss_scaling_factor", m.mtpLossWeight)
+    } else {
+        out.append(MegatronArgument(flag: "--mtp-num-layers", key: "mtp_num_layers", value: NSNull(), form: .absent))
+    }
+    return out
+}
