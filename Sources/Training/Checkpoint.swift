@@ -23,7 +23,8 @@ public struct TrainerState: Codable, Equatable, Sendable {
 }
 
 /// transformers' config.json for `config`; with `specialTokenID` (the end-of-text id) also its
-/// bos/eos/pad_token_id (without, transformers assumes bos 0 and eos 1).
+/// bos_token_id and eos_token_id (without, transformers assumes bos 0 and eos 1). Never pad_token_id:
+/// transformers makes it the embedding's padding_idx, whose row then gets no gradient.
 public func huggingFaceConfig(_ c: ModelConfig, specialTokenID: Int? = nil) -> Data {
     var dict: [String: Any] = [
         "architectures": ["DeepseekV3ForCausalLM"], "model_type": "deepseek_v3",
@@ -42,7 +43,7 @@ public func huggingFaceConfig(_ c: ModelConfig, specialTokenID: Int? = nil) -> D
         "attention_bias": false, "attention_dropout": 0.0, "tie_word_embeddings": false, "use_cache": true,
         "torch_dtype": "float32", "num_nextn_predict_layers": c.numNextnPredictLayers,
     ]
-    if let id = specialTokenID { for k in ["bos_token_id", "eos_token_id", "pad_token_id"] { dict[k] = id } }
+    if let id = specialTokenID { for k in ["bos_token_id", "eos_token_id"] { dict[k] = id } }
     return try! JSONSerialization.data(withJSONObject: dict, options: [.prettyPrinted, .sortedKeys])
 }
 

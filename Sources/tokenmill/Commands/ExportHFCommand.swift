@@ -17,7 +17,8 @@ struct ExportHFCommand: ParsableCommand {
         weights, with copies of the shared embedding and head), tokenizer.json, tokenizer_config.json \
         (PreTrainedTokenizerFast; bos, eos and pad are the end-of-text token, as `tokenmill bpb` finds \
         it; model_max_length is max_position_embeddings), special_tokens_map.json and \
-        generation_config.json, loadable offline with AutoTokenizer and AutoModelForCausalLM \
+        generation_config.json (config.json gets bos_token_id and eos_token_id but no pad_token_id, \
+        which transformers would make the embedding's padding_idx and leave without gradient), loadable offline with AutoTokenizer and AutoModelForCausalLM \
         (transformers reports the MTP tensors as unexpected keys and ignores them). The tokenizer is the \
         one the run's checkpoint/data.json records, checked against its SHA-256; --tokenizer overrides \
         it (a tokenizer.json is copied byte for byte, other formats are converted), --no-tokenizer \
