@@ -95,12 +95,16 @@ public enum HuggingFaceImport {
         var theta: Double? = nil
         if let p = r.take("rope_parameters"), p != .null {
             guard case .object(let rope) = p else { throw r.fail("rope_parameters", "must be an object") }
+            let why = "TokenMill implements only the default rotary embedding (rope_type \"default\" with rope_theta)"
+            for k in ["rope_type", "type"] where rope[k] != nil && rope[k] != .string("default") {
+                throw r.fail("rope_parameters.\(k)", "is \(rope[k]!); \(why)")
+            }
             for (k, v) in rope.sorted(by: { $0.key < $1.key }) {
                 switch (k, v) {
                 case ("rope_type", .string("default")), ("type", .string("default")): break
                 case ("rope_theta", .int(let x)): theta = Double(x)
                 case ("rope_theta", .double(let x)): theta = x
-                default: throw r.fail("rope_parameters.\(k)", "is \(v); TokenMill implements only the default rotary embedding (rope_type \"default\" with rope_theta)")
+                default: throw r.fail("rope_parameters.\(k)", "is \(v); \(why)")
                 }
             }
         }
