@@ -22,9 +22,11 @@ public struct TrainerState: Codable, Equatable, Sendable {
     public init() {}
 }
 
-/// transformers' config.json for `config`.
-public func huggingFaceConfig(_ c: ModelConfig) -> Data {
-    let dict: [String: Any] = [
+/// transformers' config.json for `config`; with `specialTokenID` (the end-of-text id) also its
+/// bos_token_id and eos_token_id (without, transformers assumes bos 0 and eos 1). Never pad_token_id:
+/// transformers makes it the embedding's padding_idx, whose row then gets no gradient.
+public func huggingFaceConfig(_ c: ModelConfig, specialTokenID: Int? = nil) -> Data {
+    var dict: [String: Any] = [
         "architectures": ["DeepseekV3ForCausalLM"], "model_type": "deepseek_v3",
         "vocab_size": c.vocabSize, "hidden_size": c.hiddenSize, "intermediate_size": c.intermediateSize,
         "moe_intermediate_size": c.moeIntermediateSize, "num_hidden_layers": c.numHiddenLayers,
@@ -41,6 +43,7 @@ public func huggingFaceConfig(_ c: ModelConfig) -> Data {
         "attention_bias": false, "attention_dropout": 0.0, "tie_word_embeddings": false, "use_cache": true,
         "torch_dtype": "float32", "num_nextn_predict_layers": c.numNextnPredictLayers,
     ]
+    if let id = specialTokenID { for k in ["bos_token_id", "eos_token_id"] { dict[k] = id } }
     return try! JSONSerialization.data(withJSONObject: dict, options: [.prettyPrinted, .sortedKeys])
 }
 
@@ -60,22 +63,8 @@ public enum Checkpoint {
             throw SafetensorsError(path: temp, message: "cannot create: \(error.localizedDescription)")
         }
         do {
-            let entries = model.specs.map { s in
-                SafetensorsEntry(name: s.name, dtype: "F32", shape: s.shape, pointer: UnsafeRawPointer(model.params + s.offset),
-                                 byteCount: s.count * 4)
-            }
-            try writeSafetensors(temp + "/model.safetensors", entries: entries,
-                                 metadata: ["format": "pt", "step": String(state.step)])
-            try writeSafetensors(temp + "/optimizer.safetensors", entries: [
-                SafetensorsEntry(name: "exp_avg", dtype: "F32", shape: [P], pointer: UnsafeRawPointer(optimizer.m), byteCount: P * 4),
-                SafetensorsEntry(name: "exp_avg_sq", dtype: "F32", shape: [P], pointer: UnsafeRawPointer(optimizer.v), byteCount: P * 4),
-            ], metadata: ["step": String(optimizer.step)])
-            try writeFile(temp + "/config.json", huggingFaceConfig(config.model))
-            try writeFile(temp + "/tokenmill.json", config.encoded())
-            let e = JSONEncoder()
-            e.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try writeFile(temp + "/state.json", try e.encode(state))
-            if let dataRecord { try writeFile(temp + "/data.json", dataRecord) }
+            try writeFiles(into: temp, config: config, specs: model.specs, params: model.params, exp_avg: optimizer.m,
+                           exp_avg_sq: optimizer.v, optimizerStep: optimizer.step, state: state, dataRecord: dataRecord)
         } catch {
             try? fm.removeItem(atPath: temp)
             if let e = error as? SafetensorsError {
@@ -87,6 +76,28 @@ public enum Checkpoint {
         if fm.fileExists(atPath: final) { try fm.moveItem(atPath: final, toPath: old) }
         try fm.moveItem(atPath: temp, toPath: final)
         try? fm.removeItem(atPath: old)
+    }
+
+    /// Writes the checkpoint's files into the existing directory `dir` (not atomically: callers write
+    /// into a temporary directory). `params` and the moments hold `specs.totalCount` values each.
+    static func writeFiles(into dir: String, config: RunConfig, specs: [ParameterSpec], params: UnsafePointer<Float>,
+                           exp_avg: UnsafePointer<Float>, exp_avg_sq: UnsafePointer<Float>, optimizerStep: Int,
+                           state: TrainerState, dataRecord: Data?) throws {
+        let P = specs.totalCount
+        let entries = specs.map { s in
+            SafetensorsEntry(name: s.name, dtype: "F32", shape: s.shape, pointer: UnsafeRawPointer(params + s.offset), byteCount: s.count * 4)
+        }
+        try writeSafetensors(dir + "/model.safetensors", entries: entries, metadata: ["format": "pt", "step": String(state.step)])
+        try writeSafetensors(dir + "/optimizer.safetensors", entries: [
+            SafetensorsEntry(name: "exp_avg", dtype: "F32", shape: [P], pointer: UnsafeRawPointer(exp_avg), byteCount: P * 4),
+            SafetensorsEntry(name: "exp_avg_sq", dtype: "F32", shape: [P], pointer: UnsafeRawPointer(exp_avg_sq), byteCount: P * 4),
+        ], metadata: ["step": String(optimizerStep)])
+        try writeFile(dir + "/config.json", huggingFaceConfig(config.model))
+        try writeFile(dir + "/tokenmill.json", config.encoded())
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeFile(dir + "/state.json", try e.encode(state))
+        if let dataRecord { try writeFile(dir + "/data.json", dataRecord) }
     }
 
     /// The checkpoint directory to resume from: checkpoint, else checkpoint.old (a crash mid-swap).

@@ -4,7 +4,9 @@
 //                  right-padded with spaces so N is a multiple of 8
 //   then the data buffer, tensors back to back (row-major, little-endian), offsets relative to its start.
 // The writer orders tensors by name (all ours share one dtype) and streams each tensor's bytes from
-// its slice of the flat allocation; the reader memory-maps and checks that entries tile the buffer.
+// its slice of the flat allocation; the reader memory-maps and checks that entries tile the buffer and
+// that each entry's byte span fits its dtype and shape. Reading converts F32, BF16 and F16 to Float
+// exactly (`copyFloat32`).
 import Foundation
 
 /// One tensor to write: its bytes are read from `pointer` (count elements of `elementSize` bytes).
@@ -119,8 +121,19 @@ public struct SafetensorsFile {
         for (name, value) in json {
             if name == "__metadata__" { meta = value as? [String: String] ?? [:]; continue }
             guard let d = value as? [String: Any], let dtype = d["dtype"] as? String, let shape = d["shape"] as? [Int],
-                  let offs = d["data_offsets"] as? [Int], offs.count == 2, offs[0] <= offs[1] else {
+                  let offs = d["data_offsets"] as? [Int], offs.count == 2, offs[0] >= 0, offs[0] <= offs[1],
+                  shape.allSatisfy({ $0 >= 0 }) else {
                 throw SafetensorsError(path: path, message: "bad entry for tensor \(name)")
+            }
+            if let size = safetensorsElementSize[dtype] {
+                let (count, overflow) = shape.reduce((1, false)) { a, n in
+                    let m = a.0.multipliedReportingOverflow(by: n)
+                    return (m.partialValue, a.1 || m.overflow)
+                }
+                let bytes = count.multipliedReportingOverflow(by: size)
+                guard !overflow, !bytes.overflow, bytes.partialValue == offs[1] - offs[0] else {
+                    throw SafetensorsError(path: path, message: "tensor \(name): data_offsets \(offs) span \(offs[1] - offs[0]) bytes but \(dtype)\(shape) needs \(overflow || bytes.overflow ? "more" : String(bytes.partialValue))")
+                }
             }
             tensors[name] = Tensor(dtype: dtype, shape: shape, range: offs[0]..<offs[1])
         }
@@ -136,6 +149,41 @@ public struct SafetensorsFile {
         metadata = meta
     }
 
+    /// Copies tensor `name`, stored as F32, BF16 or F16, into `destination` as Float (exact: every
+    /// bfloat16 and float16 value, subnormals included, is a float32 value). Checked: the shape, the
+    /// dtype, and that every value is finite.
+    public func copyFloat32(_ name: String, shape: [Int], into destination: UnsafeMutablePointer<Float>) throws {
+        guard let t = tensors[name] else { throw SafetensorsError(path: path, message: "missing tensor \(name)") }
+        guard t.shape == shape else {
+            throw SafetensorsError(path: path, message: "tensor \(name) has shape \(t.shape), expected \(shape)")
+        }
+        let n = shape.reduce(1, *)
+        data.withUnsafeBytes { raw in
+            let base = raw.baseAddress! + bufferStart + t.range.lowerBound
+            switch t.dtype {
+            case "F32":
+                UnsafeMutableRawPointer(destination).copyMemory(from: base, byteCount: n * 4)
+            case "BF16":
+                for i in 0..<n {
+                    let bits = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+                    destination[i] = Float(bitPattern: UInt32(bits) << 16)
+                }
+            case "F16":
+                for i in 0..<n {
+                    let bits = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+                    destination[i] = float32(half: bits)
+                }
+            default: break
+            }
+        }
+        guard ["F32", "BF16", "F16"].contains(t.dtype) else {
+            throw SafetensorsError(path: path, message: "tensor \(name) is \(t.dtype); only F32, BF16 and F16 weights are read")
+        }
+        if let bad = (0..<n).first(where: { !destination[$0].isFinite }) {
+            throw SafetensorsError(path: path, message: "tensor \(name) holds \(destination[bad]) at element \(bad)")
+        }
+    }
+
     /// Copies tensor `name` into `destination` (checked: dtype, shape).
     public func copy(_ name: String, dtype: String, shape: [Int], into destination: UnsafeMutableRawPointer) throws {
         guard let t = tensors[name] else { throw SafetensorsError(path: path, message: "missing tensor \(name)") }
@@ -145,5 +193,24 @@ public struct SafetensorsFile {
         data.withUnsafeBytes { raw in
             destination.copyMemory(from: raw.baseAddress! + bufferStart + t.range.lowerBound, byteCount: t.range.count)
         }
+    }
+}
+
+/// Bytes per element of the safetensors dtypes (the reader checks each entry's span against its shape).
+let safetensorsElementSize: [String: Int] = [
+    "BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "U16": 2, "I16": 2, "F16": 2, "BF16": 2,
+    "U32": 4, "I32": 4, "F32": 4, "U64": 8, "I64": 8, "F64": 8,
+]
+
+/// The float32 value of IEEE binary16 `h` (exact; NaNs stay NaNs).
+func float32(half h: UInt16) -> Float {
+    let sign = UInt32(h >> 15) << 31, exponent = Int(h >> 10) & 0x1F, mantissa = UInt32(h & 0x3FF)
+    switch exponent {
+    case 0:   // zero or subnormal: mantissa · 2^-24
+        return Float(bitPattern: sign) + (sign != 0 ? -1 : 1) * Float(mantissa) * 0x1p-24
+    case 31:  // infinity or NaN
+        return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13))
+    default:
+        return Float(bitPattern: sign | UInt32(exponent - 15 + 127) << 23 | (mantissa << 13))
     }
 }

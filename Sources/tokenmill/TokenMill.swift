@@ -21,6 +21,7 @@ struct TokenMill: ParsableCommand {
             InspectCommand.self,
             TrainCommand.self,
             ExportHFCommand.self,
+            ImportHFCommand.self,
             MegatronArgsCommand.self,
             BPBCommand.self,
             DemoCommand.self,
