@@ -166,7 +166,7 @@ public struct SafetensorsFile {
             case "BF16":
                 for i in 0..<n {
                     let bits = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-                    destination[i] = Float(bitPattern: UInt32(bits) << 16)
+                    destination[i] = BFloat16.decode(bits)
                 }
             case "F16":
                 for i in 0..<n {
