@@ -89,7 +89,7 @@ struct ImportHFCommand: ParsableCommand {
 
 /// Lower-case hex SHA-256 of `bytes`.
 private func sha256Hex(_ bytes: Data) -> String {
-    var h = SHA256()
+    let h = SHA256()
     h.update(bytes)
     return h.hexDigest()
 }
