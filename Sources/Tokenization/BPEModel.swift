@@ -273,4 +273,9 @@ extension BPEModel {
     func encodePieceLargeForTest(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout [Int32], work: inout MergeWork) {
         mergeLargeEntry(p, n, into: &out, work: &work)
     }
+
+    /// The flat merge on any piece, even above `smallPieceLimit` (tests compare it with the heap merge).
+    func encodePieceFlatForTest(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout [Int32], work: inout MergeWork) {
+        mergeSmall(p, n, into: &out, work: &work)
+    }
 }
