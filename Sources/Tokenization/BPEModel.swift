@@ -6,14 +6,27 @@
 // pre-token that is itself in the vocabulary is emitted whole. Bytes with no single-byte token are
 // dropped, as HF does when there is no unk token.
 // Cost: pieces of up to `smallPieceLimit` bytes use an O(n²) scan over a flat array (fast for the
-// short pieces that dominate text); longer pieces use a min-heap of (rank, position) over a linked
-// list, O(n log n), so a 1 MB piece costs about ten times a 100 kB one.
+// short pieces that dominate text); longer pieces keep their candidate pairs in buckets by rank over a
+// linked list (`RankBuckets`): O(n + ranks touched). Time per byte still rises from 100 kB to 1 MB
+// pieces: a 1 MB piece's ~30 MB of links and buckets no longer fit the cache (figures below).
 //
 // Performance notes: both paths exist for the reason tiktoken has `_byte_pair_merge` and
 // `_byte_pair_merge_large`: the flat scan has no heap or linked-list overhead and wins on the short
-// pieces of ordinary text (the threshold was not tuned here), the heap bounds the worst case. Measured
-// (release, cl100k, 2 cores shared): 1 MB of random letters with no whitespace encodes in 1.0 s vs
-// 0.23 s for 100 kB; 1 MB of one repeated letter in 0.27 s vs 0.01 s (tokenizer loading excluded).
+// pieces of ordinary text (the threshold was not tuned here), the long-piece merge bounds the worst
+// case. Measured with tools/bench-encode-growth (release, cl100k, one thread, CPU seconds a document,
+// 2-core machine shared with other builds, so ±30% between runs):
+//   - a binary min-heap of (rank, position) (the first version): one repeated letter 0.0136 s at
+//     100 kB, 0.203 s at 1 MB (14.9×); random letters without whitespace 0.0215 s and 0.368 s (17.1×);
+//     heap pops were 55% of a 4 MB piece's profile (20 levels, most of them cache misses);
+//   - rank buckets as linked lists of single entries: walking the lists took 42% of a 4 MB piece's
+//     profile (one cache miss an entry); the whole CLI run on four 1 MB letter pieces 1.6 s of CPU;
+//   - buckets as chains of 64-byte blocks of 14 positions (kept): the walk fell to 8%, that run to
+//     0.8 s; repeated letter 0.0035–0.0050 s at 100 kB and 0.057 s at 1 MB (11.6–16.2× over two runs),
+//     0.43 s at 10 MB (7.5× from 1 MB); random letters 0.011–0.020 s and 0.13–0.18 s (6.5–16.8×):
+//     2.5–3.9× faster than the heap at both sizes, the 100 kB → 1 MB growth the same within the noise
+//     (tiktoken's and HF's grow 18–30× on these pieces);
+//   - id, next and prev of a position in one `Link` instead of three arrays: within the noise; kept
+//     for one array instead of three.
 
 /// A byte-level BPE vocabulary and merge table.
 public struct BPEModel: Sendable {
@@ -186,42 +199,172 @@ public struct BPEModel: Sendable {
         mergeLarge(p, n, into: &out, work: &work)
     }
 
-    /// Heap merge over a linked list with lazily invalidated entries, ordered by (rank, position).
+    /// Merge over a linked list with the candidate pairs in buckets by rank (`RankBuckets`), each
+    /// bucket taken in position order, entries invalidated lazily (a stale entry's pair no longer has
+    /// its rank): the same merges as the flat scan (lowest rank first, leftmost on ties) in
+    /// O(n + ranks touched) instead of a heap's O(n log n).
     private func mergeLarge(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout [Int32], work: inout MergeWork) {
-        var ids = [Int32](), next = [Int32](), prev = [Int32]()
-        ids.reserveCapacity(n)
+        var links = work.links  // a local copy: no exclusivity checks in the loop
+        work.links = []
+        defer { work.links = links }
+        links.removeAll(keepingCapacity: true)
         for i in 0 ..< n {
             let id = byteIDs[Int(p[i])]
-            if id >= 0 { ids.append(id) }
+            if id >= 0 { links.append(Link(id: id, next: Int32(links.count + 1), prev: Int32(links.count - 1))) }
         }
-        let m = ids.count
+        let m = links.count
         if m == 0 { return }
-        next = (0 ..< m).map { Int32($0 + 1) }
-        next[m - 1] = -1
-        prev = (0 ..< m).map { Int32($0 - 1) }
-        var heap = MinHeap64()
-        heap.reserve(m)
+        links[m - 1].next = -1
+        work.buckets.prepare(rankLimit: max(merges.count, tokenBytes.count))
+        // Pushed left to right: each bucket starts in position order.
         for k in 0 ..< m - 1 {
-            if let (r, _) = pairs.get(ids[k], ids[k + 1]) { heap.push(UInt64(UInt32(r)) << 32 | UInt64(k)) }
+            if let (r, _) = pairs.get(links[k].id, links[k + 1].id) { work.buckets.push(rank: r, position: Int32(k)) }
         }
-        var alive = [Bool](repeating: true, count: m)
-        while let top = heap.pop() {
-            let rank = Int32(truncatingIfNeeded: top >> 32)
-            let pos = Int(truncatingIfNeeded: top & 0xFFFF_FFFF)
-            guard alive[pos] else { continue }
-            let r = Int(next[pos])
-            guard r >= 0, let (cur, nid) = pairs.get(ids[pos], ids[r]), cur == rank else { continue }
-            ids[pos] = nid
-            alive[r] = false
-            let after = next[r]
-            next[pos] = after
-            if after >= 0 { prev[Int(after)] = Int32(pos) }
-            let before = Int(prev[pos])
-            if before >= 0, let (r2, _) = pairs.get(ids[before], nid) { heap.push(UInt64(UInt32(r2)) << 32 | UInt64(before)) }
-            if after >= 0, let (r3, _) = pairs.get(nid, ids[Int(after)]) { heap.push(UInt64(UInt32(r3)) << 32 | UInt64(pos)) }
+        // A merged-away position gets id -1.
+        while let rank = work.buckets.takeLowest() {
+            var i = 0
+            while i < work.buckets.batch.count {
+                let pos = Int(work.buckets.batch[i])
+                i += 1
+                let left = links[pos]
+                guard left.id >= 0, left.next >= 0 else { continue }
+                let r = Int(left.next)
+                let right = links[r]
+                guard let (cur, nid) = pairs.get(left.id, right.id), cur == rank else { continue }
+                links[pos].id = nid
+                links[pos].next = right.next
+                links[r].id = -1
+                let after = Int(right.next), before = Int(left.prev)
+                if after >= 0 {
+                    links[after].prev = Int32(pos)
+                    if let (r3, _) = pairs.get(nid, links[after].id) { work.buckets.push(rank: r3, position: Int32(pos)) }
+                }
+                if before >= 0, let (r2, _) = pairs.get(links[before].id, nid) { work.buckets.push(rank: r2, position: Int32(before)) }
+                // A lower rank appeared (see RankBuckets): it goes first; the rest of this bucket waits.
+                if work.buckets.lowest < rank { work.buckets.putBack(rank: rank, from: i); break }
+            }
         }
         var k = 0
-        while k >= 0 { out.append(ids[k]); k = Int(next[k]) }
+        while k >= 0 { out.append(links[k].id); k = Int(links[k].next) }
+    }
+}
+
+/// One position of a long piece: its token (-1 once merged into the left neighbour) and the
+/// neighbours still alive (-1 at the ends), together so a merge touches one cache line a position.
+struct Link {
+    var id: Int32
+    var next: Int32
+    var prev: Int32
+}
+
+/// Candidate pairs of one long piece in buckets indexed by rank: each bucket a chain of 64-byte blocks
+/// of 14 positions in one pool (one cache line per 14 entries when a bucket is read), a two-level
+/// bitmap of the non-empty buckets, and the bucket being merged (`batch`, in position order). Every bucket is empty again when a piece is done, so the rank-indexed arrays are allocated
+/// once per encoder (4 bytes a rank: 400 kB for cl100k) and never cleared.
+/// Why one bucket at a time, in position order, is exact: merging a pair of rank r only creates pairs
+/// with the new token, and a pair's rank belongs to that pair alone (HF: its index in `merges`;
+/// tiktoken: the rank of its concatenation, here longer than the new token), so no rank-r pair
+/// appears while bucket r is merged (`push` checks it). A lower rank can appear (HF merges need not
+/// be in the order their parts were made; the `nonMonotoneRanks` test builds one): then the rest of
+/// bucket r is put back and the lower bucket is taken first.
+struct RankBuckets {
+    private var heads: [Int32] = []
+    private var words: [UInt64] = []     // bit r: bucket r is non-empty
+    private var summary: [UInt64] = []   // bit w: words[w] != 0
+    /// Blocks of `blockSize` UInt32: the bucket's previous block (or UInt32.max), the count, positions.
+    private var pool: [UInt32] = []
+    private var chain: [Int] = []
+    private static let blockSize = 16
+    /// The bucket being merged, in position order.
+    private(set) var batch: [Int32] = []
+    /// The lowest rank that may be non-empty.
+    private(set) var lowest = Int32.max
+    /// The rank of `batch` while it is merged.
+    private var merging: Int32 = -1
+
+    mutating func prepare(rankLimit: Int) {
+        if heads.count < rankLimit {
+            heads = [Int32](repeating: -1, count: rankLimit)
+            words = [UInt64](repeating: 0, count: (rankLimit + 63) / 64)
+            summary = [UInt64](repeating: 0, count: (words.count + 63) / 64)
+        }
+        pool.removeAll(keepingCapacity: true)
+        batch.removeAll(keepingCapacity: true)
+        lowest = Int32.max
+        merging = -1
+    }
+
+    @inline(__always) mutating func push(rank: Int32, position: Int32) {
+        let r = Int(rank)
+        precondition(rank != merging, "a pair of the rank being merged appeared")
+        var b = Int(heads[r])
+        if b < 0 || pool[b + 1] == UInt32(Self.blockSize - 2) {
+            let block = pool.count
+            pool.append(b < 0 ? UInt32.max : UInt32(b))
+            pool.append(0)
+            for _ in 2 ..< Self.blockSize { pool.append(0) }
+            heads[r] = Int32(block)
+            b = block
+        }
+        let n = Int(pool[b + 1])
+        pool[b + 2 + n] = UInt32(bitPattern: position)
+        pool[b + 1] = UInt32(n + 1)
+        words[r >> 6] |= 1 << UInt64(r & 63)
+        summary[r >> 12] |= 1 << UInt64((r >> 6) & 63)
+        if rank < lowest { lowest = rank }
+    }
+
+
+    /// Returns the entries of bucket `rank` from `from` on to the bucket (still in position order).
+    mutating func putBack(rank: Int32, from: Int) {
+        merging = -1
+        for k in from ..< batch.count { push(rank: rank, position: batch[k]) }
+    }
+
+    /// Empties the lowest non-empty bucket into `batch`, in position order, and returns its rank.
+    mutating func takeLowest() -> Int32? {
+        guard lowest != Int32.max, let r = firstNonEmpty(from: Int(lowest)) else { lowest = Int32.max; merging = -1; return nil }
+        batch.removeAll(keepingCapacity: true)
+        chain.removeAll(keepingCapacity: true)
+        var block = Int(heads[r])
+        while block >= 0 { chain.append(block); let prev = pool[block]; block = prev == UInt32.max ? -1 : Int(prev) }
+        // Oldest block first: the entries in push order.
+        var sorted = true, last = Int32.min
+        for b in chain.reversed() {
+            for k in 0 ..< Int(pool[b + 1]) {
+                let position = Int32(bitPattern: pool[b + 2 + k])
+                if position < last { sorted = false }
+                last = position
+                batch.append(position)
+            }
+        }
+        if !sorted { batch.sort() }
+        heads[r] = -1
+        words[r >> 6] &= ~(1 << UInt64(r & 63))
+        if words[r >> 6] == 0 { summary[r >> 12] &= ~(1 << UInt64((r >> 6) & 63)) }
+        lowest = Int32(r)
+        merging = Int32(r)
+        return Int32(r)
+    }
+
+    private func firstNonEmpty(from start: Int) -> Int? {
+        var w = start >> 6
+        guard w < words.count else { return nil }
+        let first = words[w] & (~0 << UInt64(start & 63))
+        if first != 0 { return w << 6 | first.trailingZeroBitCount }
+        w += 1
+        var s = w >> 6
+        guard s < summary.count else { return nil }
+        var bits = summary[s] & (w & 63 == 0 ? ~0 : ~0 << UInt64(w & 63))
+        while true {
+            if bits != 0 {
+                let word = s << 6 | bits.trailingZeroBitCount
+                return word << 6 | words[word].trailingZeroBitCount
+            }
+            s += 1
+            guard s < summary.count else { return nil }
+            bits = summary[s]
+        }
     }
 }
 
@@ -230,47 +373,18 @@ struct MergeWork {
     var ids: [Int32] = []
     var ranks: [Int32] = []
     var newIDs: [Int32] = []
-}
-
-/// A binary min-heap of packed UInt64 keys.
-struct MinHeap64 {
-    private var a: [UInt64] = []
-    var isEmpty: Bool { a.isEmpty }
-    mutating func reserve(_ n: Int) { a.reserveCapacity(n) }
-    mutating func push(_ x: UInt64) {
-        a.append(x)
-        var i = a.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            if a[parent] <= x { break }
-            a[i] = a[parent]
-            i = parent
-        }
-        a[i] = x
-    }
-    mutating func pop() -> UInt64? {
-        guard let last = a.popLast() else { return nil }
-        if a.isEmpty { return last }
-        let top = a[0]
-        let n = a.count
-        var i = 0
-        while true {
-            let l = 2 * i + 1
-            if l >= n { break }
-            var c = l
-            if l + 1 < n && a[l + 1] < a[l] { c = l + 1 }
-            if a[c] >= last { break }
-            a[i] = a[c]
-            i = c
-        }
-        a[i] = last
-        return top
-    }
+    var links: [Link] = []
+    var buckets = RankBuckets()
 }
 
 extension BPEModel {
-    /// The heap merge on any piece (tests compare it with the flat merge).
+    /// The long-piece merge on any piece (tests compare it with the flat merge).
     func encodePieceLargeForTest(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout [Int32], work: inout MergeWork) {
         mergeLargeEntry(p, n, into: &out, work: &work)
+    }
+
+    /// The flat merge on any piece, even above `smallPieceLimit` (tests compare it with the long-piece merge).
+    func encodePieceFlatForTest(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout [Int32], work: inout MergeWork) {
+        mergeSmall(p, n, into: &out, work: &work)
     }
 }

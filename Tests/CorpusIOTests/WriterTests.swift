@@ -111,7 +111,8 @@ import TokenMillTestSupport
 
 @Suite struct StatsTests {
     @Test func quantilesAreWithinTheStatedError() {
-        var rng = SystemRandomNumberGenerator()
+        let seed: UInt64 = 20_261_206
+        var rng = SplitMix64(seed: seed)
         var stats = CorpusStats()
         var values: [Int] = []
         for _ in 0 ..< 20000 {
@@ -123,9 +124,9 @@ import TokenMillTestSupport
         for q in [0.1, 0.5, 0.9, 0.99] {
             let exact = values[Int((q * Double(values.count)).rounded(.up)) - 1]
             let approx = stats.quantile(q)
-            #expect(abs(Double(approx - exact)) <= max(1, 0.016 * Double(exact)), "q=\(q) exact \(exact) approx \(approx)")
+            #expect(abs(Double(approx - exact)) <= max(1, 0.016 * Double(exact)), "q=\(q) exact \(exact) approx \(approx) (seed \(seed))")
         }
-        #expect(stats.quantile(0) == values.first && stats.quantile(1) == values.last)
+        #expect(stats.quantile(0) == values.first && stats.quantile(1) == values.last, "seed \(seed)")
     }
 
     @Test func mergingEqualsCountingTogether() {

@@ -2,8 +2,9 @@ import Evaluation
 import Testing
 
 @Suite struct WindowTests {
-    /// Every token 0..<n is scored exactly once, each window reads ≤ T ids inside [EOD] + tokens, and a
-    /// scored token sees min(k + 1, T − S + 1)… at least the context the window allows.
+    /// Every token 0..<n is scored exactly once, each window reads ≤ T ids inside [EOD] + tokens, token k
+    /// sees at least min(k + 1, T − S + 1) ids of context (its whole prefix when k < T), and
+    /// each window's last scored token sees min(k + 1, T).
     @Test(arguments: [0, 1, 3, 4, 5, 7, 8, 9, 16, 17, 100], [(4, 4), (4, 1), (4, 3), (1, 1), (8, 3)])
     func everyTokenScoredExactlyOnce(n: Int, ts: (Int, Int)) {
         let (T, S) = ts
@@ -14,12 +15,15 @@ import Testing
             #expect(w.start >= 0 && w.length <= T && w.length >= 1 && w.start + w.length <= n)
             #expect(w.scoredFrom >= 0 && w.scoredFrom < w.length)
             for k in w.scoredTokens { scored[k] += 1 }
-            // Context: position p predicts token start + p, having read e[start ... start + p].
+            // Context: position p predicts token k = start + p, having read the p + 1 ids e[start ... k]
+            // (token k could see at most min(k + 1, T): its whole prefix, or a full window).
             for p in w.scoredFrom..<w.length {
-                let k = w.start + p
-                #expect(p + 1 == min(k + 1, p + 1))   // reads every id from the window start
-                if k >= T { #expect(p + 1 >= T - S + 1) }   // at least T − S + 1 ids of context once past the first window
+                let k = w.start + p, context = p + 1
+                if k < T { #expect(context == k + 1, "token \(k) sees \(context) ids") }   // the first T tokens see their whole prefix
+                #expect(context >= min(k + 1, T - S + 1), "token \(k) sees \(context) ids")   // at least T − S + 1 once past the first window
             }
+            // The window ends at its last scored token, which sees as much context as a T-id window allows.
+            #expect(w.length == min(w.start + w.length, T))
         }
         #expect(scored.allSatisfy { $0 == 1 })
         if n > 0 { #expect(windows[0] == ScoringWindow(start: 0, length: min(T, n), scoredFrom: 0)) }

@@ -79,20 +79,77 @@ func randomBytesRoundTrip() throws {
     }
 }
 
+/// Pieces longer than `BPEModel.smallPieceLimit` go through the long-piece (rank-bucket) merge: on such
+/// pieces it gives the flat merge's ids (the flat merge is run on them directly), `encode` gives the
+/// same, and on the fixture's long single-piece strings both equal tiktoken's ids.
 @Test
-func longPiecesUseTheHeapAndAgree() throws {
+func longPiecesUseTheLongPieceMergeAndAgree() throws {
     let tk = try Fixtures.tokenizer("cl100k_base/cl100k_base.tiktoken")
-    // A long piece goes through the heap merge; cutting it below the threshold uses the flat merge on
-    // each part, so compare against the small-piece path on a piece that is short enough.
-    let text = String(repeating: "abcdefgh", count: 11)  // 88 bytes: flat path
-    let flat = try tk.encode(text)
-    var model = tk.model
+    let encoder = try tk.makeEncoder()
+    let seed: UInt64 = 20_261_205
+    var rng = SplitMix64(seed: seed)
+    let letters = Array("abcdefghijklmnopqrstuvwxyz".utf8)
+    var pieces: [[UInt8]] = [Array(String(repeating: "abcdefgh", count: 13).utf8), Array(repeating: UInt8(ascii: "a"), count: 1000),
+                             Array(String(repeating: "ab", count: 300).utf8)]
+    for n in [BPEModel.smallPieceLimit + 1, 200, 1500, 5000] { pieces.append((0 ..< n).map { _ in letters.randomElement(using: &rng)! }) }
+    for n in [97, 500, 3000] { pieces.append((0 ..< n).map { _ in UInt8.random(in: 0 ... 255, using: &rng) }) }  // not UTF-8: model only
     var work = MergeWork()
-    var out: [Int32] = []
-    var bytes = Array(text.utf8)
-    model.ignoreMerges = false
-    bytes.withUnsafeBufferPointer { b in model.encodePieceLargeForTest(b.baseAddress!, b.count, into: &out, work: &work) }
-    #expect(out.map(Int.init) == flat)
+    for (k, bytes) in pieces.enumerated() {
+        #expect(bytes.count > BPEModel.smallPieceLimit)
+        var large: [Int32] = [], flat: [Int32] = []
+        bytes.withUnsafeBufferPointer { b in
+            tk.model.encodePieceLargeForTest(b.baseAddress!, b.count, into: &large, work: &work)
+            tk.model.encodePieceFlatForTest(b.baseAddress!, b.count, into: &flat, work: &work)
+        }
+        #expect(large == flat, "piece \(k) (\(bytes.count) bytes, seed \(seed)): long-piece and flat merges differ")
+        #expect(large.count < bytes.count, "piece \(k): no merge happened")
+        #expect(try tk.decodeBytes(large) == bytes)
+        // Letters only: one cl100k pre-token, so `encode` runs the long-piece merge on the whole piece.
+        if bytes.allSatisfy({ letters.contains($0) }) {
+            #expect(try encoder.encode(bytes: bytes) == large, "piece \(k) (seed \(seed)): encode differs from the long-piece merge")
+        }
+    }
+    // tiktoken's ids for the fixture strings that are one long piece ("a" × 300, "ab" × 200).
+    let cl100k = try #require(loadEncodeCases().first { $0.file == "cl100k_base/cl100k_base.tiktoken" })
+    let long = cl100k.cases.filter { $0.0.utf8.count > BPEModel.smallPieceLimit && $0.0.allSatisfy { $0 == "a" || $0 == "b" } }
+    #expect(long.count >= 2)
+    for (text, expected) in long {
+        var large: [Int32] = []
+        Array(text.utf8).withUnsafeBufferPointer { tk.model.encodePieceLargeForTest($0.baseAddress!, $0.count, into: &large, work: &work) }
+        #expect(large.map(Int.init) == expected, "\(text.prefix(8))… × \(text.count)")
+    }
+}
+
+/// Merges whose ranks are not in the order their parts are made (HF allows it: here (x, ab) and
+/// (ab, a) rank before (a, b)): merging (a, b) makes a lower-ranked pair, which the long-piece merge
+/// must take before the rest of (a, b)'s bucket, as the flat merge does ("abab…" → aba b aba b …,
+/// not ab ab ab ab …).
+@Test
+func nonMonotoneRanksAgreeOnLongPieces() throws {
+    let vocab: [(bytes: [UInt8], id: Int)] = ["a", "b", "x", "ab", "xab", "abab", "xabx", "aba"].enumerated().map { (Array($0.element.utf8), $0.offset) }
+    let merges: [([UInt8], [UInt8])] = [("x", "ab"), ("ab", "a"), ("ab", "ab"), ("a", "b"), ("xab", "x")].map { (Array($0.0.utf8), Array($0.1.utf8)) }
+    let model = try BPEModel(vocab: vocab, merges: merges, ignoreMerges: false)
+    let seed: UInt64 = 20_261_211
+    var rng = SplitMix64(seed: seed)
+    var texts = [String(repeating: "xab", count: 40), String(repeating: "abx", count: 40), String(repeating: "ab", count: 60)]
+    for _ in 0 ..< 20 { texts.append((0 ..< 120).map { _ in ["a", "b", "x", "ab", "xab"].randomElement(using: &rng)! }.joined()) }
+    var work = MergeWork()
+    for (k, text) in texts.enumerated() {
+        let bytes = Array(text.utf8)
+        #expect(bytes.count > BPEModel.smallPieceLimit)
+        var large: [Int32] = [], flat: [Int32] = []
+        bytes.withUnsafeBufferPointer { b in
+            model.encodePieceLargeForTest(b.baseAddress!, b.count, into: &large, work: &work)
+            model.encodePieceFlatForTest(b.baseAddress!, b.count, into: &flat, work: &work)
+        }
+        #expect(large == flat, "text \(k) (seed \(seed)): \(text.prefix(30))…")
+    }
+    var ids: [Int32] = []
+    Array(String(repeating: "xab", count: 40).utf8).withUnsafeBufferPointer { model.encodePieceLargeForTest($0.baseAddress!, $0.count, into: &ids, work: &work) }
+    #expect(ids == [Int32](repeating: 4, count: 40))
+    ids = []
+    Array(String(repeating: "ab", count: 60).utf8).withUnsafeBufferPointer { model.encodePieceLargeForTest($0.baseAddress!, $0.count, into: &ids, work: &work) }
+    #expect(ids == Array([[Int32]](repeating: [7, 1], count: 30).joined()))  // aba b, repeated
 }
 
 @Test
