@@ -89,7 +89,7 @@ public final class BPBAccumulator {
             if n > 0 && resamples > 0 {
                 // subtle: each subset's generator depends on the seed and the subset's rank by name only,
                 // so adding another input never changes an existing subset's interval order of draws.
-                var rng = Training.SplitMix64(seed: seed &+ UInt64(rank + 1) &* 0x9E37_79B9_7F4A_7C15)
+                var rng = SplitMix64(seed: seed &+ UInt64(rank + 1) &* 0x9E37_79B9_7F4A_7C15)
                 var values = [Double](repeating: 0, count: resamples)
                 for r in 0..<resamples {
                     var nll = 0.0, bytes = 0

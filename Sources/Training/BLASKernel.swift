@@ -12,6 +12,7 @@
 // (noisy, shared) machine: 845 tokens/s on average at the default, 915 at 4, 4 faster in 6 pairs of 7.
 // Measured on this machine (AMD EPYC, AVX2, 2 cores, 1024² sgemm): Zen 53, Haswell 45, Prescott 8
 // GFLOP/s; SkylakeX dies with SIGILL (no AVX-512).
+import CorpusIO
 import Foundation
 
 /// The kernel name OPENBLAS_CORETYPE should name for this CPU, from its flags; nil when unknown.

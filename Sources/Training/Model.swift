@@ -13,6 +13,7 @@
 // dispatch indices are five allocations made in `init`; forward/backward allocate nothing.
 // Policy: the head's gradient is computed during forward (`headCrossEntropy`), so `backward` starts
 // from the gradient of the normed hidden states.
+import CorpusIO
 import Foundation
 
 /// One allocation handed out in slices; a measuring pass (over a 1-element dummy) only counts.

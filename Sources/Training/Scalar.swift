@@ -1,6 +1,6 @@
 // The numeric element of the trainer: every kernel is generic over `TrainingScalar` so the same code runs
 // in Float (training) and Double (finite-difference gradient checks). Also: a tiny parallel-for over the
-// machine's cores and the seeded RNG used for initialization.
+// machine's cores. (The seeded generator for initialization is CorpusIO's SplitMix64.)
 // Policy: generic code is specialized inside this module (the Trainer and Model are instantiated here),
 // so there is no dynamic dispatch in the hot loops.
 import Foundation
@@ -75,22 +75,3 @@ private struct UnsafeBody: @unchecked Sendable {
     let body: (Range<Int>) -> Void
 }
 
-/// SplitMix64: the seeded generator for initialization and data order; its state is one UInt64 saved in
-/// checkpoints.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// A standard normal sample (Box–Muller; one of the pair is discarded for simplicity).
-    public mutating func normal() -> Double {
-        let u1 = (Double(next() >> 11) + 1) / 9_007_199_254_740_993.0
-        let u2 = Double(next() >> 11) / 9_007_199_254_740_992.0
-        return (-2 * Foundation.log(u1)).squareRoot() * cos(2 * Double.pi * u2)
-    }
-}

@@ -18,6 +18,7 @@
 // Costs: one pass over the ids at open (checking them against the vocabulary); the packed index keeps
 // 20 bytes per sequence in memory (megatron's arrays); O(windows) for each epoch's permutation; reading a
 // window copies rowLength ids.
+import CorpusIO
 import Foundation
 import Packing
 

@@ -1,3 +1,4 @@
+import CorpusIO
 import Evaluation
 import Foundation
 import Testing

@@ -62,7 +62,7 @@ import CorpusIO
         #expect(BFloat16.encode(Float(bitPattern: 0x3F80_8001)) == 0x3F81)
         #expect(BFloat16.encode(Float(bitPattern: 0x7F7F_FFFF)) == 0x7F80)   // the largest Float rounds to inf
         #expect(BFloat16.encode(.nan) == 0xFFFF)
-        var rng = CorpusIO.SplitMix64(seed: 7)
+        var rng = SplitMix64(seed: 7)
         for _ in 0 ..< 10_000 {  // decode∘encode is the identity on bf16 values
             let bits = UInt16.random(in: 0 ... .max, using: &rng)
             let x = BFloat16.decode(bits)
@@ -72,7 +72,7 @@ import CorpusIO
 
     /// Tile scaling: codes of x/scale, decoded times scale, stay within half an ulp of the format.
     @Test func scaledTilesRoundTripWithinHalfAnUlp() {
-        var rng = CorpusIO.SplitMix64(seed: 11)
+        var rng = SplitMix64(seed: 11)
         let x = (0 ..< 128).map { _ in Float.random(in: -3 ... 3, using: &rng) }
         let amax = x.map(abs).max()!
         let scale = amax / FP8Format.e4m3.maxFinite

@@ -1,6 +1,7 @@
 // A finite-difference gradient checker for the layer tests: loss = Σ out·R for a fixed random R, the
 // analytic gradient from the layer's backward seeded with dOut = R, the numeric one from central
 // differences in Double.
+import CorpusIO
 @testable import Training
 
 /// Deterministic uniform values in [-scale, scale).

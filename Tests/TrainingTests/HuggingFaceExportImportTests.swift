@@ -2,6 +2,7 @@
 // DeepSeek-V3's names, with copies of the shared embedding and head), exact float16/bfloat16 conversion,
 // import of single-file and sharded F32/BF16/F16 folders written here, the export → import → export
 // round trip byte for byte, and bad inputs: one-line errors naming the file and field, no output left.
+import CorpusIO
 import Foundation
 import Testing
 @testable import Training

@@ -1,5 +1,6 @@
 // The whole model: its gradient against finite differences (Double, tiny preset, a sample of every
 // tensor), cblas against the naive matmul, and the loss falling on a repetitive token stream.
+import CorpusIO
 import Testing
 @testable import Training
 

@@ -1,5 +1,6 @@
 // The training loop end to end on a synthetic token file: resume is bit-identical, checkpoints
 // round-trip, bad inputs fail clearly.
+import CorpusIO
 import Foundation
 import Packing
 import Testing

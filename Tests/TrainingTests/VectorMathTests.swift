@@ -1,6 +1,7 @@
 // The C row kernels (both variants: baseline x86-64 and AVX2+FMA, the latter only where the CPU has it)
 // against libm: exp over its whole finite range, the head's shifted-exp row (max, values, sum) against
 // the Double reference on logits like a real head's, and SwiGLU's rows.
+import CorpusIO
 import CKernels
 import Foundation
 import Testing

@@ -1,5 +1,6 @@
 // `tokenmill export-hf`: turn a training run's checkpoint into a complete transformers model directory
 // (the model, its tokenizer and the tokenizer's configuration).
+import CorpusIO
 import ArgumentParser
 import Foundation
 import Tokenization
