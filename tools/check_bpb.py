@@ -34,6 +34,22 @@ def windows(n, T, S):
     return out
 
 
+def document_nll(model, ids, eod, T, S):
+    """Sum of -log p (nats) of every token of `ids` under `model`, scored in the rolling windows above over
+    [EOD] + ids; windows of one length run as one batch (each row is its own sequence)."""
+    e = [eod] + ids
+    nll = 0.0
+    spans = windows(len(ids), T, S)
+    for length in sorted({w[1] for w in spans}):
+        group = [w for w in spans if w[1] == length]
+        x = torch.tensor([e[start:start + length] for start, _, _ in group])
+        logp = torch.log_softmax(model(input_ids=x).logits.double(), dim=-1)
+        for row, (start, _, first) in enumerate(group):
+            target = torch.tensor(e[start + first + 1:start + length + 1])
+            nll -= logp[row, first:length].gather(1, target[:, None]).sum().item()
+    return nll
+
+
 def main():
     hf_dir, tok_path, docs_path, per_doc_path, T, S = sys.argv[1:7]
     T, S = int(T), int(S)
@@ -48,17 +64,7 @@ def main():
         for mine in ours:
             text = docs[mine["index"]]["text"]
             ids = tok.encode(text, add_special_tokens=False).ids
-            e = [eod] + ids
-            nll = 0.0
-            # Windows of one length run as one batch (each row is its own sequence).
-            spans = windows(len(ids), T, S)
-            for length in sorted({w[1] for w in spans}):
-                group = [w for w in spans if w[1] == length]
-                x = torch.tensor([e[start:start + length] for start, _, _ in group])
-                logp = torch.log_softmax(model(input_ids=x).logits.double(), dim=-1)
-                for row, (start, _, first) in enumerate(group):
-                    target = torch.tensor(e[start + first + 1:start + length + 1])
-                    nll -= logp[row, first:length].gather(1, target[:, None]).sum().item()
+            nll = document_nll(model, ids, eod, T, S)
             rel = abs(nll - mine["nll_nats"]) / max(abs(nll), 1e-12)
             worst = max(worst, rel)
             if rel >= 1e-4 or len(ids) != mine["tokens"]:

@@ -24,7 +24,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_bpb import windows  # noqa: E402  (the rolling windows, shared with tools/check_bpb.py)
+from check_bpb import document_nll  # noqa: E402  (rolling-window scoring, shared with tools/check_bpb.py)
 
 failures = 0
 
@@ -169,16 +169,7 @@ def bpb(docs_path, T, triples):
         with torch.no_grad():
             for mine in (json.loads(l) for l in open(per_doc_path)):
                 ids = tok.encode(docs[mine["index"]]["text"], add_special_tokens=False).ids
-                e = [eod] + ids
-                nll = 0.0
-                spans = windows(len(ids), T, T)
-                for length in sorted({w[1] for w in spans}):
-                    group = [w for w in spans if w[1] == length]
-                    x = torch.tensor([e[start:start + length] for start, _, _ in group])
-                    logp = torch.log_softmax(model(input_ids=x).logits.double(), dim=-1)
-                    for row, (start, _, first) in enumerate(group):
-                        target = torch.tensor(e[start + first + 1:start + length + 1])
-                        nll -= logp[row, first:length].gather(1, target[:, None]).sum().item()
+                nll = document_nll(model, ids, eod, T, T)
                 rel = abs(nll - mine["nll_nats"]) / max(abs(nll), 1e-12)
                 worst = max(worst, rel)
                 bad += rel >= 1e-4 or len(ids) != mine["tokens"]
