@@ -1,7 +1,8 @@
 // Output files that appear only when complete: bytes go to a hidden temporary name in the same
 // directory, which is renamed over the final name by `commit()`. A failed run calls `abandon()`, and an
 // interrupted one (SIGINT, SIGTERM, SIGHUP) removes every registered temporary file before exiting
-// (see `TemporaryFiles.removeAll`). stdout is written directly.
+// (see `TemporaryFiles.removeAll`). stdout is written directly. While a file output is open its writer
+// holds the output's `OutputLock`, so a second process writing the same path is refused.
 // Compression: zstd (level 3, with checksums) when the output name ends in .zst/.zstd.
 // Memory: a 1 MiB write buffer and zstd's stream buffers.
 
@@ -73,6 +74,7 @@ public final class OutputFile {
     public let path: String
     private let fd: Int32
     private let tempPath: String?
+    private let lock: OutputLock?
     private var buffer: [UInt8] = []
     private var cctx: OpaquePointer?
     private var zout: UnsafeMutableRawBufferPointer?
@@ -93,7 +95,9 @@ public final class OutputFile {
         if target == "-" {
             fd = 1
             tempPath = nil
+            lock = nil
         } else {
+            lock = try OutputLock(output: target)
             let slash = target.lastIndex(of: "/")
             let dir = slash.map { String(target[..<$0]) } ?? "."
             let name = slash.map { String(target[target.index(after: $0)...]) } ?? target
@@ -178,6 +182,7 @@ public final class OutputFile {
         try flushBuffer(end: true)
         finished = true
         guard let tempPath else { return }
+        defer { lock?.release() }
         if fsync(fd) != 0 && errno != EINVAL {
             let e = String(cString: strerror(errno)); abandon(); throw OutputError(path: path, message: "fsync failed: \(e)")
         }
@@ -193,6 +198,7 @@ public final class OutputFile {
     public func abandon() {
         finished = true
         guard let tempPath else { return }
+        defer { lock?.release() }
         close(fd)
         unlink(tempPath)
         TemporaryFiles.unregister(tempPath)

@@ -145,6 +145,9 @@ struct TokenizeCommand: ParsableCommand {
             // Resuming: the checkpoint must come from a run with the same tokenizer, inputs and options.
             let tokenizerHash = try sha256(ofFile: tokenizerFile(tokenizerOptions.path))
             let identity = "\(tokenizerHash)|\(inputs)|\(element)|\(eod.map { String($0.id) } ?? "-")|\(allow)|\(fim.rate)|\(fim.spmRate)|\(fim.seed)|\(fimNames)|\(shard.map { "\($0.index)/\($0.count)" } ?? "-")|\(options.textField)|\(options.invalidUTF8)|\(options.onError)|\(options.textLayout)" + (split > 0 ? "|split \(split)" : "")
+            // One writer per prefix, taken before any checkpoint file is read or removed.
+            let prefixLock = try OutputLock(output: output)
+            defer { prefixLock.release() }
             let resumePath = OutputFile.partialPath(output + ".resume.json")
             var state = ResumeState(identity: identity)
             var checkpoint: IndexedDatasetWriter.Checkpoint? = nil

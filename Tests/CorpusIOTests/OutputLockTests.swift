@@ -1,0 +1,35 @@
+// OutputLock: one holder at a time, released on commit/abandon, a stale lock file taken over.
+import CorpusIO
+import Foundation
+import Testing
+import TokenMillTestSupport
+
+@Suite struct OutputLockTests {
+    @Test func secondWriterIsRefusedUntilTheFirstIsDone() throws {
+        let dir = try makeTemporaryDirectory("lock")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("a.jsonl").path
+        let first = try OutputFile(path: out)
+        #expect(FileManager.default.contents(atPath: OutputLock.lockPath(for: out)) == Data("\(getpid())\n".utf8))
+        #expect(throws: OutputError.self) { _ = try OutputFile(path: out) }
+        do { _ = try OutputFile(path: out) } catch let e as OutputError {
+            #expect(e.description.contains("another process (pid \(getpid()))"), "\(e)")
+        }
+        try first.write(Array("x\n".utf8))
+        try first.commit()
+        #expect(!FileManager.default.fileExists(atPath: OutputLock.lockPath(for: out)))
+        let second = try OutputFile(path: out)   // free again
+        second.abandon()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["a.jsonl"])
+    }
+
+    @Test func aStaleLockFileIsTakenOver() throws {
+        let dir = try makeTemporaryDirectory("lock")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("b.bin").path
+        try Data("999999999\n".utf8).write(to: URL(fileURLWithPath: OutputLock.lockPath(for: out)))  // a killed holder's
+        let file = try OutputFile(path: out)
+        try file.commit()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["b.bin"])
+    }
+}
