@@ -12,19 +12,29 @@ import Glibc
 import Darwin
 #endif
 import CZstd
+import Foundation
 import Synchronization
 
-/// Registry of temporary files that an interrupt must remove.
+/// Registry of temporary files and directories that an interrupt must remove.
 public enum TemporaryFiles {
     private static let paths = Mutex<Set<String>>([])
+    private static let directories = Mutex<Set<String>>([])
 
     static func register(_ path: String) { paths.withLock { _ = $0.insert(path) } }
     static func unregister(_ path: String) { paths.withLock { _ = $0.remove(path) } }
+    /// A temporary directory (removed with its contents); for outputs that are whole directories.
+    public static func registerDirectory(_ path: String) { directories.withLock { _ = $0.insert(path) } }
+    public static func unregisterDirectory(_ path: String) { directories.withLock { _ = $0.remove(path) } }
+    /// Whether an interrupt now would remove directory `path`.
+    public static func isRegisteredDirectory(_ path: String) -> Bool { directories.withLock { $0.contains(path) } }
 
-    /// Removes every registered temporary file; called by the CLI's signal handler before it exits.
+    /// Removes every registered temporary file and directory; called by the CLI's signal handler and
+    /// error path before it exits.
     public static func removeAll() {
         let all = paths.withLock { p -> Set<String> in let c = p; p.removeAll(); return c }
         for p in all { unlink(p) }
+        let dirs = directories.withLock { d -> Set<String> in let c = d; d.removeAll(); return c }
+        for d in dirs { try? FileManager.default.removeItem(atPath: d) }
     }
 }
 

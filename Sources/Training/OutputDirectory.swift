@@ -1,8 +1,10 @@
 // Output directories that appear only when complete (`export-hf`, `import-hf`): files are written into
 // a hidden sibling `.NAME.tmp-PID`, which `commit()` renames to NAME; a failure removes it, so a failed
-// run leaves no half folder. An existing NAME is replaced only when it holds nothing but files the
+// run leaves no half folder, nor does an interrupt (the directory is registered with CorpusIO's
+// `TemporaryFiles`, which the CLI's signal handler empties). An existing NAME is replaced only when it holds nothing but files the
 // command itself writes (a previous export); anything else is refused before a byte is written.
 // Policy: the parent directories are created as needed and kept.
+import CorpusIO
 import Foundation
 
 /// A failure of `export-hf` or `import-hf`: the file and what is wrong, in one line. `usage` marks a
@@ -47,6 +49,7 @@ final class OutputDirectory {
             try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
             try? fm.removeItem(atPath: temporary)
             try fm.createDirectory(atPath: temporary, withIntermediateDirectories: false)
+            TemporaryFiles.registerDirectory(temporary)
         } catch {
             throw HuggingFaceError(path: path, message: "cannot create: \(error.localizedDescription)")
         }
@@ -63,6 +66,7 @@ final class OutputDirectory {
             if replacing { try? fm.removeItem(atPath: old); try fm.moveItem(atPath: final, toPath: old) }
             try fm.moveItem(atPath: temporary, toPath: final)
             if replacing { try? fm.removeItem(atPath: old) }
+            TemporaryFiles.unregisterDirectory(temporary)
             done = true
         } catch {
             abandon()
@@ -74,5 +78,6 @@ final class OutputDirectory {
     func abandon() {
         done = true
         try? FileManager.default.removeItem(atPath: temporary)
+        TemporaryFiles.unregisterDirectory(temporary)
     }
 }

@@ -33,3 +33,4 @@ import TokenMillTestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["b.bin"])
     }
 }
+
