@@ -237,7 +237,7 @@ struct ReportCommand: ParsableCommand {
 
 func writeReport(_ data: ReportData, directory: String) throws {
     try writeAtomically(Array(data.html().utf8), to: (directory as NSString).appendingPathComponent(DemoLayout.reportHTML))
-    try writeAtomically(Array(data.json()) + [10], to: (directory as NSString).appendingPathComponent(DemoLayout.reportJSON))
+    try writeAtomically(Array(try data.json()) + [10], to: (directory as NSString).appendingPathComponent(DemoLayout.reportJSON))
 }
 
 func writeAtomically(_ bytes: [UInt8], to path: String) throws {

@@ -166,10 +166,16 @@ final class DemoRunner {
     /// Runs `tokenmill ARGS` as a child; returns its stderr lines and its stdout. Throws when it fails.
     private func runChild(_ stage: DemoStage, label: String) throws -> ([String], Data) {
         let logPath = path(DemoLayout.logs + "/\(stage.name).log")
-        _ = FileManager.default.createFile(atPath: logPath, contents: Data(("$ tokenmill " + stage.args.joined(separator: " ") + "\n").utf8))
-        guard let log = FileHandle(forWritingAtPath: logPath) else { throw RuntimeFailure(description: "\(logPath): cannot write") }
-        defer { try? log.close() }
-        log.seekToEndOfFile()
+        guard FileManager.default.createFile(atPath: logPath, contents: Data(("$ tokenmill " + stage.args.joined(separator: " ") + "\n").utf8)),
+              let log = FileHandle(forWritingAtPath: logPath) else { throw RuntimeFailure(description: "\(logPath): cannot write") }
+        defer { try? log.close() }   // read-only use after the checked writes: nothing to lose
+        // A stage's log is the demo's record of it: a failed write fails the stage (after the child
+        // has finished, so it is not left writing into a closed pipe).
+        var logFailure: Error?
+        func append(_ data: Data) {
+            guard logFailure == nil else { return }
+            do { try log.seekToEnd(); try log.write(contentsOf: data) } catch { logFailure = error }
+        }
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -193,7 +199,7 @@ final class DemoRunner {
         while true {
             let chunk = errPipe.fileHandleForReading.availableData
             if chunk.isEmpty { break }
-            log.write(chunk)
+            append(chunk)
             pending.append(chunk)
             // Messages end in \n; progress bars redraw with \r: both end a line here.
             while let cut = pending.firstIndex(where: { $0 == 10 || $0 == 13 }) {
@@ -207,7 +213,10 @@ final class DemoRunner {
         done.wait()
         process.waitUntilExit()
         status.stop()
-        if stage.stdout == nil && !stdoutBox.data.isEmpty { log.write(stdoutBox.data) }
+        if stage.stdout == nil && !stdoutBox.data.isEmpty { append(stdoutBox.data) }
+        if let logFailure {
+            throw RuntimeFailure(description: "\(logPath): cannot write the stage's log (\(describeWriteError(logFailure)))")
+        }
         guard process.terminationReason == .exit, process.terminationStatus == 0 else {
             for l in lines.suffix(8) { printError("  " + l) }
             let how = process.terminationReason == .exit ? "exit \(process.terminationStatus)" : "signal \(process.terminationStatus)"
@@ -261,4 +270,14 @@ private final class LiveStatus: @unchecked Sendable {
         timer?.cancel()
         lock.withLock { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     }
+}
+
+/// A write error as one phrase: the POSIX message when there is one ("No space left on device").
+func describeWriteError(_ error: Error) -> String {
+    let ns = error as NSError
+    if let posix = ns.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
+        return String(cString: strerror(Int32(posix.code)))
+    }
+    if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+    return ns.localizedDescription
 }

@@ -133,9 +133,15 @@ struct TrainCommand: ParsableCommand {
                               m.numHiddenLayers, m.firstKDenseReplace,
                               m.numNextnPredictLayers, m.nRoutedExperts, m.numExpertsPerTok, trainer.tokensPerStep, peak))
             if resume { printError("resuming at step \(trainer.state.step)") }
-            try trainer.train(until: StopCondition(steps: steps, tokens: tokens, minutes: minutes))
+            do {
+                try trainer.train(until: StopCondition(steps: steps, tokens: tokens, minutes: minutes))
+            } catch {
+                if let lost = trainer.metricsLossSummary { printError("warning: \(lost)") }
+                throw error
+            }
             var summary = "trained to step \(trainer.state.step), \(formatCount(trainer.state.tokensSeen)) tokens"
             if let v = trainer.evaluate() { summary += String(format: ", validation loss %.4f", v) }
+            if let lost = trainer.metricsLossSummary { summary += "; warning: \(lost)" }
             printError(summary)
         }
     }
