@@ -1,6 +1,7 @@
 // `tokenmill train` when things go wrong mid-run: a diverging run stops with one line naming the
 // step and the first non-finite tensor and keeps a checkpoint that loads; a metrics file on a full
-// device is warned about once and the lost lines are counted, and the run goes on.
+// device is warned about once and the lost lines are counted, and the run goes on; bpb's report on a
+// full device is an error.
 import Foundation
 import Testing
 import TokenMillTestSupport
@@ -43,6 +44,28 @@ import TokenMillTestSupport
         let bpb = try runTokenmill(["bpb", "--run", run, "--tokenizer", tokenizer, "--json", "--max-docs", "4", corpus])
         #expect(bpb.status == 0, "\(bpb.stderr)")
         #expect(bpb.stdoutString.contains("\"bpb\""), "\(bpb.stdoutString)")
+        if which == 0 {
+            // The report on a full device: one error line, exit 1 (not a crash in FileHandle.write).
+            let full = try Self.runWithStandardOutput("/dev/full", ["bpb", "--run", run, "--tokenizer", tokenizer, "--max-docs", "2", corpus])
+            #expect(full.status == 1 && full.stderr.hasSuffix("error: standard output: cannot write the report (No space left on device)\n"), "\(full.stderr)")
+        }
+    }
+
+    /// Runs `tokenmill ARGUMENTS` with standard output written to `path`; returns the status and stderr.
+    static func runWithStandardOutput(_ path: String, _ arguments: [String]) throws -> (status: Int32, stderr: String) {
+        let dir = try makeTemporaryDirectory("stdout-run")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let err = dir.appendingPathComponent("stderr")
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        let process = Process()
+        process.executableURL = tokenmillBinary
+        process.arguments = arguments
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle(forWritingAtPath: path)
+        process.standardError = try FileHandle(forWritingTo: err)
+        try process.run()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: try Data(contentsOf: err), as: UTF8.self))
     }
 
     @Test func metricsOnAFullDeviceWarnOnceAndCountTheLostLines() throws {
