@@ -95,7 +95,7 @@ struct DemoCommand: ParsableCommand {
             let data = try ReportData.load(directory: out)
             try writeReport(data, directory: out)
             printError("report: \((out as NSString).appendingPathComponent(DemoLayout.reportHTML)) (figures also in \(DemoLayout.reportJSON))")
-            if let table = bpbTable(data, test: (corpusDir as NSString).appendingPathComponent("test.jsonl.zst")) { print(table) }
+            if let table = bpbTable(data, test: (corpusDir as NSString).appendingPathComponent("test.jsonl.zst")) { try writeStandardOutput(table + "\n", what: "the bits-per-byte table") }
         }
     }
 

@@ -281,3 +281,11 @@ func describeWriteError(_ error: Error) -> String {
     if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
     return ns.localizedDescription
 }
+
+/// Writes `text` to standard output, unbuffered; a failed write (a full disk, a closed pipe) is a
+/// one-line error naming `what` instead of a crash or a silently short output.
+func writeStandardOutput(_ text: String, what: String) throws {
+    do { try FileHandle.standardOutput.write(contentsOf: Data(text.utf8)) } catch {
+        throw RuntimeFailure(description: "standard output: cannot write \(what) (\(describeWriteError(error)))")
+    }
+}
