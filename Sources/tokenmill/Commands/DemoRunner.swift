@@ -166,16 +166,19 @@ final class DemoRunner {
     /// Runs `tokenmill ARGS` as a child; returns its stderr lines and its stdout. Throws when it fails.
     private func runChild(_ stage: DemoStage, label: String) throws -> ([String], Data) {
         let logPath = path(DemoLayout.logs + "/\(stage.name).log")
-        guard FileManager.default.createFile(atPath: logPath, contents: Data(("$ tokenmill " + stage.args.joined(separator: " ") + "\n").utf8)),
-              let log = FileHandle(forWritingAtPath: logPath) else { throw RuntimeFailure(description: "\(logPath): cannot write") }
-        defer { try? log.close() }   // read-only use after the checked writes: nothing to lose
+        // Streamed, not atomic: a log is read while its stage runs, and what a failed stage wrote is kept.
+        let fd = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RuntimeFailure(description: "\(logPath): cannot write (\(String(cString: strerror(errno))))") }
+        let log = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
+        defer { close(fd) }   // nothing buffered: every write below is checked
         // A stage's log is the demo's record of it: a failed write fails the stage (after the child
         // has finished, so it is not left writing into a closed pipe).
         var logFailure: Error?
         func append(_ data: Data) {
             guard logFailure == nil else { return }
-            do { try log.seekToEnd(); try log.write(contentsOf: data) } catch { logFailure = error }
+            do { try log.write(contentsOf: data) } catch { logFailure = error }
         }
+        append(Data(("$ tokenmill " + stage.args.joined(separator: " ") + "\n").utf8))
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
