@@ -1,7 +1,7 @@
 // `tokenmill train` when things go wrong mid-run: a diverging run stops with one line naming the
 // step and the first non-finite tensor and keeps a checkpoint that loads; a metrics file on a full
 // device is warned about once and the lost lines are counted, and the run goes on; bpb's report on a
-// full device is an error.
+// full device is an error; so is a train run's stderr on a full device (exit 1 after the run, not a trap).
 import Foundation
 import Testing
 import TokenMillTestSupport
@@ -87,6 +87,25 @@ import TokenMillTestSupport
         #expect(r.stderr.contains("trained to step 3, "), "\(r.stderr)")
         #expect(r.stderr.contains("; warning: 4 metrics lines lost (\(metrics))\n"), "\(r.stderr)")
         #expect(FileManager.default.fileExists(atPath: run + "/checkpoint/state.json"))
+    }
+
+    @Test func standardErrorOnAFullDeviceIsExit1NotACrash() throws {
+        let dir = try makeTemporaryDirectory("train-stderr-full")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (source, _) = try Self.tokenized(dir)
+        let run = dir.appendingPathComponent("run").path
+        let process = Process()
+        process.executableURL = tokenmillBinary
+        process.arguments = ["train", "--config", "tiny", "--data", source, "--out", run, "--steps", "2"]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: "/dev/full")
+        try process.run()
+        process.waitUntilExit()
+        // The run goes on (its checkpoint and metrics are written); the lost messages make it exit 1.
+        #expect(process.terminationReason == .exit && process.terminationStatus == 1)
+        #expect(FileManager.default.fileExists(atPath: run + "/checkpoint/state.json"))
+        #expect(((try? String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8)) ?? "").contains("\"step\":2"))
     }
 
     @Test func metricsThatCannotBeOpenedAreAnError() throws {

@@ -264,14 +264,14 @@ private final class LiveStatus: @unchecked Sendable {
             let width = ioctl(2, UInt(TIOCGWINSZ), &ws) == 0 && ws.ws_col > 20 ? Int(ws.ws_col) : 100
             var text = "\(label) \(formatDuration(Date().timeIntervalSince(start)).padding(toLength: 9, withPad: " ", startingAt: 0)) \(last)"
             if text.count > width - 1 { text = String(text.prefix(width - 2)) + "…" }
-            FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+            writeStandardError("\r\u{1B}[K" + text)
         }
     }
 
     func stop() {
         guard enabled else { return }
         timer?.cancel()
-        lock.withLock { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        lock.withLock { writeStandardError("\r\u{1B}[K") }
     }
 }
 
