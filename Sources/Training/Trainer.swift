@@ -2,7 +2,10 @@
 // AdamW with warmup + cosine → aux-loss-free bias update; metrics every `log_every` steps (stderr and
 // RUN/metrics.jsonl), validation every `eval_every`, atomic checkpoints every `checkpoint_every` and
 // at the end. Resuming restores weights, moments, step and data position, so 2×N steps with a resume
-// in between equal 2N straight, bit for bit (same thread counts).
+// in between equal 2N straight, bit for bit (same thread counts). A non-finite loss or gradient norm
+// stops the run before the update, naming the step, the loss part and the first non-finite tensor in
+// parameter order (`firstNonFiniteTensor`, scanned only then); a failed metrics write warns once and
+// is counted (`writeMetrics`).
 // Memory: the model's arenas, AdamW's two moments, and one accumulation buffer when accumulating;
 // nothing is allocated per step.
 //
