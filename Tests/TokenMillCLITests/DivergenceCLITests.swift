@@ -89,6 +89,34 @@ import TokenMillTestSupport
         #expect(FileManager.default.fileExists(atPath: run + "/checkpoint/state.json"))
     }
 
+    @Test func aPartlyWrittenMetricsLineIsCutOff() throws {
+        let dir = try makeTemporaryDirectory("train-metrics-fsize")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (source, _) = try Self.tokenized(dir)
+        let config = dir.appendingPathComponent("c.json")
+        try Data(#"{"training": {"log_every": 1, "eval_every": 100, "micro_batch_size": 1, "checkpoint_every": 100}}"#.utf8).write(to: config)
+        let run = dir.appendingPathComponent("run").path
+        // A 2 KiB file size limit (SIGXFSZ ignored, so writes past it fail with EFBIG): the second
+        // metrics line is written in part, then fails; the final checkpoint fails too.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "trap '' XFSZ; ulimit -f 2; exec \"$0\" \"$@\"", tokenmillBinary.path,
+                             "train", "--config", config.path, "--data", source, "--out", run, "--steps", "4"]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1, "\(stderr)")
+        #expect(stderr.contains("warning: \(run)/metrics.jsonl: cannot write a metrics line: File too large (errno 27); "), "\(stderr)")
+        #expect(stderr.contains("warning: 3 metrics lines lost (\(run)/metrics.jsonl)\nerror: \(run)/checkpoint.tmp/"), "\(stderr)")
+        // What is left is whole lines: the part of the second line is gone.
+        let lines = try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 2 && lines[1].isEmpty, "\(lines)")
+        #expect(lines.first.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil } == true)
+    }
+
     @Test func standardErrorOnAFullDeviceIsExit1NotACrash() throws {
         let dir = try makeTemporaryDirectory("train-stderr-full")
         defer { try? FileManager.default.removeItem(at: dir) }
