@@ -137,8 +137,8 @@ final class DemoRunner {
         }
 
         // Not reusable: forget the stage's record first, so an interruption cannot leave it looking done.
-        try? FileManager.default.removeItem(atPath: stampPath(stage))
-        for p in stage.clean { try? FileManager.default.removeItem(atPath: p) }
+        try removeIfPresent(stampPath(stage))
+        for p in stage.clean { try removeIfPresent(p) }
         let start = Date()
         let (lines, stdout) = try runChild(stage, label: label)
         if let target = stage.stdout { try writeAtomically(Array(stdout), to: target) }
@@ -290,5 +290,15 @@ func describeWriteError(_ error: Error) -> String {
 func writeStandardOutput(_ text: String, what: String) throws {
     do { try FileHandle.standardOutput.write(contentsOf: Data(text.utf8)) } catch {
         throw RuntimeFailure(description: "standard output: cannot write \(what) (\(describeWriteError(error)))")
+    }
+}
+
+/// Removes the file or directory at `path` when there is one; failing to remove it is an error naming
+/// it (a stale stamp left behind could make a stage look done).
+func removeIfPresent(_ path: String) throws {
+    var info = stat()
+    if lstat(path, &info) != 0 && errno == ENOENT { return }
+    do { try FileManager.default.removeItem(atPath: path) } catch {
+        throw RuntimeFailure(description: "\(path): cannot remove (\(describeWriteError(error)))")
     }
 }
