@@ -2,7 +2,10 @@
 // AdamW with warmup + cosine → aux-loss-free bias update; metrics every `log_every` steps (stderr and
 // RUN/metrics.jsonl), validation every `eval_every`, atomic checkpoints every `checkpoint_every` and
 // at the end. Resuming restores weights, moments, step and data position, so 2×N steps with a resume
-// in between equal 2N straight, bit for bit (same thread counts).
+// in between equal 2N straight, bit for bit (same thread counts). A non-finite loss or gradient norm
+// stops the run before the update, naming the step, the loss part and the first non-finite tensor in
+// parameter order (`firstNonFiniteTensor`, scanned only then); a failed metrics write warns once and
+// is counted (`writeMetrics`).
 // Memory: the model's arenas, AdamW's two moments, and one accumulation buffer when accumulating;
 // nothing is allocated per step.
 //
@@ -38,6 +41,29 @@ public struct TrainingError: Error, CustomStringConvertible, Sendable {
 /// "NaN", "+infinity" or "-infinity" (Swift prints NaN as "nan" or "-nan").
 func nonFinite(_ x: Double) -> String { x.isNaN ? "NaN" : x > 0 ? "+infinity" : "-infinity" }
 
+/// The name of the first tensor of `specs`, in parameter order, with a NaN or an infinity in `values`
+/// (a gradient or parameter buffer laid out by `parameterSizes`), or nil when all are finite.
+/// `trainableOnly` skips the tensors the optimizer does not update (their gradients are unused).
+/// - Complexity: O(parameters); the trainer calls it only after a loss or the gradient norm came out
+///   non-finite, so a healthy step never pays for it.
+public func firstNonFiniteTensor<S: TrainingScalar>(_ values: UnsafePointer<S>, specs: [ParameterSpec],
+                                                    trainableOnly: Bool = false) -> String? {
+    for s in specs where s.trainable || !trainableOnly {
+        for i in s.offset..<(s.offset + s.count) where !values[i].isFinite { return s.name }
+    }
+    return nil
+}
+
+/// Which part of a forward pass's losses is non-finite, the first in the order the pass computes
+/// them: "loss" (the main head), "MTP loss k" (k from 1), "balance loss"; "loss" when all parts are
+/// finite but their sum is not.
+public func nonFiniteLossName(_ losses: LossParts) -> (name: String, value: Double) {
+    if !losses.main.isFinite { return ("loss", losses.main) }
+    for (k, l) in losses.mtp.enumerated() where !l.isFinite { return ("MTP loss \(k + 1)", l) }
+    if !losses.balance.isFinite { return ("balance loss", losses.balance) }
+    return ("loss", losses.total)
+}
+
 public final class Trainer {
     public let config: RunConfig
     public let model: Model<Float>
@@ -49,7 +75,11 @@ public final class Trainer {
     let run: String?
     let accumulated: UnsafeMutablePointer<Float>?
     let log: (String) -> Void
-    var metrics: FileHandle?
+    /// RUN/metrics.jsonl, opened for appending (-1: no run directory).
+    var metrics: Int32 = -1
+    public private(set) var metricsPath: String?
+    /// metrics.jsonl lines that could not be written (the first failure is warned about through `log`).
+    public private(set) var metricsLinesLost = 0
     private var stepLosses = LossParts()
     /// Tokens per (MoE layer, expert) since the last log line.
     private var windowLoad: [Int]
@@ -93,9 +123,11 @@ public final class Trainer {
                 throw TrainingError(message: "\(run) already holds a checkpoint; pass --resume to continue it or choose another --out")
             }
             let path = run + "/metrics.jsonl"
-            if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-            metrics = FileHandle(forWritingAtPath: path)
-            metrics?.seekToEndOfFile()
+            metrics = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            guard metrics >= 0 else {
+                throw TrainingError(message: "\(path): cannot open for appending (\(String(cString: strerror(errno))))")
+            }
+            metricsPath = path
         } else if resume {
             throw TrainingError(message: "--resume needs --out RUN")
         }
@@ -106,7 +138,10 @@ public final class Trainer {
         stepLosses.mtp = Array(repeating: 0, count: config.model.numNextnPredictLayers)
     }
 
-    deinit { accumulated?.deallocate() }
+    deinit {
+        accumulated?.deallocate()
+        if metrics >= 0 { close(metrics) }
+    }
 
     /// Tokens consumed by one optimizer step (predicted positions of the main head).
     public var tokensPerStep: Int { config.training.microBatchSize * config.training.sequenceLength * config.training.gradientAccumulation }
@@ -169,6 +204,12 @@ public final class Trainer {
         if run != nil { try saveCheckpoint() }
     }
 
+    /// "N metrics lines lost (PATH)" when some could not be written, else nil.
+    public var metricsLossSummary: String? {
+        guard metricsLinesLost > 0, let metricsPath else { return nil }
+        return "\(metricsLinesLost) metrics line\(metricsLinesLost == 1 ? "" : "s") lost (\(metricsPath))"
+    }
+
     /// One optimizer step; returns the mean losses over micro-batches and the pre-clip gradient norm.
     func step(lr: Double) throws -> (LossParts, Double) {
         let t = config.training, A = t.gradientAccumulation, P = model.parameterCount
@@ -181,7 +222,11 @@ public final class Trainer {
             sampler.next(into: model)
             let loss = model.forward(computeGradients: true, countLoad: true)
             guard loss.isFinite else {
-                throw TrainingError(message: "loss is \(nonFinite(loss)) at step \(state.step + 1); stopping (the last checkpoint is kept). Try a lower learning_rate.")
+                // The parameters the forward pass read: the first non-finite one, when the last update made one.
+                let (name, value) = nonFiniteLossName(model.losses)
+                let where_ = firstNonFiniteTensor(model.params, specs: model.specs).map { "first non-finite parameter \($0)" }
+                    ?? "all parameters finite"
+                throw TrainingError(message: "\(name) is \(nonFinite(value)) at step \(state.step + 1) (\(where_)); stopping (the last checkpoint is kept). Try a lower learning_rate.")
             }
             model.backward()
             let l = model.losses
@@ -195,7 +240,10 @@ public final class Trainer {
         let grads = accumulated ?? model.grads
         let norm = gradientNorm(grads, specs: model.specs)
         guard norm.isFinite else {
-            throw TrainingError(message: "gradient norm is \(nonFinite(norm)) at step \(state.step + 1); stopping (the last checkpoint is kept)")
+            // Finite Float gradients cannot overflow the Double sum of squares, so one of them is NaN or infinite.
+            let where_ = firstNonFiniteTensor(grads, specs: model.specs, trainableOnly: true).map { "first non-finite gradient \($0)" }
+                ?? "no single gradient non-finite"
+            throw TrainingError(message: "gradient norm is \(nonFinite(norm)) at step \(state.step + 1) (\(where_)); stopping (the last checkpoint is kept). Try a lower learning_rate.")
         }
         let scale = norm > t.gradientClip ? t.gradientClip / norm : 1
         optimizer.update(params: model.params, grads: grads, specs: model.specs, lr: lr, gradScale: scale)
@@ -289,8 +337,39 @@ public final class Trainer {
         ])
     }
 
+    /// Appends one line to metrics.jsonl. A line that cannot be written (a full disk, an I/O error, a
+    /// value JSON cannot hold) is counted in `metricsLinesLost`; the first such failure is warned about
+    /// on one line naming the file and the error, and the run goes on: the checkpoints, not the
+    /// metrics, are the run's product, and a disk too full for them stops the run with an error.
+    /// A partly written line is cut off again (when the file can be truncated), so the file stays
+    /// one JSON object per line.
     func writeMetrics(_ object: [String: Any]) {
-        guard let metrics, let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
-        metrics.write(data + Data("\n".utf8))
+        guard metrics >= 0, let path = metricsPath else { return }
+        var failure: String?
+        do {
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) + Data("\n".utf8)
+            let start = lseek(metrics, 0, SEEK_END)
+            failure = data.withUnsafeBytes { raw -> String? in
+                var done = 0
+                while done < raw.count {
+                    let n = write(metrics, raw.baseAddress! + done, raw.count - done)
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 {
+                        let e = n < 0 ? errno : EIO
+                        if done > 0 && start >= 0 { _ = ftruncate(metrics, start) }   // best effort; the error is reported below
+                        return "\(String(cString: strerror(e))) (errno \(e))"
+                    }
+                    done += n
+                }
+                return nil
+            }
+        } catch {
+            failure = "cannot encode the line as JSON (\(error))"
+        }
+        guard let failure else { return }
+        metricsLinesLost += 1
+        if metricsLinesLost == 1 {
+            log("warning: \(path): cannot write a metrics line: \(failure); the run goes on, lines that fail are counted and reported at the end")
+        }
     }
 }

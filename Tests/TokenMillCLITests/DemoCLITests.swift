@@ -197,6 +197,23 @@ private func figure(_ id: String, in html: String) -> Substring? {
         #expect(third.stderr.contains("normalize-train  reused"))
     }
 
+    @Test func aStageLogOnAFullDeviceIsAnError() throws {
+        let dir = try makeTemporaryDirectory("demo-log-full")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let corpus = try smallCorpus(in: dir)
+        let out = dir.appendingPathComponent("out")
+        let logs = out.appendingPathComponent("logs")
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        // Every write to /dev/full fails with ENOSPC; the first stage's log goes there.
+        let log = logs.appendingPathComponent("normalize-train.log").path
+        try FileManager.default.createSymbolicLink(atPath: log, withDestinationPath: "/dev/full")
+        let r = try runTokenmill(["demo", "--preset", "tiny", "--vocab-size", "300", "--minutes", "0.05", "--corpus", corpus.path,
+                                  "--out", out.path, "--threads", "2"])
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.hasSuffix("error: \(log): cannot write the stage's log (No space left on device)\n"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("report.json").path))
+    }
+
     @Test func aMissingCorpusIsAClearError() throws {
         let dir = try makeTemporaryDirectory("demo")
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -150,11 +150,12 @@ import Testing
         let trainer = try Trainer(config: Self.config(), data: data, run: run, resume: false, log: { _ in })
         try trainer.train(until: StopCondition(steps: 4))
         let saved = try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint/model.safetensors"))
-        // A weight gone bad (as a diverging run would produce): the next step's loss is NaN.
+        // A weight gone bad (as a diverging run would produce): the next step's loss is NaN, and the
+        // message names the tensor (the embedding comes first in parameter order).
         trainer.model.params[5] = .nan
         #expect {
             try trainer.train(until: StopCondition(steps: 8))
-        } throws: { "\($0)".contains("loss is NaN at step 5; stopping (the last checkpoint is kept)") }
+        } throws: { "\($0)" == "loss is NaN at step 5 (first non-finite parameter model.embed_tokens.weight); stopping (the last checkpoint is kept). Try a lower learning_rate." }
         #expect(throws: TrainingError.self) { try trainer.saveCheckpoint() }
         #expect(try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint/model.safetensors")) == saved)
         let resumed = try Trainer(config: Self.config(), data: data, run: run, resume: true, log: { _ in })

@@ -201,7 +201,7 @@ struct BPBCommand: ParsableCommand {
                                        tokenizerSource: tokenizerSource, normalizationSource: normalizationSource)
             let text = json ? bpbReportJSON(settings: settings, subsets: subsets, overall: overall)
                 : bpbTable(settings: settings, subsets: subsets, overall: overall, baselines: baselines)
-            FileHandle.standardOutput.write(Data(text.utf8))
+            try writeStandardOutput(text, what: "the report")
             printError(String(format: "bpb: %@ documents (%@ empty), %@, %@ tokens in %d subsets; overall %.4f bits/byte; %@ tokens/s (%d forwards of %d×%d); %.2f s",
                               formatCount(overall.documents), formatCount(overall.emptyDocuments), formatBytes(Int64(overall.bytes)),
                               formatCount(overall.tokens), subsets.count, overall.bpb,

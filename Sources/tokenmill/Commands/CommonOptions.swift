@@ -97,7 +97,7 @@ final class ProgressReporter {
         last = now
         let mbs = Double(bytes) / 1e6 / max(elapsed, 1e-9)
         let line = "\(verb): \(formatCount(documents)) documents, \(formatBytes(bytes)), \(String(format: "%.1f", mbs)) MB/s"
-        FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+        writeStandardError("\r\u{1B}[K" + line)
         shown = true
     }
 
@@ -107,22 +107,41 @@ final class ProgressReporter {
         let now = Date()
         guard now.timeIntervalSince(last) >= 0.25 else { return }
         last = now
-        FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+        writeStandardError("\r\u{1B}[K" + line)
         shown = true
     }
 
     /// Clears the status line (before printing an ordinary line); the next `show` redraws it.
     func clear() {
-        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)); shown = false; last = .distantPast }
+        if shown { writeStandardError("\r\u{1B}[K"); shown = false; last = .distantPast }
     }
 
     func finish() {
-        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if shown { writeStandardError("\r\u{1B}[K") }
     }
 }
 
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    writeStandardError(message + "\n")
+}
+
+/// Writes `text` to standard error. A write that fails (stderr on a full disk, a closed pipe) cannot
+/// be reported there: it is counted, the command goes on (a training run keeps checkpointing), and
+/// `reportingErrors` turns the count into exit 1 when the command ends, so a run whose messages were
+/// lost does not look clean. (FileHandle.write(_:) would stop the process with a trap instead.)
+func writeStandardError(_ text: String) {
+    do { try FileHandle.standardError.write(contentsOf: Data(text.utf8)) } catch { lostStandardErrorWrites.increment() }
+}
+
+/// Standard-error writes that failed (see `writeStandardError`).
+let lostStandardErrorWrites = LockedCounter()
+
+/// A counter shared by threads.
+final class LockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func increment() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
 }
 
 func formatCount(_ n: Int) -> String {
@@ -180,6 +199,8 @@ func reportingErrors(_ body: () throws -> Void) throws {
         printError("error: \(error)")
         throw ExitCode(1)
     }
+    // Messages were lost on the way to stderr: the one signal left is the exit status.
+    if lostStandardErrorWrites.value > 0 { throw ExitCode(1) }
 }
 
 /// On SIGINT, SIGTERM or SIGHUP: remove unfinished outputs, then exit with 128 + the signal number.

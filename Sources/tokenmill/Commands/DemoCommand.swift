@@ -95,7 +95,7 @@ struct DemoCommand: ParsableCommand {
             let data = try ReportData.load(directory: out)
             try writeReport(data, directory: out)
             printError("report: \((out as NSString).appendingPathComponent(DemoLayout.reportHTML)) (figures also in \(DemoLayout.reportJSON))")
-            if let table = bpbTable(data, test: (corpusDir as NSString).appendingPathComponent("test.jsonl.zst")) { print(table) }
+            if let table = bpbTable(data, test: (corpusDir as NSString).appendingPathComponent("test.jsonl.zst")) { try writeStandardOutput(table + "\n", what: "the bits-per-byte table") }
         }
     }
 
@@ -237,7 +237,7 @@ struct ReportCommand: ParsableCommand {
 
 func writeReport(_ data: ReportData, directory: String) throws {
     try writeAtomically(Array(data.html().utf8), to: (directory as NSString).appendingPathComponent(DemoLayout.reportHTML))
-    try writeAtomically(Array(data.json()) + [10], to: (directory as NSString).appendingPathComponent(DemoLayout.reportJSON))
+    try writeAtomically(Array(try data.json()) + [10], to: (directory as NSString).appendingPathComponent(DemoLayout.reportJSON))
 }
 
 func writeAtomically(_ bytes: [UInt8], to path: String) throws {

@@ -137,8 +137,8 @@ final class DemoRunner {
         }
 
         // Not reusable: forget the stage's record first, so an interruption cannot leave it looking done.
-        try? FileManager.default.removeItem(atPath: stampPath(stage))
-        for p in stage.clean { try? FileManager.default.removeItem(atPath: p) }
+        try removeIfPresent(stampPath(stage))
+        for p in stage.clean { try removeIfPresent(p) }
         let start = Date()
         let (lines, stdout) = try runChild(stage, label: label)
         if let target = stage.stdout { try writeAtomically(Array(stdout), to: target) }
@@ -166,10 +166,19 @@ final class DemoRunner {
     /// Runs `tokenmill ARGS` as a child; returns its stderr lines and its stdout. Throws when it fails.
     private func runChild(_ stage: DemoStage, label: String) throws -> ([String], Data) {
         let logPath = path(DemoLayout.logs + "/\(stage.name).log")
-        _ = FileManager.default.createFile(atPath: logPath, contents: Data(("$ tokenmill " + stage.args.joined(separator: " ") + "\n").utf8))
-        guard let log = FileHandle(forWritingAtPath: logPath) else { throw RuntimeFailure(description: "\(logPath): cannot write") }
-        defer { try? log.close() }
-        log.seekToEndOfFile()
+        // Streamed, not atomic: a log is read while its stage runs, and what a failed stage wrote is kept.
+        let fd = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RuntimeFailure(description: "\(logPath): cannot write (\(String(cString: strerror(errno))))") }
+        let log = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
+        defer { close(fd) }   // nothing buffered: every write below is checked
+        // A stage's log is the demo's record of it: a failed write fails the stage (after the child
+        // has finished, so it is not left writing into a closed pipe).
+        var logFailure: Error?
+        func append(_ data: Data) {
+            guard logFailure == nil else { return }
+            do { try log.write(contentsOf: data) } catch { logFailure = error }
+        }
+        append(Data(("$ tokenmill " + stage.args.joined(separator: " ") + "\n").utf8))
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -193,7 +202,7 @@ final class DemoRunner {
         while true {
             let chunk = errPipe.fileHandleForReading.availableData
             if chunk.isEmpty { break }
-            log.write(chunk)
+            append(chunk)
             pending.append(chunk)
             // Messages end in \n; progress bars redraw with \r: both end a line here.
             while let cut = pending.firstIndex(where: { $0 == 10 || $0 == 13 }) {
@@ -207,7 +216,10 @@ final class DemoRunner {
         done.wait()
         process.waitUntilExit()
         status.stop()
-        if stage.stdout == nil && !stdoutBox.data.isEmpty { log.write(stdoutBox.data) }
+        if stage.stdout == nil && !stdoutBox.data.isEmpty { append(stdoutBox.data) }
+        if let logFailure {
+            throw RuntimeFailure(description: "\(logPath): cannot write the stage's log (\(describeWriteError(logFailure)))")
+        }
         guard process.terminationReason == .exit, process.terminationStatus == 0 else {
             for l in lines.suffix(8) { printError("  " + l) }
             let how = process.terminationReason == .exit ? "exit \(process.terminationStatus)" : "signal \(process.terminationStatus)"
@@ -252,13 +264,41 @@ private final class LiveStatus: @unchecked Sendable {
             let width = ioctl(2, UInt(TIOCGWINSZ), &ws) == 0 && ws.ws_col > 20 ? Int(ws.ws_col) : 100
             var text = "\(label) \(formatDuration(Date().timeIntervalSince(start)).padding(toLength: 9, withPad: " ", startingAt: 0)) \(last)"
             if text.count > width - 1 { text = String(text.prefix(width - 2)) + "…" }
-            FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+            writeStandardError("\r\u{1B}[K" + text)
         }
     }
 
     func stop() {
         guard enabled else { return }
         timer?.cancel()
-        lock.withLock { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        lock.withLock { writeStandardError("\r\u{1B}[K") }
+    }
+}
+
+/// A write error as one phrase: the POSIX message when there is one ("No space left on device").
+func describeWriteError(_ error: Error) -> String {
+    let ns = error as NSError
+    if let posix = ns.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
+        return String(cString: strerror(Int32(posix.code)))
+    }
+    if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+    return ns.localizedDescription
+}
+
+/// Writes `text` to standard output, unbuffered; a failed write (a full disk, a closed pipe) is a
+/// one-line error naming `what` instead of a crash or a silently short output.
+func writeStandardOutput(_ text: String, what: String) throws {
+    do { try FileHandle.standardOutput.write(contentsOf: Data(text.utf8)) } catch {
+        throw RuntimeFailure(description: "standard output: cannot write \(what) (\(describeWriteError(error)))")
+    }
+}
+
+/// Removes the file or directory at `path` when there is one; failing to remove it is an error naming
+/// it (a stale stamp left behind could make a stage look done).
+func removeIfPresent(_ path: String) throws {
+    var info = stat()
+    if lstat(path, &info) != 0 && errno == ENOENT { return }
+    do { try FileManager.default.removeItem(atPath: path) } catch {
+        throw RuntimeFailure(description: "\(path): cannot remove (\(describeWriteError(error)))")
     }
 }

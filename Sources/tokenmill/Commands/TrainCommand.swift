@@ -39,7 +39,10 @@ struct TrainCommand: ParsableCommand {
         training.steps (--steps only stops earlier, so a resumed run continues the same schedule); with \
         --tokens it ends with the token budget, and with --minutes at the steps the time allows, estimated \
         from the pace so far and re-estimated every step. metrics.jsonl gets one line per log step (losses, \
-        lr, tokens/s, GFLOP/s, and per MoE layer the tokens each expert received) and per validation. When OPENBLAS_CORETYPE is \
+        lr, tokens/s, GFLOP/s, and per MoE layer the tokens each expert received) and per validation; a line \
+        that cannot be written (a full disk) is warned about once and counted in the last line, and the run goes \
+        on. A NaN or infinite loss or gradient norm stops the run (exit 1, the last checkpoint kept) with one \
+        line naming the step and the first non-finite tensor. When OPENBLAS_CORETYPE is \
         unset the command picks the best OpenBLAS kernel for the CPU and restarts itself once with it; \
         likewise it sets OPENBLAS_THREAD_TIMEOUT=4 when unset (idle BLAS threads sleep instead of spinning). \
         Memory: the parameters, gradients, AdamW moments and activations, allocated once at start and \
@@ -133,9 +136,15 @@ struct TrainCommand: ParsableCommand {
                               m.numHiddenLayers, m.firstKDenseReplace,
                               m.numNextnPredictLayers, m.nRoutedExperts, m.numExpertsPerTok, trainer.tokensPerStep, peak))
             if resume { printError("resuming at step \(trainer.state.step)") }
-            try trainer.train(until: StopCondition(steps: steps, tokens: tokens, minutes: minutes))
+            do {
+                try trainer.train(until: StopCondition(steps: steps, tokens: tokens, minutes: minutes))
+            } catch {
+                if let lost = trainer.metricsLossSummary { printError("warning: \(lost)") }
+                throw error
+            }
             var summary = "trained to step \(trainer.state.step), \(formatCount(trainer.state.tokensSeen)) tokens"
             if let v = trainer.evaluate() { summary += String(format: ", validation loss %.4f", v) }
+            if let lost = trainer.metricsLossSummary { summary += "; warning: \(lost)" }
             printError(summary)
         }
     }

@@ -221,7 +221,7 @@ extension ReportData {
 
 extension ReportData {
     /// The figures as a JSON object (key-sorted, so equal inputs give equal bytes).
-    func json() -> Data {
+    func json() throws -> Data {
         func tok(_ t: TokenizerRow) -> [String: Any] {
             ["name": t.name, "documents": t.documents, "bytes": t.bytes, "tokens": t.tokens, "bytes_per_token": t.bytesPerToken]
         }
@@ -265,6 +265,11 @@ extension ReportData {
         if let o = bpbOverall {
             root["bpb"] = ["definition": bpbDefinition, "overall": bpb(o), "subsets": bpbRows.map(bpb)] as [String: Any]
         }
-        return (try? JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .prettyPrinted])) ?? Data("{}".utf8)
+        // A value JSON cannot hold (a NaN loss) fails the report instead of writing "{}" in its place.
+        do {
+            return try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .prettyPrinted])
+        } catch {
+            throw RuntimeFailure(description: "\(DemoLayout.reportJSON): cannot encode the report as JSON (\(error))")
+        }
     }
 }
