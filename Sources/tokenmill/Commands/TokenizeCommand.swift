@@ -264,8 +264,8 @@ struct TokenizeCommand: ParsableCommand {
                                                 textField: options.textField, documents: documents, tokens: tokens, bytes: bytes,
                                                 empty: empty, skipped: skipped)
                 let manifestFile = try OutputFile(path: output + ".json", compress: false)
-                try manifestFile.write(Array(manifest.utf8))
                 try writer.finish()
+                try manifestFile.write(Array(try manifestWithHashes(manifest, prefix: output, validation: false).utf8))
                 try manifestFile.commit()
                 unlink(resumePath)
             } catch {
