@@ -1,4 +1,5 @@
 // Helpers shared by the test targets: locating the built `tokenmill` binary and running it.
+import CorpusIO
 import Foundation
 
 /// The result of running the `tokenmill` binary.
@@ -86,4 +87,18 @@ public func killTokenmillAfterCheckpoint(_ arguments: [String], statePath: Strin
     kill(process.processIdentifier, SIGKILL)
     process.waitUntilExit()
     return reached
+}
+
+/// Rewrites the SHA-256 a checkpoint directory's state.json records for its files to those of the files
+/// now there (dropping removed ones): for tests that edit a checkpoint's data.json to stage a situation
+/// (`tokenmill` refuses a checkpoint whose files differ from the recorded hashes).
+public func rehashCheckpoint(_ dir: String) throws {
+    let path = dir + "/state.json"
+    var state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+    var files: [String: String] = [:]
+    for name in ((state["files"] as? [String: String]) ?? [:]).keys where FileManager.default.fileExists(atPath: dir + "/" + name) {
+        files[name] = try sha256(ofFile: dir + "/" + name)
+    }
+    state["files"] = files
+    try JSONSerialization.data(withJSONObject: state, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: path))
 }

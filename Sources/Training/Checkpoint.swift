@@ -4,12 +4,14 @@
 //   optimizer.safetensors  AdamW moments "exp_avg" and "exp_avg_sq" (flat, parameter order)
 //   config.json            transformers' DeepseekV3Config
 //   tokenmill.json         the run's own config ({"model", "training"})
-//   state.json             step, optimizer step, data position, tokens seen, seed
+//   state.json             step, optimizer step, data position, tokens seen, seed, and "files": the
+//                          SHA-256 of every other file here (written last; `verify` checks them)
 //   data.json              what the run was trained on (data, tokenizer, normalization), when the
 //                          caller gives it (`tokenmill train` does; `bpb --run` reads it)
 // Atomic: everything is written (and fsynced) into RUN/checkpoint.tmp, then the old checkpoint is
 // renamed to checkpoint.old, the new one into place, and the old one removed. A crash at any point
 // leaves a complete checkpoint or checkpoint.old, which `load` falls back to.
+import CorpusIO
 import Foundation
 
 /// The trainer's position, saved beside the weights.
@@ -94,10 +96,47 @@ public enum Checkpoint {
         ], metadata: ["step": String(optimizerStep)])
         try writeFile(dir + "/config.json", huggingFaceConfig(config.model))
         try writeFile(dir + "/tokenmill.json", config.encoded())
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeFile(dir + "/state.json", try e.encode(state))
         if let dataRecord { try writeFile(dir + "/data.json", dataRecord) }
+        // state.json last, with the SHA-256 of every file written above (read back from the page cache).
+        var files: [String: String] = [:]
+        for name in ["model.safetensors", "optimizer.safetensors", "config.json", "tokenmill.json"] + (dataRecord == nil ? [] : ["data.json"]) {
+            do { files[name] = try sha256(ofFile: dir + "/" + name) } catch {
+                throw SafetensorsError(path: dir + "/" + name, message: "cannot read back: \(error)")
+            }
+        }
+        var object = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(state)) as! [String: Any]
+        object[hashesKey] = files
+        try writeFile(dir + "/state.json", try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]))
+    }
+
+    /// The state.json field holding the SHA-256 of the checkpoint's other files (name → hex digest).
+    public static let hashesKey = "files"
+
+    /// Checks every file state.json records against its SHA-256: true when all match, false when
+    /// there is no state.json or it records none (a checkpoint saved before TokenMill recorded them).
+    /// Throws an error
+    /// naming the first file that is missing or differs.
+    public static func verify(directory dir: String) throws -> Bool {
+        let statePath = dir + "/state.json"
+        guard let data = FileManager.default.contents(atPath: statePath) else { return false }
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw SafetensorsError(path: statePath, message: "unreadable trainer state (not a JSON object)")
+        }
+        guard let files = object[hashesKey] as? [String: Any] else { return false }
+        for (name, value) in files.sorted(by: { $0.key < $1.key }) {
+            let path = dir + "/" + name
+            guard let expected = value as? String, !name.contains("/") else {
+                throw SafetensorsError(path: statePath, message: "\(hashesKey).\(name) is not a file name with a SHA-256")
+            }
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw SafetensorsError(path: path, message: "missing, but \(statePath) records its SHA-256; the checkpoint is incomplete")
+            }
+            let actual = try sha256(ofFile: path)
+            if actual != expected {
+                throw SafetensorsError(path: path, message: "SHA-256 \(actual.prefix(16))… differs from \(expected.prefix(16))… recorded in \(statePath); the checkpoint is corrupt")
+            }
+        }
+        return true
     }
 
     /// The checkpoint directory to resume from: checkpoint, else checkpoint.old (a crash mid-swap).

@@ -119,6 +119,7 @@ private func copyOfRun(_ name: String) throws -> String {
         t["path"] = copy; t["resolved"] = copy
         record["tokenizer"] = t
         try JSONSerialization.data(withJSONObject: record).write(to: URL(fileURLWithPath: recordPath))
+        try rehashCheckpoint(run + "/checkpoint")
         let args = ["bpb", "--run", run, "--max-docs", "3", corpus]
         #expect(try runTokenmill(args).status == 0)
         let handle = try #require(FileHandle(forWritingAtPath: copy))
@@ -133,6 +134,7 @@ private func copyOfRun(_ name: String) throws -> String {
         // A run without a record (older runs): a usage error asking for --tokenizer; with it, it works.
         let old = try copyOfRun("run-old")
         try FileManager.default.removeItem(atPath: old + "/checkpoint/data.json")
+        try rehashCheckpoint(old + "/checkpoint")
         let unrecorded = try runTokenmill(["bpb", "--run", old, "--max-docs", "3", corpus])
         #expect(unrecorded.status == 64 && unrecorded.stderr.contains("pass --tokenizer"), "\(unrecorded.stderr)")
         let given = try runTokenmill(["bpb", "--run", old, "--tokenizer", fixture.tokenizer, "--json", "--max-docs", "3", corpus])

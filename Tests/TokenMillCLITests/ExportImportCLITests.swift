@@ -92,6 +92,7 @@ private func oneLine(_ r: CommandResult) -> String {
         t["path"] = changed; t["resolved"] = changed
         record["tokenizer"] = t
         try JSONSerialization.data(withJSONObject: record).write(to: URL(fileURLWithPath: recordPath))
+        try rehashCheckpoint(run + "/checkpoint")
         let out = path("hf-changed")
         let r = try runTokenmill(["export-hf", run, "-o", out])
         #expect(r.status == 1)
@@ -103,6 +104,7 @@ private func oneLine(_ r: CommandResult) -> String {
         #expect(!FileManager.default.fileExists(atPath: out) && !listing(fixture.dir.path).contains { $0.hasPrefix(".hf-changed") })
         // No record at all (a run on a raw token file): a usage error; --no-tokenizer writes the model alone.
         try FileManager.default.removeItem(atPath: recordPath)
+        try rehashCheckpoint(run + "/checkpoint")
         let none = try runTokenmill(["export-hf", run, "-o", out])
         #expect(none.status == 64)
         #expect(oneLine(none) == "error: \(run)/checkpoint/data.json names no tokenizer (the run was trained on a raw token file, or before TokenMill recorded it); pass --tokenizer FILE, or --no-tokenizer to write the model alone.")

@@ -106,6 +106,7 @@ struct BPBCommand: ParsableCommand {
             // 1. model, tokenizer, end-of-text id
             let modelPath = runDirectory ?? checkpoint!
             let dir = try runDirectory.map { try CheckpointModel.directory(run: $0) } ?? checkpoint!
+            try verifyCheckpoint(dir)
             let config = try CheckpointModel.config(directory: dir)
             let T = config.training.sequenceLength
             let S = stride ?? T

@@ -62,6 +62,7 @@ struct ExportHFCommand: ParsableCommand {
             guard let dir = Checkpoint.directory(run: runDirectory) else {
                 throw RuntimeFailure(description: "\(runDirectory): no checkpoint (run `tokenmill train --out \(runDirectory)` first)")
             }
+            try verifyCheckpoint(dir)
             let saved = try RunConfig.decode(try Data(contentsOf: URL(fileURLWithPath: dir + "/tokenmill.json")), source: dir + "/tokenmill.json")
             var files: [String: Data] = [:]
             var eod: (text: String, id: Int)? = nil

@@ -12,7 +12,8 @@ struct InspectCommand: ParsableCommand {
         discussion: """
         Example: tokenmill inspect data/train --doc 0 --tokenizer tokenizer.json
 
-        Checks every size in the index against the header and the .bin file first. With --doc, prints \
+        Checks .bin and .idx against the SHA-256 their manifest (PREFIX.json) records, unless \
+        --no-verify, and every size in the index against the header and the .bin file first. With --doc, prints \
         that document's ids and, given a tokenizer, its text. Memory: the index (12 bytes per sequence); \
         the .bin file is mapped, not read.
         """
@@ -30,8 +31,12 @@ struct InspectCommand: ParsableCommand {
     @Option(help: "Print at most this many ids of the document.")
     var limit: Int = 64
 
+    @Flag(name: .customLong("no-verify"), help: "Do not check .bin/.idx against the SHA-256 in the manifest (PREFIX.json).")
+    var noVerify = false
+
     func run() throws {
         try reportingErrors {
+            try verifyDataset(prefix, noVerify: noVerify, command: "inspect")
             let dataset = try IndexedDatasetReader(prefix: prefix)
             let tokens = dataset.tokenCount
             let lengths = dataset.sequenceLengths

@@ -31,12 +31,22 @@ struct MergeCommand: ParsableCommand {
     @Option(name: [.short, .long], help: "The output prefix: writes OUT.bin, OUT.idx and OUT.json.")
     var output: String
 
+    @Flag(name: .customLong("no-verify"), help: "Do not check the shards' .bin/.idx against the SHA-256 their manifests record.")
+    var noVerify = false
+
     func run() throws {
         try reportingErrors {
             var manifests: [(prefix: String, manifest: [String: Any])] = []
             for prefix in shards {
                 guard let m = try readManifest(prefix) else { throw RuntimeFailure(description: "\(prefix).json: missing; merge needs the shards' manifests") }
                 manifests.append((prefix, m))
+            }
+            if noVerify {
+                printError("merge: --no-verify: the shards' .bin/.idx are not checked against the SHA-256 in their manifests")
+            } else {
+                for (prefix, m) in manifests where try DatasetHashes.verify(prefix: prefix, manifest: m, manifestPath: prefix + ".json") == .notRecorded {
+                    printError("warning: \(prefix).json records no SHA-256 of its .bin/.idx (written before TokenMill recorded them); not verified")
+                }
             }
             let packed = manifests.map { $0.manifest["format"] as? String == "tokenmill-packed-megatron-dataset" }
             if packed.contains(true) {
@@ -61,7 +71,7 @@ struct MergeCommand: ParsableCommand {
             // Everything but the shard and the counts must agree.
             func identity(_ m: [String: Any]) -> String {
                 var m = m
-                m["shard"] = nil; m["counts"] = nil
+                m["shard"] = nil; m["counts"] = nil; m[DatasetHashes.key] = nil
                 return String(decoding: (try? JSONSerialization.data(withJSONObject: m, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
             }
             guard Set(parts.map { identity($0.manifest) }).count == 1 else {
@@ -107,8 +117,8 @@ struct MergeCommand: ParsableCommand {
                     documents: sum["documents"] ?? 0, tokens: sum["tokens"] ?? 0, bytes: sum["text_bytes"] ?? 0,
                     empty: sum["empty_skipped"] ?? 0, skipped: sum["malformed_skipped"] ?? 0)
                 let manifestFile = try OutputFile(path: output + ".json", compress: false)
-                try manifestFile.write(Array(manifest.utf8))
                 try writer.finish()
+                try manifestFile.write(Array(try manifestWithHashes(manifest, prefix: output, validation: false).utf8))
                 try manifestFile.commit()
             } catch {
                 writer.abandon()
@@ -137,7 +147,7 @@ private func mergePackShards(_ manifests: [(prefix: String, manifest: [String: A
     }
     func identity(_ p: (info: PackShardInfo, prefix: String, manifest: [String: Any])) -> String {
         var m = p.manifest
-        for key in ["shard", "report", "validation", "comparison"] { m[key] = nil }
+        for key in ["shard", "report", "validation", "comparison", DatasetHashes.key] { m[key] = nil }
         let rest = String(decoding: (try? JSONSerialization.data(withJSONObject: m, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
         let i = p.info
         return rest + "|\(i.totalTrainBuffers)|\(i.totalValidBuffers)|\(i.inputDocuments)|\(i.inputTokens)"
@@ -206,9 +216,9 @@ private func mergePackShards(_ manifests: [(prefix: String, manifest: [String: A
                                     concat: concat, valid: valid, tokenizer: first.manifest["tokenizer"].flatMap { $0 is NSNull ? nil : $0 },
                                     normalization: NormalizationRecord(json: first.manifest["normalization"]), shard: nil)
         let manifestFile = try OutputFile(path: output + ".json", compress: false)
-        try manifestFile.write(Array(manifest.utf8))
         try writer.finish()
         try validWriter?.finish()
+        try manifestFile.write(Array(try manifestWithHashes(manifest, prefix: output, validation: validWriter != nil).utf8))
         try manifestFile.commit()
     } catch {
         writer.abandon(); validWriter?.abandon()

@@ -187,9 +187,9 @@ struct PackCommand: ParsableCommand {
                                             tokenizer: manifests.compactMap { $0?["tokenizer"] }.first,
                                             normalization: commonNormalization(ofManifests: manifests), shard: shardInfo)
                 let manifestFile = try OutputFile(path: output + ".json", compress: false)
-                try manifestFile.write(Array(manifest.utf8))
                 try train.finish()
                 try valid?.finish()
+                try manifestFile.write(Array(try manifestWithHashes(manifest, prefix: output, validation: valid != nil).utf8))
                 try manifestFile.commit()
             } catch {
                 train.abandon(); valid?.abandon()

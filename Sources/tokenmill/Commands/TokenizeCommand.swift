@@ -24,7 +24,8 @@ struct TokenizeCommand: ParsableCommand {
         megatron-core's rule: uint16 when the vocabulary (added tokens included) has fewer than 65,500 \
         ids, else int32. PREFIX.json records the tokenizer's SHA-256, the inputs, the options and the \
         counts, and the inputs' normalization when `tokenmill normalize` wrote them and their \
-        OUTPUT.tokenmill.json sidecars agree (else null). The three files appear only when complete; \
+        OUTPUT.tokenmill.json sidecars agree (else null), and the SHA-256 of the finished .bin and .idx \
+        ("sha256", checked by train, merge and inspect). The three files appear only when complete; \
         until then the data is written to hidden \
         .PREFIX.*.partial files with a checkpoint every --checkpoint-every batches, and --resume continues \
         a killed run from there (byte-identical to an uninterrupted run).
@@ -264,8 +265,8 @@ struct TokenizeCommand: ParsableCommand {
                                                 textField: options.textField, documents: documents, tokens: tokens, bytes: bytes,
                                                 empty: empty, skipped: skipped)
                 let manifestFile = try OutputFile(path: output + ".json", compress: false)
-                try manifestFile.write(Array(manifest.utf8))
                 try writer.finish()
+                try manifestFile.write(Array(try manifestWithHashes(manifest, prefix: output, validation: false).utf8))
                 try manifestFile.commit()
                 unlink(resumePath)
             } catch {

@@ -84,6 +84,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Threads for the element-wise loops (OpenBLAS uses OPENBLAS_NUM_THREADS; default: all cores).")
     var threads: Int?
 
+    @Flag(name: .customLong("no-verify"), help: "Do not check the data (and the resumed checkpoint) against the SHA-256 their manifest (state.json) records.")
+    var noVerify = false
+
     func validate() throws {
         if [steps != nil, tokens != nil, minutes != nil].filter({ $0 }).count > 1 {
             throw ValidationError("Give at most one of --steps, --tokens, --minutes.")
@@ -112,6 +115,7 @@ struct TrainCommand: ParsableCommand {
             // What the run is trained on, for `bpb --run`; a resumed run must keep its tokenizer.
             let dataRecord = try trainingDataRecord(data: data)
             let checkpoint = out.flatMap { Checkpoint.directory(run: $0) }
+            try verifyTrainingInputs(data: data, checkpoint: resume ? checkpoint : nil, noVerify: noVerify)
             let previous = try checkpoint.flatMap { try savedTrainingDataRecord(checkpoint: $0) }
             let record = try resumedTrainingDataRecord(old: resume ? previous : nil, new: dataRecord, warn: { printError($0) })
             let vocabulary = try resolveVocabularySize(flag: vocabSize, file: try configFileVocabularySize(config),

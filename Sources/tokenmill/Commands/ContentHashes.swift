@@ -1,0 +1,61 @@
+// Checking data and checkpoints against the SHA-256 their writers recorded, before a command uses them:
+//   datasets     PREFIX.json "sha256" (DatasetHashes): `train` (its data and validation split), `merge`
+//                (its shards), `inspect`; --no-verify skips the check and says so on stderr
+//   checkpoints  RUN/checkpoint/state.json "files" (Checkpoint.verify): `train --resume`, `export-hf`,
+//                `bpb`; `train --no-verify` skips it too
+// A manifest or checkpoint written before TokenMill recorded hashes is used with a one-line warning.
+import Foundation
+import Packing
+import Training
+
+/// Checks the dataset `prefix` (.bin/.idx) against the hashes its manifest records. A PREFIX_valid
+/// without a manifest of its own is checked against its pack's (PREFIX.json's "_valid.*" entries);
+/// a dataset without any manifest (nothing recorded) passes silently.
+func verifyDataset(_ prefix: String, noVerify: Bool, command: String) throws {
+    if noVerify {
+        printError("\(command): --no-verify: \(prefix).bin/.idx are not checked against the SHA-256 in their manifest")
+        return
+    }
+    var manifestPrefix = prefix, suffixes = [".bin", ".idx"]
+    var manifest = try readManifest(prefix)
+    if manifest == nil, prefix.hasSuffix("_valid"), let parent = try readManifest(String(prefix.dropLast(6))),
+       parent["format"] as? String == "tokenmill-packed-megatron-dataset" {
+        manifestPrefix = String(prefix.dropLast(6))
+        suffixes = ["_valid.bin", "_valid.idx"]
+        manifest = parent
+    }
+    guard let manifest else { return }
+    if case .notRecorded = try DatasetHashes.verify(prefix: manifestPrefix, manifest: manifest, manifestPath: manifestPrefix + ".json", suffixes: suffixes) {
+        printError("warning: \(manifestPrefix).json records no SHA-256 of \(prefix).bin/.idx (written before TokenMill recorded them); not verified")
+    }
+}
+
+/// Checks a checkpoint directory's files against the SHA-256 its state.json records; a checkpoint
+/// saved before TokenMill recorded them loads with a warning.
+func verifyCheckpoint(_ dir: String) throws {
+    if try !Checkpoint.verify(directory: dir) {
+        printError("warning: \(dir) records no SHA-256 of its files (no state.json, or saved before TokenMill recorded them); loading it unverified")
+    }
+}
+
+/// `train`'s checks: the data (a Megatron prefix; raw token files record nothing), its PREFIX_valid
+/// when present, and the checkpoint being resumed. `noVerify` skips all three, saying so once.
+func verifyTrainingInputs(data: String, checkpoint: String?, noVerify: Bool) throws {
+    if noVerify {
+        printError("train: --no-verify: the data\(checkpoint == nil ? "" : " and the checkpoint") are not checked against their recorded SHA-256")
+        return
+    }
+    if let checkpoint { try verifyCheckpoint(checkpoint) }
+    let prefix = data.hasSuffix(".bin") || data.hasSuffix(".idx") ? String(data.dropLast(4)) : data
+    let fm = FileManager.default
+    for p in [prefix, prefix + "_valid"] where fm.fileExists(atPath: p + ".bin") && fm.fileExists(atPath: p + ".idx") {
+        try verifyDataset(p, noVerify: false, command: "train")
+    }
+}
+
+/// `manifest` with the SHA-256 of the committed PREFIX.bin/.idx (and PREFIX_valid.bin/.idx with
+/// `validation`) as its "sha256" field. The files are read back once (see DatasetHashes).
+func manifestWithHashes(_ manifest: String, prefix: String, validation: Bool) throws -> String {
+    let suffixes = [".bin", ".idx"] + (validation ? ["_valid.bin", "_valid.idx"] : [])
+    return DatasetHashes.inserting(try DatasetHashes.compute(prefix: prefix, suffixes: suffixes), into: manifest)
+}
