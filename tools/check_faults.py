@@ -1,5 +1,5 @@
 """See tools/check-faults."""
-import os, random, shutil, signal, subprocess, sys, tempfile, time
+import hashlib, json, os, random, shutil, signal, subprocess, sys, tempfile, time
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
@@ -11,6 +11,7 @@ KILLS = 3 if small else 20
 FULLS = 3 if small else 16
 FLIPS = 2 if small else 12
 STEPS = 4  # training steps of the tiny runs
+KILL_STEPS = 40  # steps of the train run that is killed (a checkpoint every 4)
 
 
 def run(args, **kw):
@@ -51,6 +52,10 @@ def setup():
         r = run(args)
         if r.returncode != 0:
             sys.exit(f"check-faults: setup failed: {' '.join(map(str, args))}\n{r.stderr}")
+    # The tiny preset with a checkpoint every 4 steps, so that kills during train leave checkpoints to resume.
+    cfg = json.loads((refrun / "checkpoint/tokenmill.json").read_text())
+    cfg["training"]["checkpoint_every"] = 4
+    (work / "tiny-ckpt2.json").write_text(json.dumps(cfg))
 
 
 # The commands that write: argv given the output directory D, and the outputs (files or directories under
@@ -68,7 +73,7 @@ def cmd_pack(d):
 
 
 def cmd_train(d):
-    return ["train", "--config", "tiny", "--vocab-size", 512, "--data", data, "--out", d / "run", "--steps", STEPS,
+    return ["train", "--config", work / "tiny-ckpt2.json", "--data", data, "--out", d / "run", "--steps", KILL_STEPS,
             "--progress", "none"]
 
 
@@ -99,6 +104,17 @@ def half_files(d, names, ref):
     """Files under a final output name that are not the complete reference bytes."""
     got = outputs(d, names)
     return [k for k, v in got.items() if ref.get(k) != v]
+
+
+def inconsistent_checkpoint(ckpt):
+    if not ckpt.exists():
+        return []
+    state = ckpt / "state.json"
+    if not state.exists():
+        return [f"{ckpt}: files without state.json: {sorted(p.name for p in ckpt.iterdir())}"]
+    files = json.loads(state.read_text())["files"]
+    return [f"checkpoint/{n}" for n, h in files.items()
+            if not (ckpt / n).exists() or hashlib.sha256((ckpt / n).read_bytes()).hexdigest() != h]
 
 
 results = []  # (fault, command, trials, survived, detected or None, failures, notes)
@@ -136,20 +152,32 @@ def rerun_after_kill(name, d):
 def fault_kill(refs, durations):
     for name, (cmd, names) in COMMANDS.items():
         survived = failed = 0
-        leftovers = 0
+        leftovers = live = resumed = 0
         for seed in range(KILLS):
             rng = random.Random(f"kill-{name}-{seed}")
             d = work / "kill" / name
             clean(d)
             p = subprocess.Popen([binary] + [str(a) for a in cmd(d)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(rng.uniform(0, durations[name] * 1.1))
+            live += p.poll() is None
             p.send_signal(signal.SIGKILL)
             p.wait()
             ok = True
-            half = half_files(d, names, refs[name])
+            if name == "train":
+                # A killed run keeps the checkpoint of an earlier step: it must be complete (every file's
+                # SHA-256 as its state.json records) and load (bpb --run on it).
+                half = inconsistent_checkpoint(d / "run/checkpoint")
+                if not half and (d / "run/checkpoint/state.json").exists():
+                    b = run(["bpb", "--run", d / "run", "--tokenizer", tok, "--max-docs", 2, "--progress", "none", corpus])
+                    if b.returncode != 0:
+                        half = [f"bpb --run on the killed run's checkpoint: exit {b.returncode}: {b.stderr.strip()[-200:]}"]
+            else:
+                half = half_files(d, names, refs[name])
             if half:
                 ok = False
                 problems.append(f"kill {name} seed {seed}: half file under the final name: {half}")
+            resumed += name in ("tokenize", "train") and any(h.endswith(".partial") for h in hidden_files(d)) or \
+                (name == "train" and (d / "run/checkpoint/state.json").exists())
             r = rerun_after_kill(name, d)
             got = outputs(d, names)
             if r.returncode != 0 or got != refs[name]:
@@ -166,8 +194,12 @@ def fault_kill(refs, durations):
             leftovers += len([h for h in hidden_files(d) if ".tmp-" in h])
             survived += ok
             failed += not ok
-        record("SIGKILL", name, KILLS, survived, None, failed,
-               f"{leftovers} stale .tmp-PID left by the killed runs" if leftovers else "")
+        notes = [f"{live} killed while running"]
+        if name in ("tokenize", "train"):
+            notes.append(f"{resumed} reruns found a checkpoint to resume")
+        if leftovers:
+            notes.append(f"{leftovers} stale .tmp-PID left")
+        record("SIGKILL", name, KILLS, survived, None, failed, ", ".join(notes))
 
 
 def mount_tmpfs(d, kib):
@@ -184,7 +216,7 @@ def fault_disk_full(refs):
     subprocess.run(["umount", str(probe)])
     for name, (cmd, names) in COMMANDS.items():
         need = sum((len(v) + 4095) // 4096 * 4 for v in refs[name].values())  # KiB in 4 KiB pages
-        survived = failed = 0
+        survived = failed = full = 0
         for seed in range(FULLS):
             rng = random.Random(f"full-{name}-{seed}")
             kib = rng.randrange(4, need + 4, 4) if seed else 4
@@ -201,9 +233,9 @@ def fault_disk_full(refs):
                         ok = False
                         problems.append(f"disk full {name} {kib}k: exit 0 but outputs differ")
                 else:
+                    full += 1
                     lines = [l for l in r.stderr.splitlines() if l.startswith("error:")]
-                    named = len(lines) == 1 and str(d) in lines[0] or any(
-                        Path(n).name.split(".")[0] in lines[0] for n in names) if lines else False
+                    named = bool(lines) and (str(d) in lines[0] or any(Path(n).name.split(".")[0] in lines[0] for n in names))
                     if r.returncode != 1 or len(lines) != 1 or not named:
                         ok = False
                         problems.append(f"disk full {name} {kib}k: exit {r.returncode}, error lines {lines[:3]}")
@@ -216,7 +248,8 @@ def fault_disk_full(refs):
                 failed += not ok
             finally:
                 subprocess.run(["umount", str(d)])
-        record("disk full", name, FULLS, survived, None, failed)
+        record("disk full", name, FULLS, survived, None, failed,
+               f"tmpfs 4k to {need + 4}k: {full} failed with exit 1, {FULLS - full} fit and completed")
 
 
 def flip(path, rng):
