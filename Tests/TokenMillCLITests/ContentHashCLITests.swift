@@ -82,6 +82,8 @@ private func flipBit(_ file: String, at offset: Int) throws {
             try flipBit(prefix + suffix, at: suffix == ".bin" ? 0 : -1)
             failsNaming(try runTokenmill(["inspect", prefix]), prefix + suffix)
             failsNaming(try runTokenmill(["train", "--config", path("c.json"), "--data", prefix, "--steps", "1"]), prefix + suffix)
+            failsNaming(try runTokenmill(["pack", "--seq-len", "64", "-o", path(name + "-packed"), prefix]), prefix + suffix)
+            #expect(!FileManager.default.fileExists(atPath: path(name + "-packed.bin")))
             let skipped = try runTokenmill(["inspect", "--no-verify", prefix])
             #expect(skipped.stderr.hasPrefix("inspect: --no-verify: \(prefix).bin/.idx are not checked"), "\(skipped.stderr)")
             #expect(!skipped.stderr.contains(" differs from "), "\(skipped.stderr)")
@@ -101,6 +103,8 @@ private func flipBit(_ file: String, at offset: Int) throws {
         let trained = try runTokenmill(["train", "--config", path("c.json"), "--data", path("flipbin"), "--steps", "1", "--no-verify"])
         #expect(trained.status == 0, "\(trained.stderr)")
         #expect(trained.stderr.hasPrefix("train: --no-verify: "), "\(trained.stderr)")
+        let packedAnyway = try runTokenmill(["pack", "--no-verify", "--seq-len", "64", "-o", path("flipbin-packed"), path("flipbin")])
+        #expect(packedAnyway.status == 0 && packedAnyway.stderr.hasPrefix("pack: --no-verify: "), "\(packedAnyway.stderr)")
         // A packed dataset's validation split is covered by the pack's manifest.
         let packed = try copy("packed", as: "flipvalid", suffixes: [".bin", ".idx", ".json", "_valid.bin", "_valid.idx"])
         try flipBit(packed + "_valid.bin", at: 0)

@@ -40,6 +40,9 @@ struct PackCommand: ParsableCommand {
     @Argument(help: "Input dataset prefixes (PREFIX.bin + PREFIX.idx, as written by tokenize).")
     var inputs: [String]
 
+    @Flag(name: .customLong("no-verify"), help: "Do not check the inputs' .bin/.idx against the SHA-256 their manifests (PREFIX.json) record.")
+    var noVerify = false
+
     @Option(name: [.short, .long], help: "The output prefix: writes OUT.bin, OUT.idx and OUT.json (and OUT_valid.*).")
     var output: String
 
@@ -80,6 +83,11 @@ struct PackCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            if noVerify {
+                printError("pack: --no-verify: the inputs' .bin/.idx are not checked against the SHA-256 in their manifests")
+            } else {
+                for prefix in inputs { try verifyDataset(prefix, noVerify: false, command: "pack") }
+            }
             let datasets = try inputs.map { try IndexedDatasetReader(prefix: $0) }
             let manifests = try inputs.map { try readManifest($0) }
             let hashes = Set(manifests.compactMap { (($0?["tokenizer"] as? [String: Any])?["sha256"] as? String) })
