@@ -53,6 +53,9 @@ struct MegatronArgsCommand: ParsableCommand {
     @Option(help: "Write DIR/rows.idx + DIR/rows.bin (a link to the pack's .bin) and DIR/tokenizer, and point the arguments there.")
     var prepare: String?
 
+    @Flag(name: .customLong("no-verify"), help: "With --prepare: do not check the pack's .bin/.idx against the SHA-256 its manifest records.")
+    var noVerify = false
+
     @Flag(help: "Print a JSON object (argparse destination → value) instead of command-line arguments.")
     var json = false
 
@@ -83,7 +86,11 @@ struct MegatronArgsCommand: ParsableCommand {
                 }
             }
             var prepared: MegatronPreparation?
-            if let prepare, let dataset { prepared = try MegatronPreparation.write(dataset, into: prepare) }
+            if let prepare, let dataset {
+                // --prepare reads the pack's index and points Megatron at its .bin: both must be what the manifest recorded.
+                try verifyDataset(dataset.prefix, noVerify: noVerify, command: "megatron-args")
+                prepared = try MegatronPreparation.write(dataset, into: prepare)
+            }
             let arguments = megatronArguments(runConfig, dataset: dataset, prepared: prepared)
             if json {
                 let object = Dictionary(uniqueKeysWithValues: arguments.map { ($0.key, $0.value) })
