@@ -4,6 +4,7 @@
 // extensions or AVX2 where present (tools/bench-sha256 prints both rates and sha256sum's).
 
 import CCrypto
+import Foundation
 
 /// An incremental SHA-256 over libcrypto. A reference type: copies share one running hash.
 public final class SHA256 {
@@ -51,4 +52,39 @@ public func sha256(ofFile path: String) throws -> String {
         hasher.update(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
     }
     return hasher.hexDigest()
+}
+
+/// A file that is missing, or whose bytes differ from the SHA-256 a record (a dataset manifest, a
+/// checkpoint's state.json) holds for it.
+public struct RecordedHashError: Error, CustomStringConvertible, Sendable {
+    public var path: String
+    public var message: String
+    public var description: String { "\(path): \(message)" }
+    public init(path: String, message: String) { self.path = path; self.message = message }
+}
+
+/// Checks the files a record lists (`recorded`: name → SHA-256 hex, the record's field `field` in
+/// `recordPath`) in name order. `resolve` maps a name to its file's path, nil to skip it, or throws for
+/// a name the record may not hold. `consequence` ends the mismatch message ("the checkpoint is
+/// corrupt").
+/// - Returns: the paths checked.
+/// - Throws: `RecordedHashError` naming the first file that is missing or differs.
+public func verifyRecordedSHA256(_ recorded: [String: Any], field: String, recordPath: String, consequence: String,
+                                 resolve: (String) throws -> String?) throws -> [String] {
+    var checked: [String] = []
+    for (name, value) in recorded.sorted(by: { $0.key < $1.key }) {
+        guard let path = try resolve(name) else { continue }
+        guard let expected = value as? String else {
+            throw RecordedHashError(path: recordPath, message: "\(field).\(name) is not a SHA-256 string")
+        }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw RecordedHashError(path: path, message: "missing, but \(recordPath) records its SHA-256")
+        }
+        let actual = try sha256(ofFile: path)
+        if actual != expected {
+            throw RecordedHashError(path: path, message: "SHA-256 \(actual.prefix(16))… differs from \(expected.prefix(16))… recorded in \(recordPath); \(consequence)")
+        }
+        checked.append(path)
+    }
+    return checked
 }

@@ -2,7 +2,7 @@
 // the SHA-256 of the files it describes under "sha256", keyed by the suffix appended to the prefix:
 //   "sha256": {".bin": "…", ".idx": "…"}                         tokenize, merge of tokenize shards
 //   "sha256": {".bin": "…", ".idx": "…", "_valid.bin": "…", "_valid.idx": "…"}   pack with a validation split
-// Readers (`train`, `merge`, `inspect`) check them before using the data; a changed byte is an error
+// Readers (`train`, `merge`, `pack`, `inspect`, `megatron-args --prepare`) check them before using the data; a changed byte is an error
 // naming the file. The hashes are of the committed files (read back once after writing; libcrypto
 // hashes at about 1.3 GB/s, so this costs a fraction of the time it took to write them).
 import CorpusIO
@@ -22,7 +22,9 @@ public enum DatasetHashes {
     /// `manifest` (a JSON object's text ending in "}" and a newline) with "sha256": `hashes` as its last field.
     public static func inserting(_ hashes: [String: String], into manifest: String) -> String {
         let fields = hashes.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \"\($0.value)\"" }.joined(separator: ", ")
-        guard let close = manifest.range(of: "\n}", options: .backwards) else { return manifest }
+        guard let close = manifest.range(of: "\n}", options: .backwards) else {
+            preconditionFailure("a manifest's text ends with \"\\n}\": \(manifest.suffix(40))")
+        }
         return manifest[..<close.lowerBound] + ",\n  \"\(key)\": {\(fields)}" + manifest[close.lowerBound...]
     }
 
@@ -35,25 +37,13 @@ public enum DatasetHashes {
     }
 
     /// Checks the files `manifest` (read from `manifestPath`, describing `prefix`) records hashes of;
-    /// with `suffixes`, only those that are recorded. Throws a `DatasetError` naming the first file that
-    /// is missing or whose SHA-256 differs.
+    /// with `suffixes`, only those that are recorded. Throws a `RecordedHashError` naming the first file
+    /// that is missing or whose SHA-256 differs.
     public static func verify(prefix: String, manifest: [String: Any], manifestPath: String, suffixes: [String]? = nil) throws -> Outcome {
         guard let recorded = manifest[key] as? [String: Any] else { return .notRecorded }
-        var checked: [String] = []
-        for (suffix, value) in recorded.sorted(by: { $0.key < $1.key }) where suffixes?.contains(suffix) ?? true {
-            let path = prefix + suffix
-            guard let expected = value as? String else {
-                throw DatasetError(path: manifestPath, "\(key).\(suffix) is not a SHA-256 string")
-            }
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw DatasetError(path: path, "missing, but \(manifestPath) records its SHA-256")
-            }
-            let actual = try sha256(ofFile: path)
-            if actual != expected {
-                throw DatasetError(path: path, "SHA-256 \(actual.prefix(16))… differs from \(expected.prefix(16))… recorded in \(manifestPath); the file changed after its manifest was written (--no-verify skips this check)")
-            }
-            checked.append(path)
-        }
-        return .verified(checked)
+        return .verified(try verifyRecordedSHA256(
+            recorded, field: key, recordPath: manifestPath,
+            consequence: "the file changed after its manifest was written (--no-verify skips this check)",
+            resolve: { suffix in suffixes?.contains(suffix) ?? true ? prefix + suffix : nil }))
     }
 }

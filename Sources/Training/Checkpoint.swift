@@ -114,8 +114,7 @@ public enum Checkpoint {
 
     /// Checks every file state.json records against its SHA-256: true when all match, false when
     /// there is no state.json or it records none (a checkpoint saved before TokenMill recorded them).
-    /// Throws an error
-    /// naming the first file that is missing or differs.
+    /// Throws a `RecordedHashError` naming the first file that is missing or differs.
     public static func verify(directory dir: String) throws -> Bool {
         let statePath = dir + "/state.json"
         guard let data = FileManager.default.contents(atPath: statePath) else { return false }
@@ -123,18 +122,11 @@ public enum Checkpoint {
             throw SafetensorsError(path: statePath, message: "unreadable trainer state (not a JSON object)")
         }
         guard let files = object[hashesKey] as? [String: Any] else { return false }
-        for (name, value) in files.sorted(by: { $0.key < $1.key }) {
-            let path = dir + "/" + name
-            guard let expected = value as? String, !name.contains("/") else {
-                throw SafetensorsError(path: statePath, message: "\(hashesKey).\(name) is not a file name with a SHA-256")
+        _ = try verifyRecordedSHA256(files, field: hashesKey, recordPath: statePath, consequence: "the checkpoint is corrupt") { name in
+            guard !name.contains("/") else {
+                throw RecordedHashError(path: statePath, message: "\(hashesKey).\(name) is not a file name of the checkpoint")
             }
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw SafetensorsError(path: path, message: "missing, but \(statePath) records its SHA-256; the checkpoint is incomplete")
-            }
-            let actual = try sha256(ofFile: path)
-            if actual != expected {
-                throw SafetensorsError(path: path, message: "SHA-256 \(actual.prefix(16))… differs from \(expected.prefix(16))… recorded in \(statePath); the checkpoint is corrupt")
-            }
+            return dir + "/" + name
         }
         return true
     }

@@ -1,6 +1,7 @@
 // Checking data and checkpoints against the SHA-256 their writers recorded, before a command uses them:
 //   datasets     PREFIX.json "sha256" (DatasetHashes): `train` (its data and validation split), `merge`
-//                (its shards), `pack` (its inputs), `inspect`; --no-verify skips the check and says so on stderr
+//                (its shards), `pack` (its inputs), `inspect`, `megatron-args --prepare`; --no-verify skips the
+//                check and says so on stderr
 //   checkpoints  RUN/checkpoint/state.json "files" (Checkpoint.verify): `train --resume`, `export-hf`,
 //                `bpb`; `train --no-verify` skips it too
 // A manifest or checkpoint written before TokenMill recorded hashes is used with a one-line warning.

@@ -25,7 +25,7 @@ struct TokenizeCommand: ParsableCommand {
         ids, else int32. PREFIX.json records the tokenizer's SHA-256, the inputs, the options and the \
         counts, and the inputs' normalization when `tokenmill normalize` wrote them and their \
         OUTPUT.tokenmill.json sidecars agree (else null), and the SHA-256 of the finished .bin and .idx \
-        ("sha256", checked by train, merge and inspect). The three files appear only when complete; \
+        ("sha256", checked by train, merge, pack, inspect and megatron-args --prepare). The three files appear only when complete; \
         until then the data is written to hidden \
         .PREFIX.*.partial files with a checkpoint every --checkpoint-every batches, and --resume continues \
         a killed run from there (byte-identical to an uninterrupted run).
