@@ -102,3 +102,25 @@ public func rehashCheckpoint(_ dir: String) throws {
     state["files"] = files
     try JSONSerialization.data(withJSONObject: state, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: path))
 }
+
+/// Runs `tokenmill arguments` for a suite's shared fixture, stopping the test process with the
+/// command's stderr when it fails (a fixture that cannot be made leaves nothing to test).
+public func runTokenmillForFixture(_ arguments: [String]) {
+    let r = try! runTokenmill(arguments)
+    precondition(r.status == 0, "\(arguments): \(r.stderr)")
+}
+
+/// A suite fixture in a new directory: a 300-id tokenizer trained on the bundled test split
+/// (`tok.json`), the split tokenized with it (`src`), a tiny model config with rows of 16 (`c.json`),
+/// and a one-step run on the tokens (`run`, whose checkpoint/data.json records the tokenizer).
+public func makeOneStepRunFixture(_ name: String) -> URL {
+    let dir = try! makeTemporaryDirectory(name)
+    func path(_ file: String) -> String { dir.appendingPathComponent(file).path }
+    let corpus = packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path
+    runTokenmillForFixture(["train-tokenizer", "--vocab-size", "300", "--special-tokens", "<|endoftext|>", "-o", path("tok.json"), corpus])
+    runTokenmillForFixture(["tokenize", "--tokenizer", path("tok.json"), "-o", path("src"), corpus])
+    try! Data(#"{"model": {"vocab_size": 300, "max_position_embeddings": 16}, "training": {"sequence_length": 16, "micro_batch_size": 2, "eval_batches": 1}}"#.utf8)
+        .write(to: dir.appendingPathComponent("c.json"))
+    runTokenmillForFixture(["train", "--config", path("c.json"), "--data", path("src"), "--out", path("run"), "--steps", "1"])
+    return dir
+}

@@ -11,22 +11,15 @@ import TokenMillTestSupport
 /// A 300-id tokenizer, the test split tokenized with it (once; twice over, whole and as two shards), packed with a
 /// validation split, and a one-step run on the tokens: made once for the suite.
 private let fixture: URL = {
-    let dir = try! makeTemporaryDirectory("content-hash")
+    let dir = makeOneStepRunFixture("content-hash")
     func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
-    func run(_ args: [String]) {
-        let r = try! runTokenmill(args)
-        precondition(r.status == 0, "\(args): \(r.stderr)")
-    }
     let corpus = packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path
-    run(["train-tokenizer", "--vocab-size", "300", "--special-tokens", "<|endoftext|>", "-o", path("tok.json"), corpus])
-    run(["tokenize", "--tokenizer", path("tok.json"), "-o", path("src"), corpus])
     // The input twice over (two input files), so each shard gets a batch.
-    run(["tokenize", "--tokenizer", path("tok.json"), "-o", path("twice"), corpus, corpus])
-    for i in 0 ..< 2 { run(["tokenize", "--tokenizer", path("tok.json"), "--shard", "\(i)/2", "-o", path("part\(i)"), corpus, corpus]) }
-    run(["pack", "--seq-len", "16", "--valid-fraction", "0.1", "-o", path("packed"), path("src")])
-    try! Data(#"{"model": {"vocab_size": 300, "max_position_embeddings": 16}, "training": {"sequence_length": 16, "micro_batch_size": 2, "eval_batches": 1}}"#.utf8)
-        .write(to: dir.appendingPathComponent("c.json"))
-    run(["train", "--config", path("c.json"), "--data", path("src"), "--out", path("run"), "--steps", "1"])
+    runTokenmillForFixture(["tokenize", "--tokenizer", path("tok.json"), "-o", path("twice"), corpus, corpus])
+    for i in 0 ..< 2 {
+        runTokenmillForFixture(["tokenize", "--tokenizer", path("tok.json"), "--shard", "\(i)/2", "-o", path("part\(i)"), corpus, corpus])
+    }
+    runTokenmillForFixture(["pack", "--seq-len", "16", "--valid-fraction", "0.1", "-o", path("packed"), path("src")])
     return dir
 }()
 

@@ -9,19 +9,8 @@ import TokenMillTestSupport
 /// A 300-id tokenizer trained on the test split, the split tokenized with it, and a one-step run on the
 /// tokens (its checkpoint/data.json records the tokenizer): made once for the suite.
 private let fixture: (dir: URL, tokenizer: String, run: String) = {
-    let dir = try! makeTemporaryDirectory("export-import")
-    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
-    func run(_ args: [String]) {
-        let r = try! runTokenmill(args)
-        precondition(r.status == 0, "\(args): \(r.stderr)")
-    }
-    let corpus = packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path
-    run(["train-tokenizer", "--vocab-size", "300", "--special-tokens", "<|endoftext|>", "-o", path("tok.json"), corpus])
-    run(["tokenize", "--tokenizer", path("tok.json"), "-o", path("src"), corpus])
-    try! Data(#"{"model": {"vocab_size": 300, "max_position_embeddings": 16}, "training": {"sequence_length": 16, "micro_batch_size": 2, "eval_batches": 1}}"#.utf8)
-        .write(to: dir.appendingPathComponent("c.json"))
-    run(["train", "--config", path("c.json"), "--data", path("src"), "--out", path("run"), "--steps", "1"])
-    return (dir, path("tok.json"), path("run"))
+    let dir = makeOneStepRunFixture("export-import")
+    return (dir, dir.appendingPathComponent("tok.json").path, dir.appendingPathComponent("run").path)
 }()
 
 private func path(_ name: String) -> String { fixture.dir.appendingPathComponent(name).path }
