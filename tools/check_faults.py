@@ -288,7 +288,7 @@ def expect_detected(fault, command, trials):
 
 def fault_flip_dataset():
     for ext in (".bin", ".idx"):
-        per = {"inspect": [], "train": [], "merge": []}
+        per = {"inspect": [], "train": [], "merge": [], "pack": []}
         for seed in range(FLIPS):
             rng = random.Random(f"flip-dataset{ext}-{seed}")
             d = work / "flipds"
@@ -301,6 +301,7 @@ def fault_flip_dataset():
             per["train"].append((run(["train", "--config", "tiny", "--vocab-size", 512, "--data", d / "shard0", "--out",
                                       d / "run", "--steps", 1, "--progress", "none"]), fname, seed))
             per["merge"].append((run(["merge", "-o", d / "merged", d / "shard0", work / "shard1"]), fname, seed))
+            per["pack"].append((run(["pack", "--seq-len", 64, "-o", d / "packed", d / "shard0"]), fname, seed))
         for c, trials in per.items():
             expect_detected(f"bit flip dataset {ext}", c, trials)
 
