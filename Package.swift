@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Tokenization", targets: ["Tokenization"]),
         .library(name: "FillInTheMiddle", targets: ["FillInTheMiddle"]),
         .library(name: "Packing", targets: ["Packing"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "Evaluation", targets: ["Evaluation"]),
         .executable(name: "tokenmill", targets: ["tokenmill"]),
@@ -37,6 +38,8 @@ let package = Package(
         .target(name: "Tokenization", dependencies: ["CorpusIO", "Normalization", "CICU"]),
         .target(name: "FillInTheMiddle", dependencies: ["CorpusIO"]),
         .target(name: "Packing", dependencies: ["Tokenization", "CorpusIO"]),
+        // The stages above composed: one runner, typed manifests, progress; what the CLI and other programs call.
+        .target(name: "Pipeline", dependencies: ["CorpusIO", "Normalization", "Tokenization", "FillInTheMiddle", "Packing"]),
 
         // MARK: Model and evaluation
         .target(name: "Training", dependencies: ["CBLAS", "CKernels", "Packing"]),
@@ -44,7 +47,7 @@ let package = Package(
 
         // MARK: The command line
         .executableTarget(name: "tokenmill", dependencies: [
-            "CorpusIO", "Normalization", "Tokenization", "FillInTheMiddle", "Packing", "Training", "Evaluation",
+            "CorpusIO", "Normalization", "Tokenization", "FillInTheMiddle", "Packing", "Pipeline", "Training", "Evaluation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -56,6 +59,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "CKernels", "Packing", "TokenMillTestSupport"]),
         .testTarget(name: "FillInTheMiddleTests", dependencies: ["FillInTheMiddle", "CorpusIO"]),
         .testTarget(name: "PackingTests", dependencies: ["Packing", "TokenMillTestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "CorpusIO", "Tokenization", "Packing", "TokenMillTestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Training", "TokenMillTestSupport"]),
         .testTarget(name: "TokenMillCLITests", dependencies: ["CorpusIO", "Packing", "Training", "TokenMillTestSupport"]),
     ]
