@@ -1,0 +1,188 @@
+"""Scale benchmark: every stage on corpora of growing size, wall time, MB/s per core and peak RSS.
+
+For each corpus directory given (written by tools/build-scale-corpus, e.g. out/scale/1G out/scale/3G
+out/scale/10G) it runs, with the release tokenmill, under /usr/bin/time:
+  normalize (NFKC) → stats → train-tokenizer (32,768 and 65,536 in one run) → tokenize (FIM 0.1, with the
+  32,768 tokenizer) → pack (best-fit, rows of 4,096) → prepare (normalize + tokenize + pack in one process)
+and prints one table: per stage and size the wall time, seconds per GB of raw text, MB/s per core and
+peak RSS, beside the memory bound the command's --help states. Flat s/GB and flat RSS as the corpus
+grows are what the table is for.
+
+--peers runs, on the first corpus only, the tokenization step of datatrove (DocumentTokenizer, Hugging
+Face tokenizers inside) and a Megatron-LM preprocess_data.py-style pipeline (Hugging Face tokenizers'
+encode_batch + megatron-core's IndexedDatasetBuilder) on the same normalized text with the same
+tokenizer, at the same number of cores, and prints their time over tokenmill tokenize's.
+
+Usage: tools/bench-scale [--threads N] [--peers] [--keep] CORPUS_DIR...
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SPECIALS = "<|endoftext|>,<|fim_begin|>,<|fim_hole|>,<|fim_end|>"
+
+
+def timed(cmd, log, cwd=None):
+    """Runs CMD under /usr/bin/time -v; returns (wall seconds, peak RSS bytes)."""
+    tfile = log + ".time"
+    with open(log, "wb") as err:
+        t0 = time.monotonic()
+        r = subprocess.run(["/usr/bin/time", "-v", "-o", tfile, *cmd], stdout=subprocess.DEVNULL, stderr=err, cwd=cwd)
+        wall = time.monotonic() - t0
+    if r.returncode != 0:
+        sys.exit(f"bench-scale: {' '.join(map(str, cmd))} failed ({r.returncode}); see {log}:\n"
+                 + open(log, errors="replace").read()[-2000:])
+    rss = 0
+    for line in open(tfile):
+        if "Maximum resident set size" in line:
+            rss = int(line.split(":")[1]) * 1024
+    return wall, rss
+
+
+def raw_bytes(files):
+    """The corpus's raw text bytes (what MB/s is counted in), from tokenmill stats --json."""
+    r = subprocess.run([TM, "stats", "--progress", "none", "--json", *files], capture_output=True, text=True, check=True)
+    o = json.loads(r.stdout)
+    return o.get("bytes") or o["overall"]["bytes"], o.get("documents") or o["overall"]["documents"]
+
+
+def memory_bound(verb):
+    """The 'Memory: …' sentence of a command's --help."""
+    h = subprocess.run([TM, verb, "--help"], capture_output=True, text=True).stdout
+    h = " ".join(h.split())
+    i = h.find("Memory:")
+    if i < 0:
+        return "(not stated)"
+    j = h.find(".", i + 8)
+    while j > 0 and j + 1 < len(h) and h[j + 1] not in " ":
+        j = h.find(".", j + 1)
+    return h[i + 8: j + 1 if j > 0 else None]
+
+
+def run_size(corpus, work, threads):
+    files = sorted(os.path.join(corpus, f) for f in os.listdir(corpus) if f.endswith((".jsonl.zst", ".jsonl", ".jsonl.gz")))
+    if not files:
+        sys.exit(f"bench-scale: no .jsonl(.zst/.gz) files in {corpus}")
+    os.makedirs(work, exist_ok=True)
+    th = ["--threads", str(threads), "--progress", "none"]
+    norm = os.path.join(work, "norm.jsonl.zst")
+    rows = []
+    def stage(name, cmd):
+        wall, rss = timed(cmd, os.path.join(work, name + ".log"))
+        rows.append((name, wall, rss))
+        print(f"  {os.path.basename(corpus)} {name}: {wall:.1f} s, peak RSS {rss / 2**20:.0f} MiB", file=sys.stderr, flush=True)
+    stage("normalize", [TM, "normalize", *th, "--form", "nfkc", "-o", norm, *files])
+    size, docs = raw_bytes([norm])
+    stage("stats", [TM, "stats", *th, norm])
+    stage("train-tokenizer", [TM, "train-tokenizer", *th, "--pretokenizer", "deepseek-v3", "--vocab-size", "32768,65536",
+                              "--special-tokens", SPECIALS, "-o", os.path.join(work, "tokenizer.json"), norm])
+    tok = os.path.join(work, "tokenizer-32768.json")
+    stage("tokenize", [TM, "tokenize", *th, "--tokenizer", tok, "--fim-rate", "0.1", "--seed", "0",
+                       "-o", os.path.join(work, "train"), norm])
+    stage("pack", [TM, "pack", "--progress", "none", "--seq-len", "4096", "-o", os.path.join(work, "train.packed"),
+                   os.path.join(work, "train")])
+    cfg = os.path.join(work, "prepare.json")
+    with open(cfg, "w") as f:
+        json.dump({"inputs": files, "output": os.path.join(work, "prep"), "tokenizer": tok, "normalize": {"form": "nfkc"},
+                   "tokenize": {"fim_rate": 0.1, "seed": 0}, "pack": {"seq_len": 4096}}, f)
+    stage("prepare", [TM, "prepare", *th, "--config", cfg])
+    return size, docs, rows, norm, tok
+
+
+def peers(norm, tok, threads, work, tm_tokenize_s):
+    """datatrove's and Megatron's tokenization of NORM with TOK, timed beside tokenmill tokenize."""
+    py = os.path.join(ROOT, ".venv", "bin", "python")
+    out = []
+    megatron = f"""
+import json, subprocess, sys, warnings
+warnings.filterwarnings("ignore")
+import numpy as np
+from megatron.core.datasets.indexed_dataset import DType, IndexedDatasetBuilder
+from tokenizers import Tokenizer
+t = Tokenizer.from_file({tok!r})
+eod = t.token_to_id("<|endoftext|>")
+dtype = DType.optimal_dtype(t.get_vocab_size(with_added_tokens=True))
+b = IndexedDatasetBuilder({os.path.join(work, 'megatron.bin')!r}, dtype=dtype)
+p = subprocess.Popen(["zstd", "-dc", {norm!r}], stdout=subprocess.PIPE)
+batch = []
+def flush():
+    for e in t.encode_batch(batch, add_special_tokens=False):
+        b.add_document(np.array(e.ids + [eod], dtype=dtype), [len(e.ids) + 1])
+    batch.clear()
+for line in p.stdout:
+    batch.append(json.loads(line)["text"])
+    if len(batch) == 1000: flush()
+flush()
+b.finalize({os.path.join(work, 'megatron.idx')!r})
+"""
+    env = dict(os.environ, RAYON_NUM_THREADS=str(threads), TOKENIZERS_PARALLELISM="true")
+    wall, rss = timed([py, "-c", megatron], os.path.join(work, "megatron.log"))
+    out.append(("Megatron-style (HF encode_batch + IndexedDatasetBuilder)", wall, rss))
+    datatrove = f"""
+import warnings; warnings.filterwarnings("ignore")
+from datatrove.executor import LocalPipelineExecutor
+from datatrove.pipeline.readers import JsonlReader
+from datatrove.pipeline.tokens import DocumentTokenizer
+LocalPipelineExecutor(pipeline=[
+    JsonlReader({os.path.dirname(norm)!r}, glob_pattern={os.path.basename(norm)!r}, compression="zstd"),
+    DocumentTokenizer(output_folder={os.path.join(work, 'datatrove')!r}, tokenizer_name_or_path={tok!r},
+                      eos_token="<|endoftext|>", batch_size=1000, shuffle_documents=False),
+], tasks=1, workers=1, logging_dir={os.path.join(work, 'datatrove-logs')!r}).run()
+"""
+    try:
+        wall, rss = timed([py, "-c", datatrove], os.path.join(work, "datatrove.log"))
+        out.append(("datatrove DocumentTokenizer", wall, rss))
+    except SystemExit as e:
+        print(f"bench-scale: datatrove failed (pip install datatrove into .venv?): {str(e)[:300]}", file=sys.stderr)
+    for name, wall, rss in out:
+        print(f"  {name}: {wall:.1f} s, peak RSS {rss / 2**20:.0f} MiB — tokenmill tokenize is {wall / tm_tokenize_s:.2f}× faster")
+
+
+def main():
+    global TM
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("corpora", nargs="+")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--peers", action="store_true")
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--work", default=None, help="where outputs go (default: a temporary directory on the corpus's disk)")
+    a = ap.parse_args()
+    TM = os.environ.get("TOKENMILL") or os.path.join(ROOT, ".build", "release", "tokenmill")
+    base = a.work or tempfile.mkdtemp(prefix="bench-scale.", dir=os.path.dirname(os.path.abspath(a.corpora[0])))
+    results = []
+    try:
+        for i, c in enumerate(a.corpora):
+            work = os.path.join(base, os.path.basename(os.path.normpath(c)))
+            size, docs, rows, norm, tok = run_size(c, work, a.threads)
+            results.append((os.path.basename(os.path.normpath(c)), size, docs, rows))
+            if a.peers and i == 0:
+                peers(norm, tok, a.threads, work, dict((n, w) for n, w, _ in rows)["tokenize"])
+            if not a.keep:
+                for f in os.listdir(work):
+                    if not f.endswith((".log", ".time")):
+                        p = os.path.join(work, f)
+                        shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
+    finally:
+        if not a.keep and not a.work:
+            shutil.rmtree(base, ignore_errors=True)
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    print(f"tokenmill at {a.threads} threads on {os.cpu_count()} cores ({cpu}); MB/s per core = raw text MB / wall s / threads")
+    print(f"{'stage':<16} {'corpus':>7} {'raw GB':>7} {'docs':>10} {'wall s':>8} {'s/GB':>7} {'MB/s/core':>9} {'peak RSS MiB':>12}")
+    for name, size, docs, rows in results:
+        for stage, wall, rss in rows:
+            print(f"{stage:<16} {name:>7} {size / 1e9:7.2f} {docs:10,} {wall:8.1f} {wall / (size / 1e9):7.1f} "
+                  f"{size / 1e6 / wall / a.threads:9.1f} {rss / 2**20:12.0f}")
+    print("memory bounds stated by --help:")
+    for verb in ("normalize", "stats", "train-tokenizer", "tokenize", "pack", "prepare"):
+        print(f"  {verb}: {memory_bound(verb)}")
+
+
+if __name__ == "__main__":
+    main()
