@@ -42,7 +42,7 @@ public struct BPBScoreLoop {
                 let bytes = bpbDenominatorBytes(textBytes: m.bytes, scoreEOD: scorer.scoreEOD)
                 accumulator.add(subset: m.subset, bytes: bytes, tokens: s.tokens, nll: s.nll)
                 if let perDocument {
-                    perDocLines += Array("{\"subset\": \(jsonString(m.subset)), \"index\": \(s.id), \"bytes\": \(bytes), \"tokens\": \(s.tokens), \"nll_nats\": \(s.nll), \"bpb\": \(bitsPerByte(nll: s.nll, bytes: bytes))}\n".utf8)
+                    perDocLines += Array("{\"subset\": \(encodeJSONString(m.subset)), \"index\": \(s.id), \"bytes\": \(bytes), \"tokens\": \(s.tokens), \"nll_nats\": \(s.nll), \"bpb\": \(bitsPerByte(nll: s.nll, bytes: bytes))}\n".utf8)
                     if perDocLines.count >= 1 << 16 { try perDocument.write(perDocLines); perDocLines.removeAll(keepingCapacity: true) }
                 }
             }
