@@ -109,10 +109,9 @@ extension BPBScoreLoop {
         let accumulator = BPBAccumulator()
         let documents: Int
         do {
-            documents = try run(reader: reader, into: accumulator, progress: progress, warn: warn)
-            try perDocument?.commit()
+            documents = try perDocument.map { out in try out.committing { try run(reader: reader, into: accumulator, progress: progress, warn: warn) } }
+                ?? run(reader: reader, into: accumulator, progress: progress, warn: warn)
         } catch {
-            perDocument?.abandon()
             progress.finish()
             throw error
         }

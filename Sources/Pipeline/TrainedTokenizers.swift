@@ -92,7 +92,7 @@ public func writeTrainedTokenizers(_ result: BPETrainingResult, config: BPETrain
 
 private func writeText(_ text: String, to path: String) throws {
     let out = try OutputFile(path: path, compress: false)
-    do { try out.write(Array(text.utf8)); try out.commit() } catch { out.abandon(); throw error }
+    try out.committing { try out.write(Array(text.utf8)) }
 }
 
 /// `path` with `-size` before its extension.
