@@ -37,6 +37,8 @@ public struct CleaningReport: Sendable {
     /// Nil when dedup did not run.
     public var dedup: DedupResult?
     public var testFiles: [String] = []
+    /// SHA-256 of each test file, as read (what `decontaminated(against:testFile:)` compares).
+    public var testFileHashes: [String] = []
     public var testDocuments = 0
     public var shortTestDocuments = 0
     public var testNGramTableBytes = 0
@@ -55,7 +57,7 @@ public struct CleaningReport: Sendable {
                           "ngram": d.config.ngram, "bands": d.config.bands, "rows": d.config.rows, "seed": Int(d.config.seed)] as [String: Any]
         }
         r["decontamination"] = testFiles.isEmpty ? ["ran": false] as [String: Any] : [
-            "ran": true, "against": testFiles, "ngram": ngram, "test_documents": testDocuments,
+            "ran": true, "against": zip(testFiles, testFileHashes).map { ["path": $0, "sha256": $1] }, "ngram": ngram, "test_documents": testDocuments,
             "test_documents_hit": contaminatedTests.count, "training_documents_contaminated": contaminatedTraining,
             "training_documents_removed": contaminatedRemoved,
         ] as [String: Any]
@@ -145,6 +147,7 @@ public func cleanCorpus(open: () throws -> CorpusReader, openTest: (String) thro
     // 4. Which test documents were hit, and by which training documents.
     if let decontaminator {
         report.testFiles = options.testFiles
+        report.testFileHashes = try options.testFiles.map { try sha256(ofFile: $0) }
         report.ngram = options.decontamination.ngram
         report.testDocuments = decontaminator.testDocuments
         report.shortTestDocuments = decontaminator.shortTestDocuments
@@ -171,4 +174,14 @@ private final class SharedDecontaminator: @unchecked Sendable {
 
 extension PositionedDocuments {
     var options: ReadOptions { readerOptions }
+}
+
+/// Whether the training data a `CleaningReport.record` describes was decontaminated against `testFile`
+/// (compared by SHA-256, so a renamed or copied test file still counts and an edited one does not).
+/// For `bpb`'s warning: nil when the record has no decontamination section.
+public func decontaminated(against record: [String: Any], testFile: String) throws -> Bool? {
+    guard let section = record["decontamination"] as? [String: Any] else { return nil }
+    guard section["ran"] as? Bool == true, let against = section["against"] as? [[String: Any]] else { return false }
+    let hash = try sha256(ofFile: testFile)
+    return against.contains { $0["sha256"] as? String == hash }
 }
