@@ -136,14 +136,14 @@ public func cleanCorpus(open: () throws -> CorpusReader, openTest: (String) thro
             try out?.write(bytes)
             progress("write", documents.documents, documents.bytes)
         })
+        if let dedup = report.dedup, dedup.documents != documents.documents {
+            throw DeduplicationError(path: signatures?.first ?? workDirectory, "the signatures cover \(dedup.documents) documents but the input has \(documents.documents) (signed from other inputs or options?)")
+        }
         try out?.commit()
     } catch { out?.abandon(); throw error }
     report.documents = documents.documents
     report.bytes = documents.bytes
     report.skipped = documents.skipped
-    if let dedup = report.dedup, dedup.documents != documents.documents {
-        throw DeduplicationError(path: signatures?.first ?? workDirectory, "the signatures cover \(dedup.documents) documents but the input has \(documents.documents) (signed from other inputs or options?)")
-    }
     // 4. Which test documents were hit, and by which training documents.
     if let decontaminator {
         report.testFiles = options.testFiles
