@@ -8,9 +8,9 @@
 // Phases: 1. sign (parallel; per shard with `SignatureShard`), 2. spill exact keys and band keys to disk and sort
 // them (ExternalSorter), 3. union equal keys, 4. list the removed documents, 5. the caller filters its
 // second pass over the input with `DedupFilter`.
-// Memory: the sort buffer (`memoryRecords` × 24 bytes) plus, for the union-find, about 64 bytes per
-// document that has a duplicate (dictionary entries), whatever the corpus size. Nothing per unique
-// document is held.
+// Memory: the sort buffers (`memoryRecords` × 24 bytes each, half again while a run is sorted) plus, for
+// the union-find and the removed list, about 150 bytes per document that has a duplicate, whatever the
+// corpus size. Nothing per unique document is held.
 
 import CorpusIO
 import Foundation

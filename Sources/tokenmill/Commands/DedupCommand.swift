@@ -19,9 +19,9 @@ struct DedupCommand: ParsableCommand {
         every removed document as a JSON line: its input position (0-based), cluster and the survivor's \
         position. Sharded: run `dedup --shard I/N --signatures DIR` for each I (any machines), then \
         `dedup --from-signatures DIR -o …` on the same inputs; the output is byte-identical to one run. \
-        Memory: --sort-memory for the on-disk sorts of keys (signatures, exact and band keys spill to \
+        Memory: --sort-memory for the on-disk sorts of keys (half again while a run is sorted; signatures, exact and band keys spill to \
         --work-dir: about 136 bytes + 24 bytes a document + 24 bytes a document and band), plus about \
-        64 bytes per document that has a duplicate, plus 2 x threads batches of 1 MiB; nothing is held \
+        150 bytes per document that has a duplicate, plus 2 x threads batches of 1 MiB; nothing is held \
         per unique document.
         """
     )
