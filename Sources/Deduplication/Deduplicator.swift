@@ -25,7 +25,7 @@ public final class DocumentSigner {
 
     public init(config: MinHashConfig) throws {
         hasher = MinHasher(config: config)
-        words = try WordHasher(normalizeNumbers: true)
+        words = try WordHasher(normalizeNumbers: config.normalizeNumbers)
         nfc = try UTF8Normalizer(.nfc)
     }
 
@@ -196,7 +196,7 @@ public func clusterSignatures(files: [String], workDirectory: String, memoryReco
     var seen = Set<Int>()
     for r in readers {
         if r.info.config != first.config {
-            throw DeduplicationError(path: r.path, "written with ngram \(r.info.config.ngram), \(r.info.config.bands) bands of \(r.info.config.rows), seed \(r.info.config.seed); \(firstPath) with ngram \(first.config.ngram), \(first.config.bands) bands of \(first.config.rows), seed \(first.config.seed)")
+            throw DeduplicationError(path: r.path, "written with \(r.info.config); \(firstPath) with \(first.config) (sign every shard with the same options)")
         }
         if r.info.shard.count != first.shard.count || r.info.documents != first.documents {
             throw DeduplicationError(path: r.path, "shard \(r.info.shard) of an input of \(r.info.documents) documents; \(firstPath) is shard \(first.shard) of \(first.documents) documents (not the same run)")

@@ -13,7 +13,7 @@
 import CorpusIO
 
 /// MinHash and LSH parameters.
-public struct MinHashConfig: Sendable, Equatable {
+public struct MinHashConfig: Sendable, Equatable, CustomStringConvertible {
     /// Words per shingle.
     public var ngram = 5
     /// LSH bands.
@@ -22,12 +22,19 @@ public struct MinHashConfig: Sendable, Equatable {
     public var rows = 8
     /// Seed of the hash functions' parameters; runs that are compared must use the same.
     public var seed: UInt64 = 1
+    /// Turn every number into "0" before shingling (datatrove's default); off keeps number values, so
+    /// documents that differ only in their numbers (templated arithmetic problems) stay apart.
+    public var normalizeNumbers = true
 
-    public init(ngram: Int = 5, bands: Int = 14, rows: Int = 8, seed: UInt64 = 1) {
-        self.ngram = ngram; self.bands = bands; self.rows = rows; self.seed = seed
+    public init(ngram: Int = 5, bands: Int = 14, rows: Int = 8, seed: UInt64 = 1, normalizeNumbers: Bool = true) {
+        self.ngram = ngram; self.bands = bands; self.rows = rows; self.seed = seed; self.normalizeNumbers = normalizeNumbers
     }
 
     public var hashCount: Int { bands * rows }
+
+    public var description: String {
+        "word \(ngram)-grams, \(bands) bands of \(rows), seed \(seed), numbers \(normalizeNumbers ? "normalized" : "kept")"
+    }
 
     /// The probability that documents whose shingle sets have Jaccard similarity `s` share a band.
     public func candidateProbability(_ s: Double) -> Double {

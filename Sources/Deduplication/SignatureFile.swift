@@ -8,11 +8,12 @@
 //   word 1            version = 1
 //   words 2–5         ngram, bands, rows, seed (the MinHashConfig)
 //   words 6–7         shard index I, shard count N
+//   word 8            flags: bit 0 = numbers normalized to "0" before shingling
 //   records[R]        each 3 + bands words: position | (1 << 63 when it has band keys),
 //                     exact[2] (the first 128 bits of SHA-256 of the NFC text, big-endian halves),
 //                     bandKeys[bands] (zeros when the document has fewer words than one shingle)
 //   trailer           magic "TMDEDEND", D = documents in the whole input, R = records
-// Size check on read: 8 × (8 + R × (3 + bands) + 3) bytes.
+// Size check on read: 8 × (9 + R × (3 + bands) + 3) bytes.
 
 import Foundation
 
@@ -71,7 +72,8 @@ public final class SignatureFileWriter {
         temporary = url.deletingLastPathComponent().appendingPathComponent("." + url.lastPathComponent + ".partial").path
         writer = try WordWriter(path: temporary)
         try writer.write(contentsOf: [SignatureFormat.magic, SignatureFormat.version, UInt64(config.ngram), UInt64(config.bands),
-                                      UInt64(config.rows), config.seed, UInt64(shard.index), UInt64(shard.count)])
+                                      UInt64(config.rows), config.seed, UInt64(shard.index), UInt64(shard.count),
+                                      config.normalizeNumbers ? 1 : 0])
     }
 
     public func append(_ s: DocumentSignature) throws {
@@ -116,7 +118,7 @@ public final class SignatureFileReader {
         guard let size = (attributes?[.size] as? NSNumber)?.int64Value else {
             throw DeduplicationError(path: path, "cannot read: no such file")
         }
-        guard size >= 8 * 11 else { throw DeduplicationError(path: path, "\(size) bytes is too short for a signature file (truncated?)") }
+        guard size >= 8 * 12 else { throw DeduplicationError(path: path, "\(size) bytes is too short for a signature file (truncated?)") }
         // The trailer first (it holds the counts the size check needs).
         let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
         try handle.seek(toOffset: UInt64(size - 24))
@@ -125,18 +127,19 @@ public final class SignatureFileReader {
         let t = stride(from: 0, to: tail.count, by: 8).map { o in tail[o ..< o + 8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) } }
         let reader = try WordReader(path: path)
         self.reader = reader
-        let header = try (0 ..< 8).map { _ in try reader.require("the header") }
+        let header = try (0 ..< 9).map { _ in try reader.require("the header") }
         guard header[0] == SignatureFormat.magic else { throw DeduplicationError(path: path, "not a tokenmill signature file (bad magic)") }
         guard header[1] == SignatureFormat.version else { throw DeduplicationError(path: path, "signature file version \(header[1]), this tokenmill reads version 1") }
         guard t.count == 3, t[0] == SignatureFormat.endMagic else {
             throw DeduplicationError(path: path, "no trailer: the file is truncated or its writer did not finish")
         }
-        let config = MinHashConfig(ngram: Int(header[2]), bands: Int(header[3]), rows: Int(header[4]), seed: header[5])
+        let config = MinHashConfig(ngram: Int(header[2]), bands: Int(header[3]), rows: Int(header[4]), seed: header[5],
+                                   normalizeNumbers: header[8] & 1 != 0)
         guard config.bands >= 1, config.bands <= 4096, header[7] >= 1, header[6] < header[7] else {
             throw DeduplicationError(path: path, "bad header: bands \(header[3]), shard \(header[6])/\(header[7])")
         }
         let records = Int(t[2])
-        let expected = 8 * (8 + Int64(records) * Int64(3 + config.bands) + 3)
+        let expected = 8 * (9 + Int64(records) * Int64(3 + config.bands) + 3)
         guard expected == size else {
             throw DeduplicationError(path: path, "size \(size) bytes, but \(records) records of \(config.bands) bands make \(expected) (truncated or corrupt)")
         }

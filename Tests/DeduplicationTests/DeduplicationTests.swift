@@ -133,7 +133,7 @@ func reader(_ path: String) -> CorpusReader { CorpusReader(inputs: [path], optio
     @Test func signatureFileRoundTripsAndRejectsDamage() throws {
         let dir = try makeTemporaryDirectory("dedup-sig")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let config = MinHashConfig(ngram: 3, bands: 4, rows: 2, seed: 9)
+        let config = MinHashConfig(ngram: 3, bands: 4, rows: 2, seed: 9, normalizeNumbers: false)
         let path = dir.appendingPathComponent("s.bin").path
         let w = try SignatureFileWriter(path: path, config: config, shard: SignatureShard(index: 1, count: 2))
         let sigs = [DocumentSignature(position: 1, exact0: 5, exact1: 6, bandKeys: [1, 2, 3, 4]),
@@ -228,6 +228,27 @@ struct PlantedCorpus {
         let keptLines = corpus.lines.enumerated().filter { corpus.expected[$0.offset] == nil }.map(\.element)
         #expect(kept == Data(keptLines.joined().utf8))
         #expect(removedText.split(separator: "\n").first == "{\"position\":1,\"cluster\":0,\"survivor\":0,\"match\":\"exact\"}")
+    }
+
+    /// Templated problems that differ only in their numbers: near duplicates once numbers are "0", apart
+    /// with `normalizeNumbers` off.
+    @Test(arguments: [true, false])
+    func numbersDecideTemplatedProblems(normalize: Bool) throws {
+        let dir = try makeTemporaryDirectory("dedup-numbers")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var rng = SplitMix64(seed: 11)
+        let lines = (0 ..< 6).map { i in
+            let n = (0 ..< 40).map { _ in String(rng.next() % 100_000) }
+            return jsonLine("Let x be \(n[0]). Solve \(n[1])*y + \(n[2]) = \(n[3]) for y. " + (4 ..< 40).map { "Then add \(n[$0]) to it." }.joined(separator: " "), id: i)
+        }
+        let input = dir.appendingPathComponent("in.jsonl").path
+        try Data(lines.joined().utf8).write(to: URL(fileURLWithPath: input))
+        var options = CleaningOptions()
+        options.minhash.normalizeNumbers = normalize
+        let report = try cleanCorpus(open: { reader(input) }, openTest: reader, output: nil, removedOutput: nil, contaminationOutput: nil,
+                                     workDirectory: dir.path, options: options, warn: { _ in })
+        #expect(report.dedup!.removed.map(\.position) == (normalize ? [1, 2, 3, 4, 5] : []), "seed 11")
+        #expect(report.dedup!.removed.allSatisfy { $0.kind == .near && $0.survivor == 0 })
     }
 
     @Test func shardedSignaturesGiveTheSameOutput() throws {

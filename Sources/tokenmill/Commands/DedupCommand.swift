@@ -13,7 +13,7 @@ struct DedupCommand: ParsableCommand {
 
         Exact duplicates share the first 128 bits of SHA-256 of their NFC text. Near duplicates share an \
         LSH band of their MinHash signature over word 5-grams (text lowercased, diacritics, punctuation \
-        and number values dropped, as datatrove): 14 bands of 8 hashes catch pairs of Jaccard similarity \
+        and number values dropped, as datatrove; --keep-numbers keeps the values): 14 bands of 8 hashes catch pairs of Jaccard similarity \
         s with probability 1-(1-s^8)^14 (0.5: 5%, 0.7: 56%, 0.8: 92%, 0.9: 99.96%). Matches join \
         clusters (union-find); each cluster keeps its first document in input order. --removed lists \
         every removed document as a JSON line: its input position (0-based), cluster and the survivor's \
@@ -47,6 +47,9 @@ struct DedupCommand: ParsableCommand {
     @Option(help: "The seed of the MinHash functions (sharded runs must use the same).")
     var seed: UInt64 = MinHashConfig().seed
 
+    @Flag(name: .customLong("keep-numbers"), help: "Keep number values in shingles (by default every number becomes 0, as datatrove; then templated problems that differ only in their numbers are near duplicates).")
+    var keepNumbers = false
+
     @Flag(name: .customLong("exact-only"), help: "Remove exact duplicates only (no MinHash bands are compared).")
     var exactOnly = false
 
@@ -75,7 +78,7 @@ struct DedupCommand: ParsableCommand {
 
     var options: CleaningOptions {
         var o = CleaningOptions()
-        o.minhash = MinHashConfig(ngram: ngram, bands: bands, rows: rows, seed: seed)
+        o.minhash = MinHashConfig(ngram: ngram, bands: bands, rows: rows, seed: seed, normalizeNumbers: !keepNumbers)
         o.nearDuplicates = !exactOnly
         o.sortMemoryBytes = sortMemory << 20
         o.threads = progressOptions.workerThreads
