@@ -23,8 +23,8 @@ struct DecontaminateCommand: ParsableCommand {
         positions of the training documents that hit it. Test documents shorter than --ngram words cannot \
         be hit and are counted. Memory: the test side's n-grams in an open-addressing table of 8-byte \
         hashes, sized to the next power of two at or above 4/3 x the test n-gram count (10.7 to 21.3 bytes \
-        per test n-gram: 4 MB for the bundled test split's 208,000; a Pile-test-sized set of 2.5e8 \
-        13-grams takes 4.3 GB), plus one entry per shared n-gram and contaminated training document, plus \
+        per test n-gram: 2.1 MB for the bundled test split; 2.5e8 test 13-grams, about what the \
+        Pile test split's "over 1 GiB" of text holds, take 4.3 GB), plus one entry per shared n-gram and contaminated training document, plus \
         2 x threads batches of 1 MiB of training input.
         """
     )
