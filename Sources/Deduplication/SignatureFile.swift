@@ -15,6 +15,7 @@
 //   trailer           magic "TMDEDEND", D = documents in the whole input, R = records
 // Size check on read: 8 × (9 + R × (3 + bands) + 3) bytes.
 
+import CorpusIO
 import Foundation
 
 /// Which part of the input a run signs.
@@ -71,6 +72,8 @@ public final class SignatureFileWriter {
         let url = URL(fileURLWithPath: path)
         temporary = url.deletingLastPathComponent().appendingPathComponent("." + url.lastPathComponent + ".partial").path
         writer = try WordWriter(path: temporary)
+        // An interrupt removes the partial file (removeItem, which the registry calls, removes files too).
+        TemporaryFiles.registerDirectory(temporary)
         try writer.write(contentsOf: [SignatureFormat.magic, SignatureFormat.version, UInt64(config.ngram), UInt64(config.bands),
                                       UInt64(config.rows), config.seed, UInt64(shard.index), UInt64(shard.count),
                                       config.normalizeNumbers ? 1 : 0])
@@ -92,10 +95,11 @@ public final class SignatureFileWriter {
         if rename(temporary, path) != 0 {
             throw DeduplicationError(path: path, "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
         }
+        TemporaryFiles.unregisterDirectory(temporary)
     }
 
     /// Removes the temporary file (after a failure).
-    public func abandon() { unlink(temporary) }
+    public func abandon() { unlink(temporary); TemporaryFiles.unregisterDirectory(temporary) }
 }
 
 /// A signature file's header and trailer.
