@@ -54,6 +54,8 @@ import TokenMillTestSupport
         #expect(try runTokenmill(["dedup", "--shard", "0/2", corpus]).status == 64)
         #expect(try runTokenmill(["dedup", "--bands", "0", corpus]).status == 64)
         #expect(try runTokenmill(["decontaminate", corpus]).status == 64)
+        let stdin = try runTokenmill(["dedup"], stdin: Data("{\"text\":\"a\"}\n".utf8))
+        #expect(stdin.status == 64 && stdin.stderr.contains("dedup reads its input twice"))
         // Help text is wrapped: compare with the line breaks turned into spaces.
         func help(_ command: String) throws -> String {
             try runTokenmill([command, "--help"]).stdoutString.split(whereSeparator: \.isWhitespace).joined(separator: " ")

@@ -41,7 +41,7 @@ struct DecontaminateCommand: ParsableCommand {
     @Option(help: "Write one JSON line per test document hit (file, position, training positions) to this file.")
     var report: String?
 
-    @Option(help: "remove contaminated training documents from the output, or flag them (report only, output unchanged).")
+    @Option(help: "What to do with contaminated training documents: remove them from the output, or flag them (report only, output unchanged).")
     var action: ContaminationAction = .remove
 
     @Option(help: "Words per n-gram.")

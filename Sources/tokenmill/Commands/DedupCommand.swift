@@ -74,6 +74,9 @@ struct DedupCommand: ParsableCommand {
         if shard != nil && signatures == nil { throw ValidationError("--shard needs --signatures DIR.") }
         if shard == nil && signatures != nil { throw ValidationError("--signatures goes with --shard; to cluster shards use --from-signatures.") }
         if shard != nil && fromSignatures != nil { throw ValidationError("--shard signs and --from-signatures clusters: give one.") }
+        if shard == nil && (input.inputs.isEmpty || input.inputs.contains("-")) {
+            throw ValidationError("dedup reads its input twice (sign, then filter): give files, not stdin.")
+        }
     }
 
     var options: CleaningOptions {
