@@ -73,10 +73,13 @@ public struct CleaningReport: Sendable {
 ///   - contaminationOutput: JSON lines, one per test document hit (`ContaminatedTestDocument.jsonLine`).
 ///   - workDirectory: an existing scratch directory for signatures and sort runs.
 ///   - openTest: opens a reader over one test file.
+///   - onKept: receives each kept document and its input position, in input order, on the calling
+///     thread (a pipeline can feed its next stage from here instead of, or besides, `output`).
 public func cleanCorpus(open: () throws -> CorpusReader, openTest: (String) throws -> CorpusReader,
                         output: String?, removedOutput: String?, contaminationOutput: String?,
                         signatures: [String]? = nil, workDirectory: String, options: CleaningOptions,
-                        warn: @escaping (String) -> Void, progress: @escaping (String, Int, Int64) -> Void = { _, _, _ in }) throws -> CleaningReport {
+                        warn: @escaping (String) -> Void, progress: @escaping (String, Int, Int64) -> Void = { _, _, _ in },
+                        onKept: ((Document, Int) throws -> Void)? = nil) throws -> CleaningReport {
     var report = CleaningReport()
     // 1. Dedup: sign (unless given) and cluster.
     var filter = DedupFilter(removedPositions: [])
@@ -131,6 +134,7 @@ public func cleanCorpus(open: () throws -> CorpusReader, openTest: (String) thro
                     continue
                 }
                 report.kept += 1
+                try onKept?(doc, position)
                 if let record = doc.record { bytes.append(contentsOf: record); bytes.append(0x0A) } else { doc.appendJSONLine(to: &bytes, textPath: textPath) }
             }
             try out?.write(bytes)

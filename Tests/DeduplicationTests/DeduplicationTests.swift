@@ -245,9 +245,14 @@ struct PlantedCorpus {
         try Data(lines.joined().utf8).write(to: URL(fileURLWithPath: input))
         var options = CleaningOptions()
         options.minhash.normalizeNumbers = normalize
+        var kept: [Int] = []
         let report = try cleanCorpus(open: { reader(input) }, openTest: reader, output: nil, removedOutput: nil, contaminationOutput: nil,
-                                     workDirectory: dir.path, options: options, warn: { _ in })
+                                     workDirectory: dir.path, options: options, warn: { _ in }, onKept: { doc, position in
+                                         #expect(doc.record.map { String(decoding: $0, as: UTF8.self) + "\n" } == lines[position])
+                                         kept.append(position)
+                                     })
         #expect(report.dedup!.removed.map(\.position) == (normalize ? [1, 2, 3, 4, 5] : []), "seed 11")
+        #expect(kept == (normalize ? [0] : Array(0 ..< 6)))
         #expect(report.dedup!.removed.allSatisfy { $0.kind == .near && $0.survivor == 0 })
     }
 
