@@ -109,8 +109,15 @@ struct DedupCommand: ParsableCommand {
                 if names.isEmpty { throw RuntimeFailure(description: "\(fromSignatures): no signatures-I-of-N.bin files (write them with dedup --shard I/N --signatures \(fromSignatures))") }
                 files = names.map { "\(fromSignatures)/\($0)" }
             }
+            // The input is read twice (sign, then filter) when signing here: its warnings are printed once, on the last pass.
+            var passes = files == nil ? 2 : 1
+            let openInput = { () throws -> CorpusReader in
+                passes -= 1
+                return CorpusReader(inputs: try expandInputs(input.inputs), options: input.readOptions,
+                                    warn: passes == 0 ? { printError($0) } : { _ in })
+            }
             let report = try withWorkDirectory(workDir, prefix: "dedup") { work in
-                try cleanCorpus(open: { try input.makeReader() }, openTest: { _ in try input.makeReader() },
+                try cleanCorpus(open: openInput, openTest: { _ in try input.makeReader() },
                                 output: output, removedOutput: removed, contaminationOutput: nil, signatures: files,
                                 workDirectory: work, options: options, warn: { printError($0) },
                                 progress: { _, docs, bytes in progress.update(documents: docs, bytes: bytes) })
