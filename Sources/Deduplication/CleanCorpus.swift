@@ -1,4 +1,4 @@
-// One pass plan for cleaning a training corpus: dedup (sign, cluster) then a final pass that drops
+// Cleaning a training corpus: dedup (sign, cluster), then one final pass that drops
 // duplicates, checks each kept document against the test sets' n-grams, and writes what stays.
 // This is what `tokenmill dedup`, `tokenmill decontaminate` and a pipeline stage call.
 // Policy: positions everywhere are input positions of the training stream (0-based); decontamination

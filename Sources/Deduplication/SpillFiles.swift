@@ -64,7 +64,7 @@ final class WordWriter {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    /// Flushes and fsyncs nothing (spill files are scratch); closes by deinit.
+    /// Writes what is buffered (no fsync: spill files are scratch); the file closes with the writer.
     func finish() throws { try flush() }
 }
 

@@ -183,7 +183,6 @@ struct PlantedCorpus {
             order.append((edited.joined(separator: " "), base, .near))
             order.append((rewritten.joined(separator: " "), nil, nil))
         }
-        // Interleave bases so survivors are not simply neighbours: reverse blocks' order.
         for (i, (text, base, kind)) in order.enumerated() {
             lines.append(jsonLine(text, id: i))
             if let base, let kind { expected[i] = (base, kind) }
