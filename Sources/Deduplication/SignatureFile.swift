@@ -91,7 +91,7 @@ public final class SignatureFileWriter {
     /// Writes the trailer and renames the file into place.
     public func commit(documents: Int) throws {
         try writer.write(contentsOf: [SignatureFormat.endMagic, UInt64(documents), UInt64(records)])
-        try writer.finish()
+        try writer.finishDurably()
         if rename(temporary, path) != 0 {
             throw DeduplicationError(path: path, "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
         }

@@ -66,6 +66,12 @@ final class WordWriter {
 
     /// Writes what is buffered (no fsync: spill files are scratch); the file closes with the writer.
     func finish() throws { try flush() }
+
+    /// Writes what is buffered and waits until it is on disk (for files that outlive the run).
+    func finishDurably() throws {
+        try flush()
+        if fsync(fd) != 0 { throw DeduplicationError(path: path, "fsync failed: \(String(cString: strerror(errno)))") }
+    }
 }
 
 /// Reads UInt64 words from a file through a buffer.
