@@ -25,6 +25,9 @@ public struct CleaningOptions: Sendable {
     public var decontamination = DecontaminationConfig()
     /// Remove contaminated training documents (true) or only report them (false).
     public var removeContaminated = true
+    /// Ignore a test n-gram that more than this many training documents contain (shared boilerplate),
+    /// at the cost of one more pass over the training input; nil ignores none.
+    public var maxTrainingDocumentsPerNGram: Int? = nil
     public var threads = 1
     public init() {}
 }
@@ -47,6 +50,9 @@ public struct CleaningReport: Sendable {
     public var contaminatedTraining = 0
     public var contaminatedRemoved = 0
     public var contaminatedTests: [ContaminatedTestDocument] = []
+    /// Test n-grams ignored as too common in the training data (`maxTrainingDocumentsPerNGram`).
+    public var ignoredNGrams = 0
+    public var maxTrainingDocumentsPerNGram: Int?
     public var skipped: [CorpusErrorKind: Int] = [:]
 
     /// A JSON-ready record of what ran and against what (for a run's data.json).
@@ -59,13 +65,15 @@ public struct CleaningReport: Sendable {
         r["decontamination"] = testFiles.isEmpty ? ["ran": false] as [String: Any] : [
             "ran": true, "against": zip(testFiles, testFileHashes).map { ["path": $0, "sha256": $1] }, "ngram": ngram, "test_documents": testDocuments,
             "test_documents_hit": contaminatedTests.count, "training_documents_contaminated": contaminatedTraining,
-            "training_documents_removed": contaminatedRemoved,
+            "training_documents_removed": contaminatedRemoved, "ignored_ngrams": ignoredNGrams,
+            "max_training_documents_per_ngram": maxTrainingDocumentsPerNGram.map { $0 as Any } ?? NSNull(),
         ] as [String: Any]
         return r
     }
 }
 
-/// Cleans the documents `open()` reads (called once per pass: two passes with dedup, one without).
+/// Cleans the documents `open()` reads (called once per pass: one, plus one with dedup, plus one with
+/// `maxTrainingDocumentsPerNGram`).
 /// - Parameters:
 ///   - signatures: signature files written by earlier `--shard` runs over the same input (nil: sign here).
 ///   - output: the kept documents (.jsonl or .jsonl.zst; nil writes nothing, "-" is stdout).
@@ -113,12 +121,26 @@ public func cleanCorpus(open: () throws -> CorpusReader, openTest: (String) thro
     // 2. The test side.
     let decontaminator = options.testFiles.isEmpty ? nil
         : try Decontaminator(testFiles: options.testFiles, config: options.decontamination, open: openTest)
+    let shared = decontaminator.map { SharedDecontaminator($0) }
+    let words = PerThreadPool { try WordHasher(normalizeNumbers: false) }
+    // 2b. With a limit: count the training documents holding each shared n-gram; ignore the common ones.
+    if let limit = options.maxTrainingDocumentsPerNGram, let shared {
+        var documentsPerNGram: [UInt64: Int] = [:]
+        let counting = PositionedDocuments(reader: try open(), warn: { _ in })
+        try orderedParallelMap(threads: options.threads, next: { try counting.next() }, transform: { batch -> [[UInt64]] in
+            try words.with { w in try batch.documents.map { try shared.value.sharedNGrams(in: $0.text, words: w) } }
+        }, consume: { grams in
+            for doc in grams { for g in doc { documentsPerNGram[g, default: 0] += 1 } }
+            progress("count", counting.documents, counting.bytes)
+        })
+        shared.value.ignore(Set(documentsPerNGram.filter { $0.value > limit }.keys))
+        report.maxTrainingDocumentsPerNGram = limit
+        report.ignoredNGrams = shared.value.ignored.count
+    }
     // 3. The final pass: drop duplicates, check and drop contaminated documents, write the rest.
     let documents = PositionedDocuments(reader: try open(), warn: warn)
     let textPath = documents.options.textPath
     let out = try output.map { try OutputFile(path: $0) }
-    let shared = decontaminator.map { SharedDecontaminator($0) }
-    let words = PerThreadPool { try WordHasher(normalizeNumbers: false) }
     do {
         try orderedParallelMap(threads: options.threads, next: { try documents.next() }, transform: { batch -> (PositionedBatch, [[UInt64]]) in
             guard let shared else { return (batch, []) }

@@ -4,9 +4,10 @@
 // punctuation splits words) but numbers are kept as written; an n-gram is n consecutive words, and a
 // shared n-gram is a shared 64-bit n-gram hash (two different n-grams collide with probability 2^-64).
 // A test document shorter than n words has no n-gram and cannot be hit (counted as `shortTestDocuments`).
-// Phases: 1. count the test n-grams (to size the table), 2. insert them, 3. the caller streams training
-// documents through `hits(in:)`, 4. `attribute` re-reads the test documents to say which were hit by
-// which training documents.
+// Phases: 1. count the test n-grams (to size the table), 2. insert them, (2b. optionally, `ignore` the
+// n-grams that too many training documents hold: boilerplate), 3. the caller streams training documents
+// through `sharedNGrams(in:words:)` and `record`, 4. `attribute` re-reads the test documents to say
+// which were hit by which training documents.
 // Memory: `NGramSet.bytes(forNGrams:)`: 8 bytes a slot, the next power of two at or above 4/3 × the
 // test n-grams (so 10.7–21.3 bytes per test n-gram), plus, for the hits, one entry per distinct shared
 // n-gram and one per contaminated training document.
@@ -131,11 +132,19 @@ public final class Decontaminator {
         shortTestDocuments = short
     }
 
-    /// Phase 3, pure part: the distinct test n-grams in `text` (thread-safe with a WordHasher per thread).
+    /// Shared n-grams that no longer count (see `ignore`).
+    public private(set) var ignored: Set<UInt64> = []
+
+    /// From now on, `sharedNGrams` leaves out `grams` (test n-grams too common in the training data to
+    /// mean contamination: license headers, manual colophons). Call before training documents are checked.
+    public func ignore(_ grams: Set<UInt64>) { ignored = grams }
+
+    /// Phase 3, pure part: the distinct test n-grams in `text`, less the ignored ones (thread-safe with a
+    /// WordHasher per thread).
     public func sharedNGrams(in text: String, words: WordHasher) throws -> [UInt64] {
         let grams = ngramHashes(try words.words(text), n: config.ngram)
         var found: [UInt64] = []
-        for g in grams where set.contains(g) && !found.contains(g) { found.append(g) }
+        for g in grams where set.contains(g) && !found.contains(g) && !ignored.contains(g) { found.append(g) }
         return found
     }
 

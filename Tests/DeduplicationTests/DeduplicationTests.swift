@@ -280,6 +280,33 @@ struct PlantedCorpus {
 }
 
 @Suite struct DecontaminationTests {
+    /// One test document; 15 training documents share its first 13 words (boilerplate), one its words
+    /// 50–62. With at most 10 training documents per n-gram, only the one counts.
+    @Test(arguments: [nil, 10] as [Int?])
+    func commonNGramsCanBeIgnored(limit: Int?) throws {
+        var maker = TextMaker(seed: 21, vocabularySize: 50_000)
+        let dir = try makeTemporaryDirectory("decontaminate-common")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let test = maker.words(100)
+        let testPath = dir.appendingPathComponent("test.jsonl").path
+        try Data(jsonLine(test.joined(separator: " "), id: 0).utf8).write(to: URL(fileURLWithPath: testPath))
+        let training = (0 ..< 20).map { i -> String in
+            let window = i < 15 ? Array(test[0 ..< 13]) : i == 15 ? Array(test[50 ..< 63]) : []
+            return jsonLine((maker.words(40) + window + maker.words(40)).joined(separator: " "), id: i)
+        }
+        let trainPath = dir.appendingPathComponent("train.jsonl").path
+        try Data(training.joined().utf8).write(to: URL(fileURLWithPath: trainPath))
+        var options = CleaningOptions()
+        options.dedup = false
+        options.testFiles = [testPath]
+        options.maxTrainingDocumentsPerNGram = limit
+        let report = try cleanCorpus(open: { reader(trainPath) }, openTest: reader, output: nil, removedOutput: nil,
+                                     contaminationOutput: nil, workDirectory: dir.path, options: options, warn: { _ in })
+        #expect(report.contaminatedTests.map(\.trainingPositions) == [limit == nil ? Array(0 ... 15) : [15]], "seed 21")
+        #expect(report.ignoredNGrams == (limit == nil ? 0 : 1))
+        #expect(report.kept == (limit == nil ? 4 : 19))
+    }
+
     @Test func ngramSetAgreesWithSet() {
         var rng = SplitMix64(seed: 3)
         var s = NGramSet(capacity: 3000)

@@ -47,9 +47,13 @@ struct DecontaminateCommand: ParsableCommand {
     @Option(help: "Words per n-gram.")
     var ngram: Int = DecontaminationConfig().ngram
 
+    @Option(name: .customLong("max-ngram-documents"), help: "Ignore a test n-gram that more than this many training documents contain (shared boilerplate such as license headers; costs one more pass over the training input); by default none is ignored.")
+    var maxNgramDocuments: Int?
+
     func validate() throws {
         if against.isEmpty { throw ValidationError("give at least one --against TEST file.") }
         if ngram < 1 { throw ValidationError("--ngram must be at least 1.") }
+        if let m = maxNgramDocuments, m < 1 { throw ValidationError("--max-ngram-documents must be at least 1.") }
     }
 
     func run() throws {
@@ -60,6 +64,7 @@ struct DecontaminateCommand: ParsableCommand {
             options.testFiles = try expandInputs(against)
             options.decontamination = DecontaminationConfig(ngram: ngram)
             options.removeContaminated = action == .remove
+            options.maxTrainingDocumentsPerNGram = maxNgramDocuments
             options.threads = progressOptions.workerThreads
             let testOptions = input.readOptions
             let r = try cleanCorpus(open: { try input.makeReader() },
@@ -69,7 +74,7 @@ struct DecontaminateCommand: ParsableCommand {
                                     progress: { _, docs, bytes in progress.update(documents: docs, bytes: bytes) })
             progress.finish()
             let verb = action == .remove ? "removed" : "flagged"
-            printError("decontaminate: \(formatCount(r.documents)) training documents (\(formatBytes(r.bytes))), \(formatCount(r.contaminatedTraining)) contaminated (\(verb)), \(formatCount(r.kept)) written; \(formatCount(r.contaminatedTests.count)) of \(formatCount(r.testDocuments)) test documents hit (\(formatCount(r.shortTestDocuments)) shorter than \(ngram) words); \(r.ngram)-gram table \(formatBytes(Int64(r.testNGramTableBytes)))" + skippedSuffix(r.skipped) + String(format: "; %.2f s", progress.elapsed))
+            printError("decontaminate: \(formatCount(r.documents)) training documents (\(formatBytes(r.bytes))), \(formatCount(r.contaminatedTraining)) contaminated (\(verb)), \(formatCount(r.kept)) written; \(formatCount(r.contaminatedTests.count)) of \(formatCount(r.testDocuments)) test documents hit (\(formatCount(r.shortTestDocuments)) shorter than \(ngram) words); \(r.ngram)-gram table \(formatBytes(Int64(r.testNGramTableBytes)))" + (maxNgramDocuments.map { "; \(formatCount(r.ignoredNGrams)) n-grams in more than \($0) training documents ignored" } ?? "") + skippedSuffix(r.skipped) + String(format: "; %.2f s", progress.elapsed))
         }
     }
 }
