@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .library(name: "CorpusIO", targets: ["CorpusIO"]),
         .library(name: "Normalization", targets: ["Normalization"]),
+        .library(name: "Deduplication", targets: ["Deduplication"]),
         .library(name: "Tokenization", targets: ["Tokenization"]),
         .library(name: "FillInTheMiddle", targets: ["FillInTheMiddle"]),
         .library(name: "Packing", targets: ["Packing"]),
@@ -33,6 +34,8 @@ let package = Package(
         // MARK: Corpus → normalized text
         .target(name: "CorpusIO", dependencies: ["CZstd", "CZlib", "CCrypto"]),
         .target(name: "Normalization", dependencies: ["CorpusIO", "CICU"]),
+        // Exact and MinHash near-duplicate removal, n-gram decontamination against test sets.
+        .target(name: "Deduplication", dependencies: ["CorpusIO", "Normalization"]),
 
         // MARK: Text → tokens → training sequences
         .target(name: "Tokenization", dependencies: ["CorpusIO", "Normalization", "CICU"]),
@@ -47,7 +50,7 @@ let package = Package(
 
         // MARK: The command line
         .executableTarget(name: "tokenmill", dependencies: [
-            "CorpusIO", "Normalization", "Tokenization", "FillInTheMiddle", "Packing", "Pipeline", "Training", "Evaluation",
+            "CorpusIO", "Normalization", "Deduplication", "Tokenization", "FillInTheMiddle", "Packing", "Pipeline", "Training", "Evaluation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -55,6 +58,7 @@ let package = Package(
         .target(name: "TokenMillTestSupport", dependencies: ["CorpusIO", "CZstd", "CZlib"], path: "Sources/TokenMillTestSupport"),
         .testTarget(name: "CorpusIOTests", dependencies: ["CorpusIO", "CZstd", "CZlib", "TokenMillTestSupport"]),
         .testTarget(name: "NormalizationTests", dependencies: ["Normalization", "TokenMillTestSupport"]),
+        .testTarget(name: "DeduplicationTests", dependencies: ["Deduplication", "CorpusIO", "TokenMillTestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TokenMillTestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "CKernels", "Packing", "TokenMillTestSupport"]),
         .testTarget(name: "FillInTheMiddleTests", dependencies: ["FillInTheMiddle", "CorpusIO"]),

@@ -10,6 +10,8 @@ struct TokenMill: ParsableCommand {
         subcommands: [
             NormalizeCommand.self,
             StatsCommand.self,
+            DedupCommand.self,
+            DecontaminateCommand.self,
             TrainTokenizerCommand.self,
             EncodeCommand.self,
             DecodeCommand.self,

@@ -1,0 +1,165 @@
+// Per-document dedup signatures: what `tokenmill dedup --shard I/N` writes and the clustering step reads.
+// Policy: one file per shard, written to a hidden temporary name and renamed when complete; a shard signs
+// the documents whose input position p has p mod N = I, so N files cover every document exactly once.
+// Cost: 8 × (3 + bands) bytes a document (136 bytes with the defaults).
+//
+// Format (every field a little-endian UInt64 word):
+//   word 0            magic "TMDEDUP1" (the ASCII bytes in file order)
+//   word 1            version = 1
+//   words 2–5         ngram, bands, rows, seed (the MinHashConfig)
+//   words 6–7         shard index I, shard count N
+//   word 8            flags: bit 0 = numbers normalized to "0" before shingling
+//   records[R]        each 3 + bands words: position | (1 << 63 when it has band keys),
+//                     exact[2] (the first 128 bits of SHA-256 of the NFC text, big-endian halves),
+//                     bandKeys[bands] (zeros when the document has fewer words than one shingle)
+//   trailer           magic "TMDEDEND", D = documents in the whole input, R = records
+// Size check on read: 8 × (9 + R × (3 + bands) + 3) bytes.
+
+import CorpusIO
+import Foundation
+
+/// Which part of the input a run signs.
+public struct SignatureShard: Sendable, Equatable, CustomStringConvertible {
+    public var index: Int
+    public var count: Int
+    public init(index: Int, count: Int) {
+        precondition(count >= 1 && index >= 0 && index < count, "shard \(index)/\(count) out of range")
+        self.index = index; self.count = count
+    }
+    public static let whole = SignatureShard(index: 0, count: 1)
+    public func contains(position: Int) -> Bool { position % count == index }
+    public var description: String { "\(index)/\(count)" }
+    /// The file a shard's signatures go to inside a signatures directory.
+    public var fileName: String { "signatures-\(index)-of-\(count).bin" }
+}
+
+/// One document's signature.
+public struct DocumentSignature: Sendable, Equatable {
+    public var position: UInt64
+    public var exact0: UInt64
+    public var exact1: UInt64
+    /// One key per band; empty when the document has fewer words than a shingle.
+    public var bandKeys: [UInt64]
+    public init(position: UInt64, exact0: UInt64, exact1: UInt64, bandKeys: [UInt64]) {
+        self.position = position; self.exact0 = exact0; self.exact1 = exact1; self.bandKeys = bandKeys
+    }
+}
+
+private func magicWord(_ s: String) -> UInt64 {
+    let bytes = Array(s.utf8)
+    precondition(bytes.count == 8)
+    return bytes.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+}
+
+enum SignatureFormat {
+    static let magic = magicWord("TMDEDUP1")
+    static let endMagic = magicWord("TMDEDEND")
+    static let version: UInt64 = 1
+    static let hasBandsFlag: UInt64 = 1 << 63
+}
+
+/// Writes one shard's signature file.
+public final class SignatureFileWriter {
+    public let path: String
+    private let temporary: String
+    private let writer: WordWriter
+    private let config: MinHashConfig
+    public private(set) var records = 0
+
+    public init(path: String, config: MinHashConfig, shard: SignatureShard) throws {
+        self.path = path
+        self.config = config
+        let url = URL(fileURLWithPath: path)
+        temporary = url.deletingLastPathComponent().appendingPathComponent("." + url.lastPathComponent + ".partial").path
+        writer = try WordWriter(path: temporary)
+        // An interrupt removes the partial file (removeItem, which the registry calls, removes files too).
+        TemporaryFiles.registerDirectory(temporary)
+        try writer.write(contentsOf: [SignatureFormat.magic, SignatureFormat.version, UInt64(config.ngram), UInt64(config.bands),
+                                      UInt64(config.rows), config.seed, UInt64(shard.index), UInt64(shard.count),
+                                      config.normalizeNumbers ? 1 : 0])
+    }
+
+    public func append(_ s: DocumentSignature) throws {
+        precondition(s.bandKeys.isEmpty || s.bandKeys.count == config.bands, "band keys do not match the config")
+        try writer.write(s.position | (s.bandKeys.isEmpty ? 0 : SignatureFormat.hasBandsFlag))
+        try writer.write(s.exact0)
+        try writer.write(s.exact1)
+        if s.bandKeys.isEmpty { for _ in 0 ..< config.bands { try writer.write(0) } } else { try writer.write(contentsOf: s.bandKeys) }
+        records += 1
+    }
+
+    /// Writes the trailer and renames the file into place.
+    public func commit(documents: Int) throws {
+        try writer.write(contentsOf: [SignatureFormat.endMagic, UInt64(documents), UInt64(records)])
+        try writer.finishDurably()
+        if rename(temporary, path) != 0 {
+            throw DeduplicationError(path: path, "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
+        }
+        TemporaryFiles.unregisterDirectory(temporary)
+    }
+
+    /// Removes the temporary file (after a failure).
+    public func abandon() { unlink(temporary); TemporaryFiles.unregisterDirectory(temporary) }
+}
+
+/// A signature file's header and trailer.
+public struct SignatureFileInfo: Sendable, Equatable {
+    public var config: MinHashConfig
+    public var shard: SignatureShard
+    public var documents: Int
+    public var records: Int
+}
+
+/// Reads a signature file: checks its magic, version and size, then streams its records.
+public final class SignatureFileReader {
+    public let path: String
+    public let info: SignatureFileInfo
+    private let reader: WordReader
+
+    public init(path: String) throws {
+        self.path = path
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        guard let size = (attributes?[.size] as? NSNumber)?.int64Value else {
+            throw DeduplicationError(path: path, "cannot read: no such file")
+        }
+        guard size >= 8 * 12 else { throw DeduplicationError(path: path, "\(size) bytes is too short for a signature file (truncated?)") }
+        // The trailer first (it holds the counts the size check needs).
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        try handle.seek(toOffset: UInt64(size - 24))
+        let tail = try handle.read(upToCount: 24) ?? Data()
+        try handle.close()
+        let t = stride(from: 0, to: tail.count, by: 8).map { o in tail[o ..< o + 8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) } }
+        let reader = try WordReader(path: path)
+        self.reader = reader
+        let header = try (0 ..< 9).map { _ in try reader.require("the header") }
+        guard header[0] == SignatureFormat.magic else { throw DeduplicationError(path: path, "not a tokenmill signature file (bad magic)") }
+        guard header[1] == SignatureFormat.version else { throw DeduplicationError(path: path, "signature file version \(header[1]), this tokenmill reads version 1") }
+        guard t.count == 3, t[0] == SignatureFormat.endMagic else {
+            throw DeduplicationError(path: path, "no trailer: the file is truncated or its writer did not finish")
+        }
+        let config = MinHashConfig(ngram: Int(header[2]), bands: Int(header[3]), rows: Int(header[4]), seed: header[5],
+                                   normalizeNumbers: header[8] & 1 != 0)
+        guard config.bands >= 1, config.bands <= 4096, header[7] >= 1, header[6] < header[7] else {
+            throw DeduplicationError(path: path, "bad header: bands \(header[3]), shard \(header[6])/\(header[7])")
+        }
+        let records = Int(t[2])
+        let expected = 8 * (9 + Int64(records) * Int64(3 + config.bands) + 3)
+        guard expected == size else {
+            throw DeduplicationError(path: path, "size \(size) bytes, but \(records) records of \(config.bands) bands make \(expected) (truncated or corrupt)")
+        }
+        info = SignatureFileInfo(config: config, shard: SignatureShard(index: Int(header[6]), count: Int(header[7])), documents: Int(t[1]), records: records)
+    }
+
+    /// Every record in file order.
+    public func forEach(_ body: (DocumentSignature) throws -> Void) throws {
+        let bands = info.config.bands
+        var keys = [UInt64](repeating: 0, count: bands)
+        for _ in 0 ..< info.records {
+            let head = try reader.require("a record")
+            let e0 = try reader.require("a record"), e1 = try reader.require("a record")
+            for b in 0 ..< bands { keys[b] = try reader.require("a record") }
+            let hasBands = head & SignatureFormat.hasBandsFlag != 0
+            try body(DocumentSignature(position: head & ~SignatureFormat.hasBandsFlag, exact0: e0, exact1: e1, bandKeys: hasBands ? keys : []))
+        }
+    }
+}
