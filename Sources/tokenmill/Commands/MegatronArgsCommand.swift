@@ -10,6 +10,7 @@ import ArgumentParser
 import CorpusIO
 import Foundation
 import Packing
+import Pipeline
 import Training
 
 struct MegatronArgsCommand: ParsableCommand {
@@ -127,7 +128,7 @@ struct MegatronArgsCommand: ParsableCommand {
             throw RuntimeFailure(description: e.field == path ? "\(path): \(e.message)" : "\(path): \(e)")
         }
         let record = try savedTrainingDataRecord(checkpoint: dir)
-        let data = (record?["data_resolved"] as? String) ?? (record?["data"] as? String)
+        let data = record?.dataResolved ?? record?.data
         return (config, path, data)
     }
 }
@@ -145,28 +146,26 @@ struct PackedDatasetInfo {
     init(prefix given: String) throws {
         let prefix = given.hasSuffix(".bin") || given.hasSuffix(".idx") ? String(given.dropLast(4)) : given
         self.prefix = prefix
-        guard let manifest = try readManifest(prefix) else {
+        guard let found = try DatasetManifest.read(prefix: prefix) else {
             throw RuntimeFailure(description: "\(prefix).json: missing (a packed dataset from `tokenmill pack` has one)")
         }
-        guard manifest["format"] as? String == "tokenmill-packed-megatron-dataset",
-              let options = manifest["options"] as? [String: Any], let L = options["seq_len"] as? Int else {
+        guard case .packed(let manifest) = found else {
             throw RuntimeFailure(description: "\(prefix).json: not a packed dataset manifest (run `tokenmill pack` on the tokenized data)")
         }
         let reader: IndexedDatasetReader
         do { reader = try IndexedDatasetReader(prefix: prefix) } catch let e as DatasetError { throw RuntimeFailure(description: e.description) }
-        rowLength = L
+        rowLength = manifest.options.sequenceLength
         rows = reader.documentCount
-        let tokenizer = manifest["tokenizer"] as? [String: Any]
-        tokenizerPath = tokenizer?["path"] as? String
-        vocabularySize = tokenizer?["vocabulary_size"] as? Int
+        tokenizerPath = manifest.tokenizer?.path
+        vocabularySize = manifest.tokenizer?.vocabularySize
         // The EOD: the inputs' tokenize manifests (given as pack saw them, or beside the pack), as `train` finds it.
-        let dir = (prefix as NSString).deletingLastPathComponent
-        let inputs = ((manifest["inputs"] as? [String]) ?? []).compactMap { i in
-            (try? readManifest(i)) ?? (try? readManifest(dir + "/" + (i as NSString).lastPathComponent)) ?? nil
+        let dir = (absolutePath(prefix) as NSString).deletingLastPathComponent
+        let inputs = manifest.inputs.compactMap { i in
+            ((try? DatasetManifest.read(prefix: i)) ?? (try? DatasetManifest.read(prefix: dir + "/" + (i as NSString).lastPathComponent)) ?? nil)?.tokenizedManifest
         }
-        let eods = Set(inputs.compactMap { ($0["options"] as? [String: Any])?["eod_id"] as? Int })
-        let tokens = Set(inputs.compactMap { ($0["options"] as? [String: Any])?["eod_token"] as? String })
-        eodID = eods.count == 1 ? eods.first : nil
+        let eods = Set(inputs.compactMap { $0.options.eod?.id })
+        let tokens = Set(inputs.compactMap { $0.options.eod?.token })
+        eodID = eods.count == 1 ? eods.first.map(Int.init) : nil
         eodToken = tokens.count == 1 ? tokens.first : nil
     }
 }

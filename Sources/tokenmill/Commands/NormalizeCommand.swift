@@ -3,6 +3,7 @@ import ArgumentParser
 import CorpusIO
 import Foundation
 import Normalization
+import Pipeline
 
 extension NormalizationForm: ExpressibleByArgument {}
 
