@@ -1,6 +1,7 @@
 // OUT/stamps/STAGE.json: what `tokenmill demo` records when a stage finishes, so a later run can reuse it
 // when the stage's key (inputs, options, tool version) and its outputs (path, size, mtime) are unchanged.
-// Written last, it marks the stage done. Foundation's pretty layout with sorted keys (ManifestCoding.swift).
+// Written last, it marks the stage done. Foundation's pretty layout with sorted keys, "/" escaped as "\/"
+// (ManifestCoding.swift).
 import Foundation
 
 public struct DemoStageStamp: Codable, Equatable, Sendable {
@@ -41,7 +42,7 @@ public struct DemoStageStamp: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey { case stage, key, keyText = "key_text", digest, seconds, summary, outputs }
 
     /// The stamp's bytes.
-    public var encoded: Data { prettyJSON(self) }
+    public var encoded: Data { prettyJSON(self, escapingSlashes: true) }
 
     /// The stamp at `path` (nil when there is none).
     public static func read(path: String) throws(ManifestError) -> DemoStageStamp? {

@@ -4,8 +4,9 @@
 // Policy: manifests are outputs, so their bytes never change between versions. Two layouts exist:
 //   - one line per top-level field, nested values inline with ", " and ": " (`ManifestLines`): the
 //     tokenize and pack manifests, written by hand since their first version;
-//   - Foundation's pretty printer with sorted keys (`JSONEncoder` with `.prettyPrinted, .sortedKeys,
-//     .withoutEscapingSlashes`): the normalized-corpus sidecar, the training-data record, demo stamps.
+//   - Foundation's pretty printer with sorted keys (`JSONEncoder` with `.prettyPrinted, .sortedKeys`):
+//     the normalized-corpus sidecar and the training-data record (with `.withoutEscapingSlashes`), demo
+//     stamps (slashes escaped).
 // Inline objects that Foundation wrote compactly (a manifest's "normalization", a pack's "tokenizer")
 // are still written by `JSONEncoder` with `.sortedKeys` (and so escape "/" as "\/", as they always did).
 import CorpusIO
@@ -123,10 +124,11 @@ public struct ManifestLines {
     public var text: String { "{\n" + lines.joined(separator: ",\n") + "\n}\n" }
 }
 
-/// `value` in Foundation's pretty layout with sorted keys and unescaped slashes, and a final newline.
-public func prettyJSON<T: Encodable>(_ value: T) -> Data {
+/// `value` in Foundation's pretty layout with sorted keys and a final newline; "/" is escaped as "\/"
+/// only with `escapingSlashes` (the demo's stamps always were).
+public func prettyJSON<T: Encodable>(_ value: T, escapingSlashes: Bool = false) -> Data {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.outputFormatting = escapingSlashes ? [.prettyPrinted, .sortedKeys] : [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     return try! encoder.encode(value) + Data("\n".utf8)
 }
 
