@@ -43,7 +43,7 @@ let package = Package(
 
         // MARK: Model and evaluation
         .target(name: "Training", dependencies: ["CBLAS", "CKernels", "Packing"]),
-        .target(name: "Evaluation", dependencies: ["CorpusIO", "Training", "Tokenization", "CZstd", "CLZMA"]),
+        .target(name: "Evaluation", dependencies: ["CorpusIO", "Training", "Tokenization", "Pipeline", "CZstd", "CLZMA"]),
 
         // MARK: The command line
         .executableTarget(name: "tokenmill", dependencies: [

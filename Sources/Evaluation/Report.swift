@@ -10,6 +10,7 @@
 // Memory: 24 bytes per scored document (for the bootstrap) and R doubles per subset.
 import CorpusIO
 import Foundation
+import Pipeline
 import Training
 
 /// The definition printed in `--help` and in the JSON.
@@ -145,20 +146,20 @@ public struct BPBSettings: Sendable {
 /// The report as one JSON object (keys in a fixed order; the demo report reads it).
 public func bpbReportJSON(settings s: BPBSettings, subsets: [SubsetReport], overall: SubsetReport) -> String {
     func row(_ r: SubsetReport) -> String {
-        var f = "{\"name\": \(jsonString(r.name)), \"documents\": \(r.documents), \"empty_documents\": \(r.emptyDocuments), "
+        var f = "{\"name\": \(encodeJSONString(r.name)), \"documents\": \(r.documents), \"empty_documents\": \(r.emptyDocuments), "
         f += "\"bytes\": \(r.bytes), \"tokens\": \(r.tokens), \"bytes_per_token\": \(jsonNumber(r.bytesPerToken)), "
         f += "\"nll_nats\": \(jsonNumber(r.nll)), \"bpb\": \(jsonNumber(r.bpb)), "
         f += "\"bpb_ci95\": [\(jsonNumber(r.ci95.0)), \(jsonNumber(r.ci95.1))], \"byte_perplexity\": \(jsonNumber(r.bytePerplexity))"
         if let b = r.baselines {
-            f += ", \"baselines\": {" + b.map { "\(jsonString($0.0)): \(jsonNumber($0.1))" }.joined(separator: ", ") + "}"
+            f += ", \"baselines\": {" + b.map { "\(encodeJSONString($0.0)): \(jsonNumber($0.1))" }.joined(separator: ", ") + "}"
         }
         return f + "}"
     }
     var out = "{\n"
-    out += "  \"definition\": \(jsonString(bitsPerByteDefinition)),\n"
-    out += "  \"model\": \(jsonString(s.model)),\n  \"tokenizer\": \(jsonString(s.tokenizer)),\n"
-    out += "  \"normalization\": \(jsonString(s.normalization)),\n"
-    if let source = s.normalizationSource { out += "  \"normalization_source\": \(jsonString(source)),\n" }
+    out += "  \"definition\": \(encodeJSONString(bitsPerByteDefinition)),\n"
+    out += "  \"model\": \(encodeJSONString(s.model)),\n  \"tokenizer\": \(encodeJSONString(s.tokenizer)),\n"
+    out += "  \"normalization\": \(encodeJSONString(s.normalization)),\n"
+    if let source = s.normalizationSource { out += "  \"normalization_source\": \(encodeJSONString(source)),\n" }
     out += "  \"context\": \(s.context),\n  \"stride\": \(s.stride),\n"
     out += "  \"score_eod\": \(s.scoreEOD),\n  \"bootstrap\": {\"resamples\": \(s.resamples), \"seed\": \(s.seed), \"strata\": \"subset\"},\n"
     out += "  \"subsets\": [\n" + subsets.map { "    " + row($0) }.joined(separator: ",\n") + (subsets.isEmpty ? "" : "\n") + "  ],\n"
@@ -166,13 +167,36 @@ public func bpbReportJSON(settings s: BPBSettings, subsets: [SubsetReport], over
     return out
 }
 
+/// The readable report: the settings, then one row per subset and the overall row; with `baselines`,
+/// the zstd -19 --long and xz -9e columns.
+public func bpbReportTable(settings s: BPBSettings, subsets: [SubsetReport], overall: SubsetReport, baselines: Bool) -> String {
+    // An option needs no explanation; the run's record is named.
+    func from(_ source: String?) -> String {
+        guard let source, !source.hasPrefix("--") else { return "" }
+        return source == "not recorded" ? " (not recorded)" : " (from \(source))"
+    }
+    var out = "model \(s.model), tokenizer \(s.tokenizer)\(from(s.tokenizerSource)), normalization \(s.normalization)\(from(s.normalizationSource)), context \(s.context), stride \(s.stride)"
+    out += s.scoreEOD ? ", end-of-text scored\n" : "\n"
+    out += "bits per byte (95% bootstrap interval over documents)\n"
+    var header = ["", "documents", "bytes", "tokens", "bytes/token", "BPB", "95% CI", "byte ppl"]
+    var widths = [max(8, (subsets.map(\.name.count) + [7]).max()!), 11, 11, 10, 13, 8, 17, 10]
+    if baselines { header += ["zstd-19 --long", "xz -9e"]; widths += [16, 8] }
+    func row(_ r: SubsetReport) -> [String] {
+        var cells = [r.name, formatCount(r.documents), formatCount(r.bytes), formatCount(r.tokens), String(format: "%.3f", r.bytesPerToken),
+                     r.documents > 0 ? String(format: "%.4f", r.bpb) : "-",
+                     r.ci95.0.isFinite ? String(format: "%.4f–%.4f", r.ci95.0, r.ci95.1) : "-",
+                     r.documents > 0 ? String(format: "%.3f", r.bytePerplexity) : "-"]
+        if baselines {
+            let b = Dictionary(uniqueKeysWithValues: r.baselines ?? [])
+            cells += [b["zstd -19 --long"].map { String(format: "%.4f", $0) } ?? "-", b["xz -9e"].map { String(format: "%.4f", $0) } ?? "-"]
+        }
+        if r.emptyDocuments > 0 { cells.append("  (\(r.emptyDocuments) empty)") }
+        return cells
+    }
+    let table = TextTable(columns: widths.enumerated().map { .init($0.offset == 0 ? .left : .right, width: $0.element, grows: false) }, separator: "")
+    let rows = [header] + subsets.map(row) + [row(overall)]
+    return out + table.render(rows, rulesAfter: [0, rows.count - 2]).joined(separator: "\n") + "\n"
+}
+
 /// A JSON number; NaN and infinities (no data) become null.
 func jsonNumber(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
-
-/// A JSON string literal, escaped by CorpusIO's `appendJSONString` (the one JSON string writer).
-public func jsonString(_ s: String) -> String {
-    var out: [UInt8] = []
-    var text = s
-    text.withUTF8 { appendJSONString(UnsafeRawBufferPointer($0), to: &out) }
-    return String(decoding: out, as: UTF8.self)
-}
