@@ -244,9 +244,7 @@ public struct TokenizeStage: Sendable {
                     sinceCheckpoint = 0
                     try writer.checkpoint()
                     state.batch = batch.index + 1
-                    let file = try OutputFile(path: resumePath, compress: false)
-                    try file.write(Array(try JSONEncoder().encode(state)))
-                    try file.commit()
+                    try writeFileAtomically(Array(try JSONEncoder().encode(state)), to: resumePath)
                 }
             })
             if dtype == .uint16 && writer.maxID >= 65_500 && options.dtype == nil {
