@@ -3,6 +3,7 @@ import ArgumentParser
 import CorpusIO
 import Deduplication
 import Foundation
+import Pipeline
 
 struct DedupCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
