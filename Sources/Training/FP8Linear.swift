@@ -28,6 +28,7 @@
 // post-attention norm) is recomputed in FP32 in backward from the residual stream, as the report
 // recomputes its RMSNorms. The GEMM scratch (quantized weight, gradient and re-quantized input) grows
 // on first use and is reused.
+import CKernels
 import Foundation
 import Synchronization
 
@@ -128,7 +129,7 @@ public func fp8Quantize(_ x: UnsafePointer<Float>, ld: Int, rows: Int, cols: Int
     let xp = SendablePointer(UnsafeMutablePointer(mutating: x)), op = SendablePointer(out)
     let cp = codes.map { SendablePointer($0) }, sp = scales.map { SendablePointer($0) }
     parallelFor(bands, work: tr * cols * 4) { range in
-        var st = FP8TensorStats()
+        var sums: (Double, Double, Double, Double) = (0, 0, 0, 0)
         withUnsafeTemporaryAllocation(of: Float.self, capacity: colTiles) { amaxBuffer in
             let amax = amaxBuffer.baseAddress!
             for band in range {
@@ -138,7 +139,7 @@ public func fp8Quantize(_ x: UnsafePointer<Float>, ld: Int, rows: Int, cols: Int
                 for r in r0..<r1 {
                     let row = xp.p + r * ld
                     if tc == 1 {
-                        for c in 0..<cols { amax[c] = max(amax[c], abs(row[c])) }
+                        tm_absmax_cols(amax, row, cols, -1)
                     } else {
                         for t in 0..<colTiles {
                             var m = amax[t]
@@ -147,31 +148,31 @@ public func fp8Quantize(_ x: UnsafePointer<Float>, ld: Int, rows: Int, cols: Int
                         }
                     }
                 }
-                // 2. Scales, then codes and dequantized values.
+                // 2. Scales, then codes and dequantized values (the C kernel, 8 lanes at a time).
                 for t in 0..<colTiles {
                     let s = amax[t] > 0 ? amax[t] / 448 : 1
                     amax[t] = s
                     sp?.p[band * colTiles + t] = s
                 }
-                for r in r0..<r1 {
-                    let row = xp.p + r * ld, o = op.p + r * ldOut
-                    for c in 0..<cols {
-                        let s = amax[tc == 1 ? c : c / tc], v = row[c]
-                        let scaled = v / s
-                        let q = FP8Format.e4m3.encode(scaled, saturate: true)
-                        let d = e4m3Values[Int(q)] * s
-                        let e = v - d
-                        st.sumSquaredError += Double(e * e); st.sumSquared += Double(v * v)
-                        if abs(scaled) > 448 { st.saturated += 1 }
-                        if q & 0x7F == 0 && v != 0 { st.underflowed += 1 }
-                        o[c] = d
-                        cp?.p[r * cols + c] = q
+                withUnsafeMutableBytes(of: &sums) { raw in
+                    let stats = raw.baseAddress!.assumingMemoryBound(to: Double.self)
+                    for r in r0..<r1 {
+                        let row = xp.p + r * ld, o = op.p + r * ldOut, code = cp.map { $0.p + r * cols }
+                        if tc == 1 {
+                            tm_e4m3_quantize(row, cols, amax, 1, o, code, stats, -1)
+                        } else {
+                            for t in 0..<colTiles {
+                                let c0 = t * tc
+                                tm_e4m3_quantize(row + c0, min(tc, cols - c0), amax + t, 0, o + c0, code.map { $0 + c0 }, stats, -1)
+                            }
+                        }
                     }
                 }
             }
         }
-        st.count = (range.upperBound * tr > rows ? rows : range.upperBound * tr) - range.lowerBound * tr
-        st.count *= cols
+        var st = FP8TensorStats()
+        st.count = (min(range.upperBound * tr, rows) - range.lowerBound * tr) * cols
+        st.sumSquaredError = sums.0; st.sumSquared = sums.1; st.saturated = Int(sums.2); st.underflowed = Int(sums.3)
         let partial = st
         total.withLock { $0.add(partial) }
     }

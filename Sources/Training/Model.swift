@@ -74,6 +74,10 @@ public final class Model<S: TrainingScalar> {
     public private(set) var activationCount = 0
     /// Bytes of the activation arenas (activations + gradients, and fp8 codes and scales).
     public private(set) var activationBytes = 0
+    /// Bytes of what forward keeps for backward: the activation arena less its scratch (the head's
+    /// logits chunk, the attention workspace, RoPE tables, fp8's shared FP32 inputs), plus fp8 codes and scales.
+    public private(set) var keptActivationBytes = 0
+    private var scratchScalars = 0
     /// The FP8 state in fp8 mode (`training.precision: fp8`), else nil.
     public let fp8: FP8Linear<S>?
     let scratchLoad: UnsafeMutablePointer<Int>
@@ -139,6 +143,7 @@ public final class Model<S: TrainingScalar> {
         storage = (A, G, I, Q, F)
         activationCount = na + ng
         activationBytes = (na + ng) * MemoryLayout<S>.stride + nq + nf * 4
+        keptActivationBytes = (na - scratchScalars) * MemoryLayout<S>.stride + nq + nf * 4
         var ra = Arena(base: A), rg = Arena(base: G), ri = Arena(base: I), rq = Arena(base: Q), rf = Arena(base: F)
         layout(&ra, &rg, &ri, &rq, &rf)
         dummyS.deallocate(); dummyI.deallocate(); dummyQ.deallocate(); dummyF.deallocate()
@@ -212,6 +217,8 @@ public final class Model<S: TrainingScalar> {
         let attentionWorkers = max(1, trainingThreads)
         let attentionWork = AttentionWorkspace(base: A.take(AttentionWorkspace<S>.count(attentionShape, workers: attentionWorkers)),
                                                workers: attentionWorkers, shape: attentionShape)
+        // Everything taken so far but the residual streams, the final norm and the MTP buffers is scratch.
+        scratchScalars = A.used - xs.count * N * C - mtp.count * (8 * N * C + 3 * N) - N * C - N
         var newBlocks: [Block<S>] = []
         var moeIndex = 0
         for layer in 0..<(L + D) {
