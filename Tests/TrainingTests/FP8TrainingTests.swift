@@ -179,22 +179,7 @@ import Testing
         var pathDiff = 0.0
         for i in 0..<model.parameterCount { pathDiff = max(pathDiff, abs(model.grads[i] - plain.grads[i])) }
         #expect(pathDiff < 1e-12)
-        let analytic = Array(UnsafeBufferPointer(start: model.grads, count: model.parameterCount))
-        var worst = 0.0, worstName = ""
-        let eps = 1e-5
-        for s in model.specs where s.trainable {
-            for j in Swift.stride(from: 0, to: s.count, by: max(1, s.count / 3)) {
-                let i = s.offset + j, x = model.params[i]
-                model.params[i] = x + eps
-                let lp = model.forward(computeGradients: false)
-                model.params[i] = x - eps
-                let lm = model.forward(computeGradients: false)
-                model.params[i] = x
-                let numeric = (lp - lm) / (2 * eps)
-                let err = abs(analytic[i] - numeric) / max(abs(analytic[i]), abs(numeric), 1e-4)
-                if err > worst { worst = err; worstName = "\(s.name)[\(j)]" }
-            }
-        }
+        let (worst, worstName) = finiteDifferenceWorst(model)
         print("fp8 path (quantization off) gradient check, q_lora_rank \(qLora): worst relative error \(worst) at \(worstName)")
         #expect(worst < 1e-5, "worst \(worst) at \(worstName)")
     }
