@@ -6,8 +6,9 @@ and compares validation loss (the trainer's fixed validation batches) at step ST
 schedule's end; a multiple of 50, the eval interval). With PARALLEL=1 the runs go at once, one thread
 each (OpenBLAS too), which suits a 2-core machine better than one after the other. A run directory in
 OUT that already reached STOP is reused. Speed and memory come from short runs, one after the other
-with the default threads: TIMING_STEPS (default 8) steps of each, tokens/s over the logged windows
-after the first, activation memory from metrics.jsonl, peak RSS from wait4.
+with the default threads: TIMING_ROUNDS (default 2) rounds of TIMING_STEPS (default 8) steps of each
+variant in turn, tokens/s over the logged windows after the first (mean over the rounds), activation
+memory from metrics.jsonl, peak RSS from wait4.
 Then runs the accumulation experiment (`tokenmill fp8-gemm-error`, K = 4096) and prints Markdown
 tables; the raw figures go to OUT/bench-fp8.json.
 """
@@ -101,22 +102,26 @@ def main():
         }
     # 2. Speed and memory: a short run of each, one after the other with the default threads (log every
     #    2 steps; the first window is warm-up). Peak RSS is set by the allocations made at start.
-    for name in variants:
-        path = os.path.join(out, name + "-timing.json")
-        config = small_config(steps, vocab, *setting(name))
-        config["training"].update({"log_every": 2, "eval_every": 1000000})
-        json.dump(config, open(path, "w"))
-        run_dir = os.path.join(out, "timing-" + name)
-        subprocess.run(["rm", "-rf", run_dir], check=True)
-        seconds, rss = finish(start(tm, train_args(path, demo, run_dir, timing_steps), os.path.join(out, name + "-timing.log")))
-        logged = [l for l in map(json.loads, open(os.path.join(run_dir, "metrics.jsonl"))) if "tokens_per_s" in l]
-        windows = logged[1:] or logged
-        results[name].update({
-            "tokens_per_s": sum(l["tokens_per_s"] for l in windows) / len(windows), "peak_rss_bytes": rss,
-            "activation_bytes": logged[-1]["activation_bytes"], "kept_activation_bytes": logged[-1]["kept_activation_bytes"],
-            "fp8_scratch_bytes": logged[-1]["fp8_scratch_bytes"],
-        })
-        print(f"bench-fp8: {name}: {results[name]['tokens_per_s']:.0f} tokens/s", file=sys.stderr, flush=True)
+    rounds = int(os.environ.get("TIMING_ROUNDS", "2"))
+    speeds = {name: [] for name in variants}
+    for round_ in range(rounds):   # the variants alternate, so a change in the machine's load hits all of them
+        for name in variants:
+            path = os.path.join(out, name + "-timing.json")
+            config = small_config(steps, vocab, *setting(name))
+            config["training"].update({"log_every": 2, "eval_every": 1000000})
+            json.dump(config, open(path, "w"))
+            run_dir = os.path.join(out, "timing-" + name)
+            subprocess.run(["rm", "-rf", run_dir], check=True)
+            seconds, rss = finish(start(tm, train_args(path, demo, run_dir, timing_steps), os.path.join(out, name + "-timing.log")))
+            logged = [l for l in map(json.loads, open(os.path.join(run_dir, "metrics.jsonl"))) if "tokens_per_s" in l]
+            windows = logged[1:] or logged
+            speeds[name].append(sum(l["tokens_per_s"] for l in windows) / len(windows))
+            results[name].update({
+                "tokens_per_s": sum(speeds[name]) / len(speeds[name]), "tokens_per_s_rounds": speeds[name], "peak_rss_bytes": rss,
+                "activation_bytes": logged[-1]["activation_bytes"], "kept_activation_bytes": logged[-1]["kept_activation_bytes"],
+                "fp8_scratch_bytes": logged[-1]["fp8_scratch_bytes"],
+            })
+            print(f"bench-fp8: {name}: {speeds[name][-1]:.0f} tokens/s (round {round_ + 1})", file=sys.stderr, flush=True)
     # 3. The accumulation experiment.
     accumulation = {}
     for dist in ["uniform", "normal"]:
@@ -126,7 +131,7 @@ def main():
     json.dump({"schedule_steps": steps, "compared_at_step": stop, "parallel": parallel, "timing_steps": timing_steps,
                "runs": results, "accumulation": accumulation}, open(os.path.join(out, "bench-fp8.json"), "w"), indent=1)
     base = results.get("fp32", {}).get("validation_loss")
-    print(f"validation loss at step {stop} (cosine schedule of {steps} steps), tokens/s over {timing_steps} steps")
+    print(f"validation loss at step {stop} (cosine schedule of {steps} steps); tokens/s: mean of {rounds} alternating runs of {timing_steps} steps")
     print()
     print("| run | validation loss | gap vs fp32 | tokens/s | kept activations | activation arenas | peak RSS |")
     print("|---|---|---|---|---|---|---|")
