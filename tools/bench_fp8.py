@@ -133,7 +133,7 @@ def main():
     base = results.get("fp32", {}).get("validation_loss")
     print(f"validation loss at step {stop} (cosine schedule of {steps} steps); tokens/s: mean of {rounds} alternating runs of {timing_steps} steps")
     print()
-    print("| run | validation loss | gap vs fp32 | tokens/s | kept activations | activation arenas | peak RSS |")
+    print("| run | validation loss | gap vs fp32 | tokens/s | kept activations | arenas + FP8 scratch | peak RSS |")
     print("|---|---|---|---|---|---|---|")
     for name, r in results.items():
         gap = "" if not base or name == "fp32" else f"{100 * (r['validation_loss'] - base) / base:+.2f}%"
