@@ -143,6 +143,58 @@ ALWAYS void adamw_body(float *p, const float *grad, float *m, float *v, size_t n
     }
 }
 
+// E4M3 quantization (the FP8 trainer's tiles, Training/FP8Linear.swift): y = x/scale rounded to 3
+// mantissa bits (nearest even) above 2^-6, to multiples of 2^-9 below it (subnormals), clamped to 448.
+// Equal to FP8Format.e4m3.encode(x/scale, saturate: true) for finite x (FP8TrainingTests compares).
+ALWAYS void e4m3_quantize_body(const float *x, size_t n, const float *scale, int per_element, float *out,
+                               uint8_t *codes, double *stats) {
+    v8f sse = splat(0), ss = splat(0);
+    v8i saturated = {0}, underflowed = {0};
+    const v8i magnitude = (v8i){0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff};
+    for (size_t j = 0; j < n; j += 8) {
+        size_t rest = n - j < 8 ? n - j : 8;
+        float tx[8] = {0}, ts[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+        memcpy(tx, x + j, rest * 4);
+        if (per_element) memcpy(ts, scale + j, rest * 4);
+        v8f xv = load8(tx), sv = per_element ? load8(ts) : splat(scale[0]);
+        v8f y = xv / sv;
+        v8i sign = (v8i)y & ~magnitude;
+        v8f a = (v8f)((v8i)y & magnitude);
+        v8i bits = (v8i)a;
+        v8f normal = (v8f)((bits + 0x7ffff + ((bits >> 20) & 1)) & (~(v8i){0} << 20));   // keep sign, exponent, 3 bits
+        v8f sub = (a + splat(24576.0f)) - splat(24576.0f);   // 1.5·2^14: its ulp is 2^-9
+        v8f r = select8(a < splat(0x1p-6f), sub, normal);
+        r = select8(r > splat(448.0f), splat(448.0f), r);
+        v8f d = (v8f)((v8i)r | sign) * sv;
+        v8f e = xv - d;
+        sse += e * e; ss += xv * xv;
+        saturated -= (v8i)(a > splat(448.0f));
+        underflowed -= (v8i)((r == splat(0.0f)) & (xv != splat(0.0f)));
+        float td[8];
+        store8(td, d);
+        memcpy(out + j, td, rest * 4);
+        if (codes) {
+            v8i normal_code = ((v8i)r >> 20) - (120 << 3);
+            v8i sub_code = __builtin_convertvector(r * splat(512.0f), v8i);
+            v8i code = (v8i)select8((v8i)(r < splat(0x1p-6f)), (v8f)sub_code, (v8f)normal_code) | ((sign != 0) & 0x80);
+            for (size_t k = 0; k < rest; k++) codes[j + k] = (uint8_t)code[k];
+        }
+    }
+    for (int k = 0; k < 8; k++) {
+        stats[0] += sse[k]; stats[1] += ss[k]; stats[2] += saturated[k]; stats[3] += underflowed[k];
+    }
+}
+
+ALWAYS void absmax_cols_body(float *amax, const float *row, size_t n) {
+    size_t whole = n - n % 8, j;
+    for (j = 0; j < whole; j += 8) {
+        v8f a = load8(amax + j), x = load8(row + j);
+        x = select8(x < splat(0.0f), -x, x);
+        store8(amax + j, select8(x > a, x, a));
+    }
+    for (j = whole; j < n; j++) { float x = fabsf(row[j]); if (x > amax[j]) amax[j] = x; }
+}
+
 #define VARIANTS(name, params, args)                                             \
     static void name##_base params { name##_body args; }                         \
     AVX2_VARIANT(name, params, args)
@@ -163,6 +215,9 @@ VARIANTS(scale, (float *row, size_t n, float s), (row, n, s))
 VARIANTS(swiglu_forward, (float *o, const float *g, const float *u, size_t n), (o, g, u, n))
 VARIANTS(swiglu_backward, (float *dg, float *du, const float *dh, const float *g, const float *u, size_t n),
          (dg, du, dh, g, u, n))
+VARIANTS(e4m3_quantize, (const float *x, size_t n, const float *scale, int per_element, float *out, uint8_t *codes,
+                         double *stats), (x, n, scale, per_element, out, codes, stats))
+VARIANTS(absmax_cols, (float *amax, const float *row, size_t n), (amax, row, n))
 
 static int avx2;
 
@@ -199,3 +254,8 @@ void tm_adamw(float *p, const float *grad, float *m, float *v, size_t n, float s
               float c1, float c2, float eps, float rate, float decay, int variant) {
     DISPATCH(adamw, (p, grad, m, v, n, scale, b1, b2, c1, c2, eps, rate, decay));
 }
+void tm_e4m3_quantize(const float *x, size_t n, const float *scale, int per_element, float *out, uint8_t *codes,
+                      double *stats, int variant) {
+    DISPATCH(e4m3_quantize, (x, n, scale, per_element, out, codes, stats));
+}
+void tm_absmax_cols(float *amax, const float *row, size_t n, int variant) { DISPATCH(absmax_cols, (amax, row, n)); }

@@ -43,6 +43,16 @@ struct BlockActivations<S: TrainingScalar> {
     var qa, qaRstd, qan: UnsafeMutablePointer<S>?
     var dense: FFNBuffers<S>?
     var moe: MoEBuffers<S>?
+    /// fp8: the kept linear inputs (ln1, kvc, att, ln2, qan are then buffers shared by all layers).
+    var fp8: BlockFP8Caches<S>? = nil
+}
+
+/// A layer's linear inputs kept for backward in fp8 mode, and the shared buffer the router's FP32
+/// input is recomputed into (MoE layers).
+struct BlockFP8Caches<S: TrainingScalar> {
+    var ln1, kvc, att, ln2: FP8Cache<S>
+    var qan: FP8Cache<S>?
+    var routerInput: UnsafeMutablePointer<S>
 }
 
 /// Gradient scratch for one layer at a time.
@@ -59,6 +69,8 @@ struct Block<S: TrainingScalar> {
     var a: BlockActivations<S>
     /// Tokens routed to each expert since the last bias update (E), for MoE layers.
     var load: UnsafeMutablePointer<Int>?
+    /// fp8 mode (with `a.fp8`), else nil.
+    var fp8: FP8Linear<S>? = nil
 
     /// Runs the layer on `a.x` into `a.out`; returns the balance loss (0 for dense layers).
     func forward(cos: UnsafePointer<S>, sin: UnsafePointer<S>, rows: RowLayout<S>, countLoad: Bool,
@@ -66,33 +78,41 @@ struct Block<S: TrainingScalar> {
         let s = shape, N = s.N, C = s.C, H = s.H
         let eps = S(s.eps)
         // 1. attention
+        let f = fp8, k = a.fp8
         rmsnormForward(a.ln1, a.rstd1, a.x, inStride: C, w.ln1, N: N, C: C, eps: eps)
+        f?.keep(a.ln1, rows: N, cols: C, cache: k!.ln1)
         if let qa = a.qa, let wqa = w.qa {
-            matmulForward(qa, a.ln1, wqa, N: N, IC: C, OC: s.Rq)
+            linearForward(f, qa, a.ln1, wqa, N: N, IC: C, OC: s.Rq)
             rmsnormForward(a.qan!, a.qaRstd!, qa, inStride: s.Rq, w.qaNorm!, N: N, C: s.Rq, eps: eps)
-            matmulForward(a.q, a.qan!, w.q, N: N, IC: s.Rq, OC: H * s.Dqk)
+            f?.keep(a.qan!, rows: N, cols: s.Rq, cache: k!.qan!)
+            linearForward(f, a.q, a.qan!, w.q, N: N, IC: s.Rq, OC: H * s.Dqk)
         } else {
-            matmulForward(a.q, a.ln1, w.q, N: N, IC: C, OC: H * s.Dqk)
+            linearForward(f, a.q, a.ln1, w.q, N: N, IC: C, OC: H * s.Dqk)
         }
         ropeForward(a.q + s.Dn, outStride: H * s.Dqk, a.q + s.Dn, inStride: H * s.Dqk, heads: H, headStride: s.Dqk,
                     cos, sin, N: N, T: s.T, D: s.Dr, positions: rows.position)
-        matmulForward(a.kva, a.ln1, w.kva, N: N, IC: C, OC: s.R + s.Dr)
+        linearForward(f, a.kva, a.ln1, w.kva, N: N, IC: C, OC: s.R + s.Dr)
         rmsnormForward(a.kvc, a.kvRstd, a.kva, inStride: s.R + s.Dr, w.kvNorm, N: N, C: s.R, eps: eps)
-        matmulForward(a.kv, a.kvc, w.kvb, N: N, IC: s.R, OC: H * (s.Dn + s.Dv))
+        f?.keep(a.kvc, rows: N, cols: s.R, cache: k!.kvc)
+        linearForward(f, a.kv, a.kvc, w.kvb, N: N, IC: s.R, OC: H * (s.Dn + s.Dv))
         ropeForward(a.kr, outStride: s.Dr, a.kva + s.R, inStride: s.R + s.Dr, heads: 1, headStride: s.Dr,
                     cos, sin, N: N, T: s.T, D: s.Dr, positions: rows.position)
         attentionForward(a.att, a.probs, a.q, a.kv, a.kr, s.attention, scale: 1 / S(Double(s.Dqk).squareRoot()),
                          work: a.attentionWork, segmentStart: rows.start)
+        f?.keep(a.att, rows: N, cols: H * s.Dv, cache: k!.att)
         a.x2.update(from: a.x, count: N * C)
-        matmulForward(a.x2, a.att, w.o, N: N, IC: H * s.Dv, OC: C, accumulate: true)
+        linearForward(f, a.x2, a.att, w.o, N: N, IC: H * s.Dv, OC: C, accumulate: true)
         // 2. FFN or MoE
         rmsnormForward(a.ln2, a.rstd2, a.x2, inStride: C, w.ln2, N: N, C: C, eps: eps)
+        if f != nil && s.moe != nil { k!.routerInput.update(from: a.ln2, count: N * C) }
+        f?.keep(a.ln2, rows: N, cols: C, cache: k!.ln2)
         a.out.update(from: a.x2, count: N * C)
         if let moe = s.moe {
             let sink = countLoad ? load! : scratchLoad
-            return moeForward(a.out, a.ln2, w.moe!, a.moe!, moe, load: sink, real: rows.real)
+            return moeForward(a.out, a.ln2, w.moe!, a.moe!, moe, load: sink, real: rows.real, fp8: f,
+                              routerInput: f == nil ? nil : k!.routerInput)
         }
-        ffnForward(a.out, a.ln2, w.dense!, a.dense!, rows: N, C: C, I: s.I, accumulate: true)
+        ffnForward(a.out, a.ln2, w.dense!, a.dense!, rows: N, C: C, I: s.I, accumulate: true, fp8: f)
         return 0
     }
 
@@ -101,33 +121,44 @@ struct Block<S: TrainingScalar> {
                   cos: UnsafePointer<S>, sin: UnsafePointer<S>, rows: RowLayout<S>) {
         let s = shape, N = s.N, C = s.C, H = s.H
         // 2'. FFN (y = x2 + ffn: both get dOut)
+        let f = fp8, k = a.fp8
         g.dx2.update(from: dOut, count: N * C)
+        f?.restore(a.ln2, rows: N, cols: C, cache: k!.ln2)
         if let moe = s.moe {
-            moeBackward(g.dln2, dw.moe!, dOut, a.ln2, w.moe!, a.moe!, g.moe!, moe, real: rows.real)
+            if f != nil {
+                // The router's FP32 input, recomputed from the residual stream (same values as forward).
+                rmsnormForward(k!.routerInput, a.rstd2, a.x2, inStride: C, w.ln2, N: N, C: C, eps: S(s.eps))
+            }
+            moeBackward(g.dln2, dw.moe!, dOut, a.ln2, w.moe!, a.moe!, g.moe!, moe, real: rows.real, fp8: f,
+                        routerInput: f == nil ? nil : k!.routerInput)
         } else {
-            ffnBackward(g.dln2, dw.dense!, dOut, a.ln2, w.dense!, a.dense!, g.dense, rows: N, C: C, I: s.I)
+            ffnBackward(g.dln2, dw.dense!, dOut, a.ln2, w.dense!, a.dense!, g.dense, rows: N, C: C, I: s.I, fp8: f)
         }
         rmsnormBackward(g.dx2, dInStride: C, dw.ln2, g.dln2, a.x2, inStride: C, w.ln2, a.rstd2, N: N, C: C)
         // 1'. attention (x2 = x + o_proj(att): both get dx2)
-        matmulBackward(g.datt, dw.o, g.dx2, a.att, w.o, N: N, IC: H * s.Dv, OC: C)
+        f?.restore(a.att, rows: N, cols: H * s.Dv, cache: k!.att)
+        linearBackward(f, g.datt, dw.o, g.dx2, a.att, w.o, N: N, IC: H * s.Dv, OC: C)
         attentionBackward(g.dq, g.dkv, g.dkr, g.datt, a.probs, a.q, a.kv, a.kr, s.attention,
                           scale: 1 / S(Double(s.Dqk).squareRoot()), work: a.attentionWork, segmentStart: rows.start)
         ropeBackward(g.dkva + s.R, dInStride: s.R + s.Dr, g.dkr, dOutStride: s.Dr, heads: 1, headStride: s.Dr,
                      cos, sin, N: N, T: s.T, D: s.Dr, positions: rows.position)
-        matmulBackward(g.dkvc, dw.kvb, g.dkv, a.kvc, w.kvb, N: N, IC: s.R, OC: H * (s.Dn + s.Dv))
+        f?.restore(a.kvc, rows: N, cols: s.R, cache: k!.kvc)
+        linearBackward(f, g.dkvc, dw.kvb, g.dkv, a.kvc, w.kvb, N: N, IC: s.R, OC: H * (s.Dn + s.Dv))
         rmsnormBackward(g.dkva, dInStride: s.R + s.Dr, dw.kvNorm, g.dkvc, a.kva, inStride: s.R + s.Dr, w.kvNorm,
                         a.kvRstd, N: N, C: s.R)
-        matmulBackward(g.dln1, dw.kva, g.dkva, a.ln1, w.kva, N: N, IC: C, OC: s.R + s.Dr)
+        f?.restore(a.ln1, rows: N, cols: C, cache: k!.ln1)
+        linearBackward(f, g.dln1, dw.kva, g.dkva, a.ln1, w.kva, N: N, IC: C, OC: s.R + s.Dr)
         // subtle: q was rotated in place, so its gradient is un-rotated in place.
         ropeBackward(g.dq + s.Dn, dInStride: H * s.Dqk, g.dq + s.Dn, dOutStride: H * s.Dqk, heads: H,
                      headStride: s.Dqk, cos, sin, N: N, T: s.T, D: s.Dr, positions: rows.position)
         if let qa = a.qa {
-            matmulBackward(g.dqan!, dw.q, g.dq, a.qan!, w.q, N: N, IC: s.Rq, OC: H * s.Dqk)
+            f?.restore(a.qan!, rows: N, cols: s.Rq, cache: k!.qan!)
+            linearBackward(f, g.dqan!, dw.q, g.dq, a.qan!, w.q, N: N, IC: s.Rq, OC: H * s.Dqk)
             rmsnormBackward(g.dqa!, dInStride: s.Rq, dw.qaNorm!, g.dqan!, qa, inStride: s.Rq, w.qaNorm!,
                             a.qaRstd!, N: N, C: s.Rq)
-            matmulBackward(g.dln1, dw.qa!, g.dqa!, a.ln1, w.qa!, N: N, IC: C, OC: s.Rq)
+            linearBackward(f, g.dln1, dw.qa!, g.dqa!, a.ln1, w.qa!, N: N, IC: C, OC: s.Rq)
         } else {
-            matmulBackward(g.dln1, dw.q, g.dq, a.ln1, w.q, N: N, IC: C, OC: H * s.Dqk)
+            linearBackward(f, g.dln1, dw.q, g.dq, a.ln1, w.q, N: N, IC: C, OC: H * s.Dqk)
         }
         for i in 0..<N * C { dx[i] += g.dx2[i] }
         rmsnormBackward(dx, dInStride: C, dw.ln1, g.dln1, a.x, inStride: C, w.ln1, a.rstd1, N: N, C: C)

@@ -8,6 +8,7 @@
 // tensors as unexpected keys when loading (its ignore list names only layer 61, DeepSeek-V3's own).
 // Optionally a reference file with TokenMill's own logits, loss and gradients on some tokens, which
 // tools/check-export compares with transformers' forward and PyTorch autograd.
+// With `fp8`, the linear layers' weights are written in DeepSeek-V3's FP8 layout (FP8Export.swift).
 // The directory is written under a temporary name and renamed when complete (OutputDirectory).
 import Foundation
 
@@ -45,7 +46,7 @@ public enum HuggingFaceExport {
     /// as bos/eos/pad_token_id. An existing `out` holding only `fileNames` is replaced; any other is
     /// refused.
     public static func export(run: String, to out: String, files: [String: Data] = [:], specialTokenID: Int? = nil,
-                              referenceTokens: [[Int32]]? = nil) throws {
+                              referenceTokens: [[Int32]]? = nil, fp8: Bool = false) throws {
         guard let dir = Checkpoint.directory(run: run) else {
             throw TrainingError(message: "\(run): no checkpoint (run `tokenmill train --out \(run)` first)")
         }
@@ -57,7 +58,7 @@ public enum HuggingFaceExport {
         let output = try OutputDirectory(path: out, replaceable: fileNames)
         do {
             try write(into: output.temporary, config: config, weights: weights, files: files, specialTokenID: specialTokenID,
-                      referenceTokens: referenceTokens)
+                      referenceTokens: referenceTokens, fp8: fp8)
             try output.commit()
         } catch {
             output.abandon()
@@ -66,19 +67,44 @@ public enum HuggingFaceExport {
     }
 
     private static func write(into out: String, config: RunConfig, weights: SafetensorsFile, files: [String: Data],
-                              specialTokenID: Int?, referenceTokens: [[Int32]]?) throws {
+                              specialTokenID: Int?, referenceTokens: [[Int32]]?, fp8: Bool) throws {
         let L = config.model.numHiddenLayers
         try weights.data.withUnsafeBytes { raw in
-            let entries = try tensors(config.model).map { s -> SafetensorsEntry in
+            // fp8: the quantized codes and scales, in buffers that live until the file is written.
+            var buffers: [UnsafeMutableRawPointer] = []
+            defer { for b in buffers { b.deallocate() } }
+            func keep(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawPointer {
+                let b = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes.count), alignment: 16)
+                b.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                buffers.append(b)
+                return UnsafeRawPointer(b)
+            }
+            var entries: [SafetensorsEntry] = []
+            for s in tensors(config.model) {
                 guard let t = weights.tensors[s.source], t.shape == s.shape, t.dtype == "F32" else {
                     throw SafetensorsError(path: weights.path, message: "tensor \(s.source) missing or of the wrong shape")
                 }
-                return SafetensorsEntry(name: s.name, dtype: "F32", shape: s.shape,
-                                        pointer: raw.baseAddress! + weights.bufferStart + t.range.lowerBound, byteCount: t.range.count)
+                let pointer = raw.baseAddress! + weights.bufferStart + t.range.lowerBound
+                guard fp8 && FP8Checkpoint.isQuantized(s.name) else {
+                    entries.append(SafetensorsEntry(name: s.name, dtype: "F32", shape: s.shape, pointer: pointer, byteCount: t.range.count))
+                    continue
+                }
+                let q = FP8Checkpoint.quantize(pointer.assumingMemoryBound(to: Float.self), rows: s.shape[0], cols: s.shape[1])
+                entries.append(SafetensorsEntry(name: s.name, dtype: "F8_E4M3", shape: s.shape, pointer: q.codes.withUnsafeBytes(keep),
+                                                byteCount: q.codes.count))
+                entries.append(SafetensorsEntry(name: FP8Checkpoint.scaleName(s.name), dtype: "F32",
+                                                shape: FP8Checkpoint.scaleShape(rows: s.shape[0], cols: s.shape[1]),
+                                                pointer: q.scaleInv.withUnsafeBytes(keep), byteCount: q.scaleInv.count * 4))
             }
             try writeSafetensors(out + "/model.safetensors", entries: entries, metadata: ["format": "pt"])
         }
-        try Checkpoint.writeFile(out + "/config.json", huggingFaceConfig(config.model, specialTokenID: specialTokenID))
+        var hfConfig = huggingFaceConfig(config.model, specialTokenID: specialTokenID)
+        if fp8 {
+            var object = try JSONSerialization.jsonObject(with: hfConfig) as! [String: Any]
+            object["quantization_config"] = FP8Checkpoint.quantizationConfig
+            hfConfig = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        }
+        try Checkpoint.writeFile(out + "/config.json", hfConfig)
         for (name, data) in files.sorted(by: { $0.key < $1.key }) { try Checkpoint.writeFile(out + "/" + name, data) }
         // The main model's tensors (the ones transformers' forward uses).
         let main = parameterSizes(config.model).filter { s in

@@ -5,7 +5,9 @@
 //                     and TrainingConfig's defaults (sequence_length as given), and data.json when the
 //                     caller gives one
 //   RUN/<files>       the caller's extra files (the CLI copies tokenizer.json)
-// Weights stored as F32, BF16 or F16 are converted exactly to float32. The MTP modules are read from
+// Weights stored as F32, BF16 or F16 are converted exactly to float32; linear weights in DeepSeek-V3's
+// FP8 layout (F8_E4M3 codes with a `weight_scale_inv` per 128×128 block, as `export-hf --fp8` writes
+// them; FP8Export.swift) are dequantized, and config.json's quantization_config must describe that layout. The MTP modules are read from
 // layers num_hidden_layers + k (the names `export` writes and DeepSeek-V3's released weights use); their
 // copies of the embedding and head must equal the main model's (TokenMill shares them). A folder
 // without MTP weights (transformers does not save any) gives a run without MTP modules.
@@ -119,6 +121,14 @@ public enum HuggingFaceImport {
             theta = t
         }
         c.ropeTheta = theta ?? 10000   // DeepseekV3Config's default
+        if let q = r.take("quantization_config"), q != .null {
+            // Only DeepSeek-V3's block-wise FP8 layout (FP8Export.swift).
+            let expected: [String: JSONField] = ["quant_method": .string("fp8"), "fmt": .string("e4m3"),
+                                                 "weight_block_size": .array([.int(128), .int(128)]), "activation_scheme": .string("dynamic")]
+            guard case .object(let o) = q, o == expected else {
+                throw r.fail("quantization_config", "is \(q); TokenMill reads only DeepSeek-V3's FP8 layout \(JSONField.object(expected))")
+            }
+        }
         // Fields that do not change the computation.
         for k in ["architectures", "transformers_version", "dtype", "torch_dtype", "bos_token_id", "eos_token_id", "pad_token_id",
                   "use_cache", "output_router_logits", "output_attentions", "output_hidden_states", "return_dict", "pretraining_tp",
@@ -156,7 +166,7 @@ public enum HuggingFaceImport {
         }
         let specs = parameterSizes(model)
         let expected = HuggingFaceExport.tensors(model)
-        let known = Set(expected.map(\.name))
+        let known = Set(expected.map(\.name) + expected.filter { FP8Checkpoint.isQuantized($0.name) }.map { FP8Checkpoint.scaleName($0.name) })
         if let extra = weights.names.sorted().first(where: { !known.contains($0) && !$0.hasSuffix("rotary_emb.inv_freq") }) {
             throw HuggingFaceError(path: weights.file(of: extra), message: "tensor \(extra) is not part of the model config.json describes (TokenMill reads \(known.count) tensors)")
         }
@@ -248,7 +258,27 @@ struct WeightFiles {
             throw HuggingFaceError(path: files.count == 1 ? files[0].path : (files.first.map { ($0.path as NSString).deletingLastPathComponent } ?? "") + "/model.safetensors.index.json",
                                    message: "missing tensor \(name)")
         }
-        try files[i].copyFloat32(name, shape: shape, into: destination)
+        let f = files[i]
+        guard f.tensors[name]?.dtype == "F8_E4M3" else { return try f.copyFloat32(name, shape: shape, into: destination) }
+        // DeepSeek-V3's FP8 layout: codes · the block's scale_inv.
+        let scaleName = FP8Checkpoint.scaleName(name), scaleShape = FP8Checkpoint.scaleShape(rows: shape[0], cols: shape.count > 1 ? shape[1] : 1)
+        guard shape.count == 2, let t = f.tensors[name], t.shape == shape else {
+            throw HuggingFaceError(path: f.path, message: "tensor \(name) is F8_E4M3\(f.tensors[name]!.shape), expected a matrix of shape \(shape)")
+        }
+        guard let j = location[scaleName], let s = files[j].tensors[scaleName], s.dtype == "F32", s.shape == scaleShape else {
+            throw HuggingFaceError(path: f.path, message: "tensor \(name) is F8_E4M3 but \(scaleName) is missing or not F32\(scaleShape) (one scale per 128×128 block)")
+        }
+        let sf = files[j]
+        f.data.withUnsafeBytes { codes in
+            sf.data.withUnsafeBytes { scales in
+                FP8Checkpoint.dequantize(codes: codes.baseAddress! + f.bufferStart + t.range.lowerBound,
+                                         scaleInv: scales.baseAddress! + sf.bufferStart + s.range.lowerBound,
+                                         rows: shape[0], cols: shape[1], into: destination)
+            }
+        }
+        if let bad = (0..<(shape[0] * shape[1])).first(where: { !destination[$0].isFinite }) {
+            throw HuggingFaceError(path: f.path, message: "tensor \(name) holds \(destination[bad]) at element \(bad) after dequantization")
+        }
     }
 }
 

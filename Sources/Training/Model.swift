@@ -65,11 +65,21 @@ public final class Model<S: TrainingScalar> {
     let index: [String: Int]
     var blocks: [Block<S>] = []
     private var blockGrads: BlockGradients<S>!
-    /// The activations, gradient and index allocations (set once in `init`).
-    private var storage: (acts: UnsafeMutablePointer<S>, grads: UnsafeMutablePointer<S>, ints: UnsafeMutablePointer<Int32>)?
+    /// The activations, gradient and index allocations, and in fp8 mode the kept inputs' codes and
+    /// scales (set once in `init`).
+    private var storage: (acts: UnsafeMutablePointer<S>, grads: UnsafeMutablePointer<S>, ints: UnsafeMutablePointer<Int32>,
+                          codes: UnsafeMutablePointer<UInt8>, scales: UnsafeMutablePointer<Float>)?
     private var gradScratchStart = 0, gradScratchCount = 0
     /// Scalars in the activation arenas (activations + gradients), for memory reports.
     public private(set) var activationCount = 0
+    /// Bytes of the activation arenas (activations + gradients, and fp8 codes and scales).
+    public private(set) var activationBytes = 0
+    /// Bytes of what forward keeps for backward: the activation arena less its scratch (the head's
+    /// logits chunk, the attention workspace, RoPE tables, fp8's shared FP32 inputs), plus fp8 codes and scales.
+    public private(set) var keptActivationBytes = 0
+    private var scratchScalars = 0
+    /// The FP8 state in fp8 mode (`training.precision: fp8`), else nil.
+    public let fp8: FP8Linear<S>?
     let scratchLoad: UnsafeMutablePointer<Int>
     let headChunk: Int
 
@@ -84,10 +94,12 @@ public final class Model<S: TrainingScalar> {
     private var dhk: [UnsafeMutablePointer<S>] = []   // gradient of h^k (k = 1...D)
     private var dhkn: [UnsafeMutablePointer<S>] = []  // gradient of shared_head.norm(h^k), from the head
 
-    /// Allocates everything for micro-batches of B rows of T positions.
-    public init(config: ModelConfig, B: Int, T: Int) {
+    /// Allocates everything for micro-batches of B rows of T positions; with `fp8`, the linear layers run
+    /// in FP8 (FP8Linear.swift).
+    public init(config: ModelConfig, B: Int, T: Int, fp8: FP8Settings? = nil) {
         precondition(T <= config.maxPositionEmbeddings && B >= 1 && T >= 1)
         self.config = config
+        self.fp8 = fp8.map { FP8Linear<S>(settings: $0) }
         self.B = B
         self.T = T
         specs = parameterSizes(config)
@@ -118,24 +130,32 @@ public final class Model<S: TrainingScalar> {
         headChunk = min(B * T, 256)
         // Two passes over the same layout: count, then hand out.
         let dummyS = UnsafeMutablePointer<S>.allocate(capacity: 1), dummyI = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        let dummyQ = UnsafeMutablePointer<UInt8>.allocate(capacity: 1), dummyF = UnsafeMutablePointer<Float>.allocate(capacity: 1)
         var ma = Arena(measuringWith: dummyS), mg = Arena(measuringWith: dummyS), mi = Arena(measuringWith: dummyI)
-        layout(&ma, &mg, &mi)
-        let (na, ng, ni) = (ma.used, mg.used, mi.used)
+        var mq = Arena(measuringWith: dummyQ), mf = Arena(measuringWith: dummyF)
+        layout(&ma, &mg, &mi, &mq, &mf)
+        let (na, ng, ni, nq, nf) = (ma.used, mg.used, mi.used, mq.used, mf.used)
         let A = UnsafeMutablePointer<S>.allocate(capacity: na), G = UnsafeMutablePointer<S>.allocate(capacity: ng)
         let I = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, ni))
+        let Q = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, nq)), F = UnsafeMutablePointer<Float>.allocate(capacity: max(1, nf))
         A.initialize(repeating: 0, count: na); G.initialize(repeating: 0, count: ng); I.initialize(repeating: 0, count: max(1, ni))
-        storage = (A, G, I)
+        Q.initialize(repeating: 0, count: max(1, nq)); F.initialize(repeating: 0, count: max(1, nf))
+        storage = (A, G, I, Q, F)
         activationCount = na + ng
-        var ra = Arena(base: A), rg = Arena(base: G), ri = Arena(base: I)
-        layout(&ra, &rg, &ri)
-        dummyS.deallocate(); dummyI.deallocate()
+        activationBytes = (na + ng) * MemoryLayout<S>.stride + nq + nf * 4
+        keptActivationBytes = (na - scratchScalars) * MemoryLayout<S>.stride + nq + nf * 4
+        var ra = Arena(base: A), rg = Arena(base: G), ri = Arena(base: I), rq = Arena(base: Q), rf = Arena(base: F)
+        layout(&ra, &rg, &ri, &rq, &rf)
+        dummyS.deallocate(); dummyI.deallocate(); dummyQ.deallocate(); dummyF.deallocate()
         ropeTables(cosT, sinT, T: T, D: config.qkRopeHeadDim, base: config.ropeTheta)
     }
 
     deinit {
         params.deallocate(); grads.deallocate(); tokens.deallocate(); expertLoad.deallocate(); scratchLoad.deallocate()
         segmentStart.deallocate(); targetLimit.deallocate(); rows.position.deallocate(); rows.real.deallocate()
-        if let st = storage { st.acts.deallocate(); st.grads.deallocate(); st.ints.deallocate() }
+        if let st = storage {
+            st.acts.deallocate(); st.grads.deallocate(); st.ints.deallocate(); st.codes.deallocate(); st.scales.deallocate()
+        }
     }
 
     /// The slice of `params` (or `grads`) holding tensor `name`.
@@ -146,7 +166,8 @@ public final class Model<S: TrainingScalar> {
 
     // MARK: layout
 
-    private func layout(_ A: inout Arena<S>, _ G: inout Arena<S>, _ I: inout Arena<Int32>) {
+    private func layout(_ A: inout Arena<S>, _ G: inout Arena<S>, _ I: inout Arena<Int32>, _ Q: inout Arena<UInt8>,
+                        _ F: inout Arena<Float>) {
         let c = config, N = B * T, C = c.hiddenSize, H = c.numAttentionHeads, E = c.nRoutedExperts, K = c.numExpertsPerTok
         let D = c.numNextnPredictLayers, Dr = c.qkRopeHeadDim, L = c.numHiddenLayers
         let Im = c.moeIntermediateSize, Is = c.moeIntermediateSize * c.nSharedExperts
@@ -160,6 +181,21 @@ public final class Model<S: TrainingScalar> {
         }
         func ffnBuffers(_ arena: inout Arena<S>, _ rows: Int, _ width: Int) -> FFNBuffers<S> {
             FFNBuffers(gateUp: arena.take(rows * 2 * width), h: arena.take(rows * width))
+        }
+        // fp8: a kept linear input is codes + scales per layer (values with quantization off), and its
+        // FP32 form one buffer shared by all layers.
+        let quantize = fp8?.settings.quantize ?? false
+        func cache(_ rows: Int, _ cols: Int) -> FP8Cache<S> {
+            quantize ? FP8Cache(codes: Q.take(rows * cols), scales: F.take(rows * fp8TilesPerRow(cols)), raw: nil, cols: cols)
+                : FP8Cache(codes: nil, scales: nil, raw: A.take(rows * cols), cols: cols)
+        }
+        let shared: FP8SharedInputs<S>? = fp8 == nil ? nil : FP8SharedInputs(
+            ln1: A.take(N * C), kvc: A.take(N * c.kvLoraRank), att: A.take(N * H * c.vHeadDim), ln2: A.take(N * C),
+            router: A.take(N * C), qan: A.take(N * c.qLoraRank), xg: A.take(N * K * C), hDense: A.take(N * c.intermediateSize),
+            hRouted: A.take(N * K * Im), hShared: A.take(N * Is))
+        func ffnActivations(_ rows: Int, _ width: Int, sharedH: UnsafeMutablePointer<S>?) -> FFNBuffers<S> {
+            guard let sharedH else { return ffnBuffers(&A, rows, width) }
+            return FFNBuffers(gateUp: A.take(rows * 2 * width), h: sharedH, hCache: cache(rows, width))
         }
         func weights(_ base: UnsafeMutablePointer<S>, _ layer: Int, moe: Bool) -> BlockWeights<S> {
             let p = "model.layers.\(layer)."
@@ -181,6 +217,8 @@ public final class Model<S: TrainingScalar> {
         let attentionWorkers = max(1, trainingThreads)
         let attentionWork = AttentionWorkspace(base: A.take(AttentionWorkspace<S>.count(attentionShape, workers: attentionWorkers)),
                                                workers: attentionWorkers, shape: attentionShape)
+        // Everything taken so far but the residual streams, the final norm and the MTP buffers is scratch.
+        scratchScalars = A.used - xs.count * N * C - mtp.count * (8 * N * C + 3 * N) - N * C - N
         var newBlocks: [Block<S>] = []
         var moeIndex = 0
         for layer in 0..<(L + D) {
@@ -193,23 +231,30 @@ public final class Model<S: TrainingScalar> {
             let out = layer < L ? xs[layer + 1] : mtp[layer - L].hk
             let lora = c.qLoraRank > 0
             var a = BlockActivations<S>(
-                x: x, out: out, ln1: A.take(N * C), rstd1: A.take(N), q: A.take(N * H * shape.Dqk),
-                kva: A.take(N * (shape.R + Dr)), kvRstd: A.take(N), kvc: A.take(N * shape.R),
+                x: x, out: out, ln1: shared?.ln1 ?? A.take(N * C), rstd1: A.take(N), q: A.take(N * H * shape.Dqk),
+                kva: A.take(N * (shape.R + Dr)), kvRstd: A.take(N), kvc: shared?.kvc ?? A.take(N * shape.R),
                 kv: A.take(N * H * (shape.Dn + shape.Dv)), kr: A.take(N * Dr), probs: A.take(B * H * T * T),
-                att: A.take(N * H * shape.Dv), x2: A.take(N * C), ln2: A.take(N * C), rstd2: A.take(N), attentionWork: attentionWork,
-                qa: lora ? A.take(N * shape.Rq) : nil, qaRstd: lora ? A.take(N) : nil, qan: lora ? A.take(N * shape.Rq) : nil)
+                att: shared?.att ?? A.take(N * H * shape.Dv), x2: A.take(N * C), ln2: shared?.ln2 ?? A.take(N * C), rstd2: A.take(N),
+                attentionWork: attentionWork, qa: lora ? A.take(N * shape.Rq) : nil, qaRstd: lora ? A.take(N) : nil,
+                qan: lora ? shared?.qan ?? A.take(N * shape.Rq) : nil)
+            if let shared {
+                a.fp8 = BlockFP8Caches(ln1: cache(N, C), kvc: cache(N, shape.R), att: cache(N, H * shape.Dv), ln2: cache(N, C),
+                                       qan: lora ? cache(N, shape.Rq) : nil, routerInput: shared.router)
+            }
             if moe {
                 a.moe = MoEBuffers(logits: A.take(N * E), scores: A.take(N * E), gates: A.take(N * K),
-                                   xg: A.take(N * K * C), yg: A.take(N * K * C), routed: ffnBuffers(&A, N * K, Im),
-                                   shared: ffnBuffers(&A, N, Is), balanceF: A.take(B * E),
-                                   picks: I.take(N * K), slotOf: I.take(N * K), tokenOf: I.take(N * K), offsets: I.take(E + 1))
+                                   xg: shared?.xg ?? A.take(N * K * C), yg: A.take(N * K * C),
+                                   routed: ffnActivations(N * K, Im, sharedH: shared?.hRouted),
+                                   shared: ffnActivations(N, Is, sharedH: shared?.hShared), balanceF: A.take(B * E),
+                                   picks: I.take(N * K), slotOf: I.take(N * K), tokenOf: I.take(N * K), offsets: I.take(E + 1),
+                                   xgCache: shared == nil ? nil : cache(N * K, C))
             } else {
-                a.dense = ffnBuffers(&A, N, c.intermediateSize)
+                a.dense = ffnActivations(N, c.intermediateSize, sharedH: shared?.hDense)
             }
             let load: UnsafeMutablePointer<Int>? = moe ? expertLoad + moeIndex * E : nil
             if moe { moeIndex += 1 }
             newBlocks.append(Block(shape: shape, w: weights(params, layer, moe: moe), dw: weights(grads, layer, moe: moe),
-                                   a: a, load: load))
+                                   a: a, load: load, fp8: fp8))
         }
         blocks = newBlocks
         // Model-level gradients.
@@ -463,6 +508,11 @@ public final class Model<S: TrainingScalar> {
         total += 2 * C * V * Double(1 + D) + Double(D) * 2 * 2 * C * C
         return total
     }
+}
+
+/// fp8 mode: the FP32 buffers of the linear inputs, shared by all layers (each layer keeps its own codes).
+private struct FP8SharedInputs<S: TrainingScalar> {
+    var ln1, kvc, att, ln2, router, qan, xg, hDense, hRouted, hShared: UnsafeMutablePointer<S>
 }
 
 /// rmsnormBackward for a gradient with row stride `dOutStride` (the halves of the MTP concatenation).

@@ -171,8 +171,23 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var evalBatches = 4
     /// Fraction of the token file held out (at its end) for validation.
     public var validationFraction = 0.02
+    /// "fp32" (default) or "fp8": the linear GEMMs of attention, dense FFN and experts on E4M3 operands
+    /// (FP8Linear.swift), AdamW moments in bfloat16.
+    public var precision = "fp32"
+    /// fp8 only: "fine-grained" (1×128 activation tiles, 128×128 weight blocks) or "per-tensor".
+    public var fp8Scaling = "fine-grained"
+    /// fp8 only: "fp32" (partial sums promoted to FP32 every 128 of K) or "limited" (~14-bit accumulator,
+    /// never promoted: the report's tensor-core experiment).
+    public var fp8Accumulation = "fp32"
 
     public init() {}
+
+    /// The FP8 settings of `precision`, nil for fp32.
+    public var fp8Settings: FP8Settings? {
+        guard precision == "fp8" else { return nil }
+        return FP8Settings(scaling: FP8Scaling(rawValue: fp8Scaling) ?? .fineGrained,
+                           accumulation: FP8Accumulation(rawValue: fp8Accumulation) ?? .fp32)
+    }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case sequenceLength = "sequence_length", microBatchSize = "micro_batch_size"
@@ -183,6 +198,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         case weightDecay = "weight_decay", beta1, beta2, epsilon, gradientClip = "gradient_clip", seed
         case logEvery = "log_every", checkpointEvery = "checkpoint_every", evalEvery = "eval_every"
         case evalBatches = "eval_batches", validationFraction = "validation_fraction"
+        case precision, fp8Scaling = "fp8_scaling", fp8Accumulation = "fp8_accumulation"
     }
 
     public init(from decoder: Decoder) throws {
@@ -202,6 +218,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         logEvery = try get(.logEvery, d.logEvery); checkpointEvery = try get(.checkpointEvery, d.checkpointEvery)
         evalEvery = try get(.evalEvery, d.evalEvery); evalBatches = try get(.evalBatches, d.evalBatches)
         validationFraction = try get(.validationFraction, d.validationFraction)
+        precision = try get(.precision, d.precision); fp8Scaling = try get(.fp8Scaling, d.fp8Scaling)
+        fp8Accumulation = try get(.fp8Accumulation, d.fp8Accumulation)
     }
 }
 
@@ -310,6 +328,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
         try need(t.checkpointEvery >= 1, "checkpoint_every", "must be positive")
         try need(t.evalEvery >= 1, "eval_every", "must be positive")
         try need(t.validationFraction >= 0 && t.validationFraction < 1, "validation_fraction", "must be in [0, 1)")
+        try need(["fp32", "fp8"].contains(t.precision), "precision", "must be fp32 or fp8")
+        try need(FP8Scaling(rawValue: t.fp8Scaling) != nil, "fp8_scaling", "must be fine-grained or per-tensor")
+        try need(FP8Accumulation(rawValue: t.fp8Accumulation) != nil, "fp8_accumulation", "must be fp32 or limited")
     }
 
     /// Pretty, key-sorted JSON.

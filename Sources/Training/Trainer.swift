@@ -101,9 +101,10 @@ public final class Trainer {
         self.log = log
         self.run = run
         let t = config.training
-        model = Model<Float>(config: config.model, B: t.microBatchSize, T: t.sequenceLength)
+        model = Model<Float>(config: config.model, B: t.microBatchSize, T: t.sequenceLength, fp8: t.fp8Settings)
         optimizer = AdamW<Float>(count: model.parameterCount, beta1: t.beta1, beta2: t.beta2, epsilon: t.epsilon,
                                  weightDecay: t.weightDecay)
+        optimizer.bf16Moments = t.fp8Settings != nil
         optimizer.lrScales = ["model.embed_tokens.weight": t.embeddingLRScale, "lm_head.weight": t.headLRScale]
         for spec in model.specs where spec.name.hasSuffix(".mlp.gate.weight") { optimizer.lrScales[spec.name] = t.routerLRScale }
         accumulated = t.gradientAccumulation > 1 ? .allocate(capacity: model.parameterCount) : nil
@@ -325,16 +326,31 @@ public final class Trainer {
         for (k, l) in losses.mtp.enumerated() { line += String(format: ", mtp%d %.4f", k + 1, l) }
         line += String(format: ") | lr %.2e | norm %.2f | %.0f tok/s | %.1f GFLOP/s (%.0f%% of sgemm) | expert load max/min per layer over %d steps ",
                        lr, norm, tps, flops, share * 100, windowSteps) + ratios
+        var fp8: [String: Any] = [:]
+        if let f = model.fp8 {
+            // Per tensor kind over the log window: ‖x − Q(x)‖/‖x‖ and the shares saturated and underflowed.
+            for (kind, st) in f.takeStats() where st.count > 0 {
+                fp8[kind.name] = ["relative_error": st.relativeError, "count": st.count,
+                                  "saturated": Double(st.saturated) / Double(st.count),
+                                  "underflowed": Double(st.underflowed) / Double(st.count)] as [String: Any]
+            }
+            line += String(format: " | fp8 error act %.2f%% w %.2f%% grad %.2f%%", 100 * ((fp8["activation"] as? [String: Any])?["relative_error"] as? Double ?? 0),
+                           100 * ((fp8["weight"] as? [String: Any])?["relative_error"] as? Double ?? 0),
+                           100 * ((fp8["output_grad"] as? [String: Any])?["relative_error"] as? Double ?? 0))
+        }
         log(line)
-        writeMetrics([
+        var object: [String: Any] = [
             "step": state.step, "loss": losses.total, "loss_main": losses.main, "loss_mtp": losses.mtp,
             "balance_loss": losses.balance, "lr": lr, "grad_norm": norm, "tokens": state.tokensSeen,
-            "tokens_per_s": tps, "gflops": flops, "schedule_steps": scheduleSteps, "sgemm_peak_gflops": sgemmPeak, "peak_share": share,
+            "tokens_per_s": tps, "activation_bytes": model.activationBytes, "kept_activation_bytes": model.keptActivationBytes, "fp8_scratch_bytes": model.fp8?.scratchBytes ?? 0,
+            "gflops": flops, "schedule_steps": scheduleSteps, "sgemm_peak_gflops": sgemmPeak, "peak_share": share,
             "expert_load": loads.enumerated().map { i, l in
                 ["moe_layer": i, "max": l.max, "min": l.min, "max_over_min": l.ratio, "loads": l.loads,
                  "step_max_over_min": l.stepRatio, "bias_min": l.biasMin, "bias_max": l.biasMax] as [String: Any]
             },
-        ])
+        ]
+        if model.fp8 != nil { object["fp8"] = fp8 }
+        writeMetrics(object)
     }
 
     /// Appends one line to metrics.jsonl. A line that cannot be written (a full disk, an I/O error, a

@@ -30,6 +30,7 @@ struct TokenMill: ParsableCommand {
             ReportCommand.self,
             SHA256Command.self,
             CastCommand.self,
+            FP8GemmErrorCommand.self,
         ]
     )
 }

@@ -85,3 +85,25 @@ func attentionWorkspace<S: TrainingScalar>(_ s: AttentionShape, workers: Int = 2
     base.initialize(repeating: 0, count: n)
     return AttentionWorkspace(base: base, workers: workers, shape: s)
 }
+
+/// The model's gradient (`grads`, from the last forward + backward) against central differences of its
+/// loss on three elements of every trainable tensor: the worst |analytic − numeric| / max(|·|, 1e-4)
+/// and where it is.
+func finiteDifferenceWorst(_ model: Model<Double>, eps: Double = 1e-5) -> (Double, String) {
+    let analytic = Array(UnsafeBufferPointer(start: model.grads, count: model.parameterCount))
+    var worst = 0.0, worstName = ""
+    for s in model.specs where s.trainable {
+        for j in Swift.stride(from: 0, to: s.count, by: max(1, s.count / 3)) {
+            let i = s.offset + j, x = model.params[i]
+            model.params[i] = x + eps
+            let lp = model.forward(computeGradients: false)
+            model.params[i] = x - eps
+            let lm = model.forward(computeGradients: false)
+            model.params[i] = x
+            let numeric = (lp - lm) / (2 * eps)
+            let err = abs(analytic[i] - numeric) / max(abs(analytic[i]), abs(numeric), 1e-4)
+            if err > worst { worst = err; worstName = "\(s.name)[\(j)] analytic \(analytic[i]) numeric \(numeric)" }
+        }
+    }
+    return (worst, worstName)
+}

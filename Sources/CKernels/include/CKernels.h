@@ -21,6 +21,13 @@ void tm_swiglu_backward(float *dg, float *du, const float *dh, const float *g, c
 /// p −= rate·(m/c1)/(√(v/c2) + eps) + decay·p.
 void tm_adamw(float *p, const float *grad, float *m, float *v, size_t n, float scale, float b1, float b2,
               float c1, float c2, float eps, float rate, float decay, int variant);
+/// E4M3 quantization of n values: y = x/scale (scale[0], or scale[j] when per_element) rounded to E4M3
+/// (nearest even, saturating at ±448); out[j] = y·scale, codes[j] = its code (when codes is not NULL);
+/// stats[0..3] += squared error, squared values, saturated and underflowed counts.
+void tm_e4m3_quantize(const float *x, size_t n, const float *scale, int per_element, float *out, unsigned char *codes,
+                      double *stats, int variant);
+/// amax[j] = max(amax[j], |row[j]|).
+void tm_absmax_cols(float *amax, const float *row, size_t n, int variant);
 /// 1 when this CPU runs the AVX2+FMA versions.
 int tm_kernels_avx2(void);
 

@@ -37,6 +37,8 @@ struct MoEBuffers<S: TrainingScalar> {
     var shared: FFNBuffers<S>                            // (N, Is)
     var balanceF: UnsafeMutablePointer<S>                // (B, E) f_i per sequence
     var picks, slotOf, tokenOf, offsets: UnsafeMutablePointer<Int32>  // (N, K), (N, K), (N·K), (E+1)
+    /// fp8: keeps xg (the routed experts' input); xg is then a buffer shared by all layers.
+    var xgCache: FP8Cache<S>? = nil
 }
 
 /// Gradient scratch of one MoE layer (zeroed before backward).
@@ -51,10 +53,12 @@ struct MoEGradBuffers<S: TrainingScalar> {
 /// - Complexity: see the file header.
 func moeForward<S: TrainingScalar>(_ out: UnsafeMutablePointer<S>, _ x: UnsafePointer<S>, _ w: MoEWeights<S>,
                                    _ a: MoEBuffers<S>, _ s: MoEShape, load: UnsafeMutablePointer<Int>,
-                                   real: UnsafePointer<S>? = nil) -> Double {
+                                   real: UnsafePointer<S>? = nil, fp8: FP8Linear<S>? = nil,
+                                   routerInput: UnsafePointer<S>? = nil) -> Double {
     let (N, C, E, K, I) = (s.N, s.C, s.E, s.K, s.I)
-    // 1. Router: affinities, biased top-K, normalized gates.
-    matmulForward(a.logits, x, w.gate, N: N, IC: C, OC: E)
+    // 1. Router (FP32 even in fp8 mode, on `routerInput`: x before quantization): affinities, biased
+    //    top-K, normalized gates.
+    matmulForward(a.logits, routerInput ?? x, w.gate, N: N, IC: C, OC: E)
     for i in 0..<N * E { a.scores[i] = sigmoid(a.logits[i]) }
     for n in 0..<N {
         let sc = a.scores + n * E
@@ -99,12 +103,14 @@ func moeForward<S: TrainingScalar>(_ out: UnsafeMutablePointer<S>, _ x: UnsafePo
     parallelFor(N * K, work: C) { r in
         for slot in r { (xg.p + slot * C).update(from: xs.p + Int(tok.p[slot]) * C, count: C) }
     }
+    // subtle: x was quantized in 1×128 tiles, so its gathered rows quantize to the same codes.
+    if let fp8 { fp8.keep(a.xg, rows: N * K, cols: C, cache: a.xgCache!) }
     // 3. Experts as GEMMs on their blocks; shared experts on all tokens.
     for e in 0..<E {
         let lo = Int(a.offsets[e]), rows = Int(a.offsets[e + 1]) - lo
-        ffnForward(a.yg + lo * C, a.xg + lo * C, w.experts[e], a.routed.advanced(by: lo, I: I), rows: rows, C: C, I: I)
+        ffnForward(a.yg + lo * C, a.xg + lo * C, w.experts[e], a.routed.advanced(by: lo, I: I), rows: rows, C: C, I: I, fp8: fp8)
     }
-    ffnForward(out, x, w.shared, a.shared, rows: N, C: C, I: s.Is, accumulate: true)
+    ffnForward(out, x, w.shared, a.shared, rows: N, C: C, I: s.Is, accumulate: true, fp8: fp8)
     // 4. Combine: out[n] += Σ_k g·y[slot].
     let op = SendablePointer(out), yg = SendablePointer(a.yg), gp = SendablePointer(a.gates), so = SendablePointer(a.slotOf)
     parallelFor(N, work: K * C) { r in
@@ -143,7 +149,8 @@ func moeForward<S: TrainingScalar>(_ out: UnsafeMutablePointer<S>, _ x: UnsafePo
 /// - Complexity: twice the forward flops.
 func moeBackward<S: TrainingScalar>(_ dx: UnsafeMutablePointer<S>, _ dw: MoEWeights<S>, _ dOut: UnsafePointer<S>,
                                     _ x: UnsafePointer<S>, _ w: MoEWeights<S>, _ a: MoEBuffers<S>,
-                                    _ d: MoEGradBuffers<S>, _ s: MoEShape, real: UnsafePointer<S>? = nil) {
+                                    _ d: MoEGradBuffers<S>, _ s: MoEShape, real: UnsafePointer<S>? = nil,
+                                    fp8: FP8Linear<S>? = nil, routerInput: UnsafePointer<S>? = nil) {
     let (N, C, E, K, I) = (s.N, s.C, s.E, s.K, s.I)
     // 4'. Combine: dy[slot] = g·dOut[n]; dg = dOut[n]·y[slot].
     let dop = SendablePointer(UnsafeMutablePointer(mutating: dOut)), yg = SendablePointer(a.yg)
@@ -161,11 +168,12 @@ func moeBackward<S: TrainingScalar>(_ dx: UnsafeMutablePointer<S>, _ dw: MoEWeig
         }
     }
     // 3'. Shared and routed experts.
-    ffnBackward(dx, dw.shared, dOut, x, w.shared, a.shared, d.shared, rows: N, C: C, I: s.Is)
+    ffnBackward(dx, dw.shared, dOut, x, w.shared, a.shared, d.shared, rows: N, C: C, I: s.Is, fp8: fp8)
+    if let fp8 { fp8.restore(a.xg, rows: N * K, cols: C, cache: a.xgCache!) }
     for e in 0..<E {
         let lo = Int(a.offsets[e]), rows = Int(a.offsets[e + 1]) - lo
         ffnBackward(d.dxg + lo * C, dw.experts[e], d.dyg + lo * C, a.xg + lo * C, w.experts[e],
-                    a.routed.advanced(by: lo, I: I), d.routed.advanced(by: lo, I: I), rows: rows, C: C, I: I)
+                    a.routed.advanced(by: lo, I: I), d.routed.advanced(by: lo, I: I), rows: rows, C: C, I: I, fp8: fp8)
     }
     // 2'. Scatter the gathered input gradients back to their tokens (each token owns its row).
     let dxp = SendablePointer(dx), dxg = SendablePointer(d.dxg)
@@ -205,7 +213,7 @@ func moeBackward<S: TrainingScalar>(_ dx: UnsafeMutablePointer<S>, _ dw: MoEWeig
         }
         for e in 0..<E { dl[e] *= sc[e] * (1 - sc[e]) }
     }
-    matmulBackward(dx, dw.gate, d.dlogits, x, w.gate, N: N, IC: C, OC: E)
+    matmulBackward(dx, dw.gate, d.dlogits, routerInput ?? x, w.gate, N: N, IC: C, OC: E)
 }
 
 /// The real (non-padding) positions of row `row`: T without `real`.

@@ -34,10 +34,12 @@ func swigluBackward<S: TrainingScalar>(_ dGateUp: UnsafeMutablePointer<S>, _ dh:
 }
 
 /// The buffers of one SwiGLU FFN applied to `rows` inputs: [gate | up] pre-activations (rows, 2I) and h.
+/// In fp8 mode `h` is a buffer shared by all layers and `hCache` keeps h (the down projection's input).
 struct FFNBuffers<S: TrainingScalar> {
     var gateUp, h: UnsafeMutablePointer<S>
+    var hCache: FP8Cache<S>? = nil
     func advanced(by rows: Int, I: Int) -> FFNBuffers {
-        FFNBuffers(gateUp: gateUp + rows * 2 * I, h: h + rows * I)
+        FFNBuffers(gateUp: gateUp + rows * 2 * I, h: h + rows * I, hCache: hCache?.advanced(rows: rows))
     }
 }
 
@@ -48,25 +50,29 @@ struct FFNWeights<S: TrainingScalar> {
     var gate, up, down: UnsafeMutablePointer<S>
 }
 
-/// out (rows, C) = down(silu(gate(x)) · up(x)); `accumulate` adds into out.
+/// out (rows, C) = down(silu(gate(x)) · up(x)); `accumulate` adds into out. With `fp8`, x was quantized
+/// by the caller and h is quantized and kept in `a.hCache` (FP8Linear.swift).
 /// - Complexity: 6·rows·C·I flops.
 func ffnForward<S: TrainingScalar>(_ out: UnsafeMutablePointer<S>, _ x: UnsafePointer<S>, _ w: FFNWeights<S>,
-                                   _ a: FFNBuffers<S>, rows: Int, C: Int, I: Int, accumulate: Bool = false) {
+                                   _ a: FFNBuffers<S>, rows: Int, C: Int, I: Int, accumulate: Bool = false,
+                                   fp8: FP8Linear<S>? = nil) {
     if rows == 0 { return }
     precondition(w.up == w.gate + I * C, "gate and up weights must be adjacent")
-    matmulForward(a.gateUp, x, w.gate, N: rows, IC: C, OC: 2 * I)
+    linearForward(fp8, a.gateUp, x, w.gate, N: rows, IC: C, OC: 2 * I)
     swigluForward(a.h, a.gateUp, rows: rows, I: I)
-    matmulForward(out, a.h, w.down, N: rows, IC: I, OC: C, accumulate: accumulate)
+    if let fp8 { fp8.keep(a.h, rows: rows, cols: I, cache: a.hCache!) }
+    linearForward(fp8, out, a.h, w.down, N: rows, IC: I, OC: C, accumulate: accumulate)
 }
 
 /// Backward of `ffnForward`: dx += …, weight gradients +=. `d` holds zeroed gradient buffers.
 /// - Complexity: 12·rows·C·I flops.
 func ffnBackward<S: TrainingScalar>(_ dx: UnsafeMutablePointer<S>, _ dw: FFNWeights<S>, _ dOut: UnsafePointer<S>,
                                     _ x: UnsafePointer<S>, _ w: FFNWeights<S>, _ a: FFNBuffers<S>, _ d: FFNBuffers<S>,
-                                    rows: Int, C: Int, I: Int) {
+                                    rows: Int, C: Int, I: Int, fp8: FP8Linear<S>? = nil) {
     if rows == 0 { return }
     precondition(dw.up == dw.gate + I * C, "gate and up gradients must be adjacent")
-    matmulBackward(d.h, dw.down, dOut, a.h, w.down, N: rows, IC: I, OC: C)
+    if let fp8 { fp8.restore(a.h, rows: rows, cols: I, cache: a.hCache!) }
+    linearBackward(fp8, d.h, dw.down, dOut, a.h, w.down, N: rows, IC: I, OC: C)
     swigluBackward(d.gateUp, d.h, a.gateUp, rows: rows, I: I)
-    matmulBackward(dx, dw.gate, d.gateUp, x, w.gate, N: rows, IC: C, OC: 2 * I)
+    linearBackward(fp8, dx, dw.gate, d.gateUp, x, w.gate, N: rows, IC: C, OC: 2 * I)
 }

@@ -44,6 +44,9 @@ struct ExportHFCommand: ParsableCommand {
     @Flag(name: .customLong("no-tokenizer"), help: "Write only config.json and model.safetensors.")
     var noTokenizer = false
 
+    @Flag(help: "Write the linear layers' weights in DeepSeek-V3's FP8 layout (E4M3 with a weight_scale_inv per 128×128 block).")
+    var fp8 = false
+
     @Option(name: .customLong("reference-rows"), help: "Also write reference.safetensors: TokenMill's logits on this many rows of random ids (for tools/check-export).")
     var referenceRows: Int = 0
 
@@ -86,7 +89,7 @@ struct ExportHFCommand: ParsableCommand {
                 }
             }
             do {
-                try HuggingFaceExport.export(run: runDirectory, to: output, files: files, specialTokenID: eod?.id, referenceTokens: rows)
+                try HuggingFaceExport.export(run: runDirectory, to: output, files: files, specialTokenID: eod?.id, referenceTokens: rows, fp8: fp8)
             } catch let e as HuggingFaceError where e.usage {
                 throw ValidationError(e.description)
             }

@@ -85,6 +85,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Threads for the element-wise loops (OpenBLAS uses OPENBLAS_NUM_THREADS; default: all cores).")
     var threads: Int?
 
+    @Option(help: "Arithmetic of the linear layers: fp32, or fp8 (DeepSeek-V3's fine-grained FP8; overrides training.precision).")
+    var precision: String?
+
     @Flag(name: .customLong("no-verify"), help: "Do not check the data (and the resumed checkpoint) against the SHA-256 their manifest (state.json) records.")
     var noVerify = false
 
@@ -106,6 +109,10 @@ struct TrainCommand: ParsableCommand {
         var runConfig: RunConfig
         do {
             runConfig = try RunConfig.load(config)
+            if let precision {
+                runConfig.training.precision = precision
+                try runConfig.validate()
+            }
         } catch let e as ConfigError {
             // Bad usage: the same exit code as argument-parser's ValidationError, without its usage dump.
             printError("error: \(e)")
