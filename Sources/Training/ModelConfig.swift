@@ -221,6 +221,27 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         precision = try get(.precision, d.precision); fp8Scaling = try get(.fp8Scaling, d.fp8Scaling)
         fp8Accumulation = try get(.fp8Accumulation, d.fp8Accumulation)
     }
+
+    /// Writes every field; the precision fields only for an fp8 run. subtle: an fp32 run's config (and so
+    /// its `tokenmill.json`, checkpoint and the demo's stage keys) stays byte-identical to the files of
+    /// runs from before `precision` existed, and reading treats the missing fields as fp32.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(sequenceLength, forKey: .sequenceLength); try c.encode(microBatchSize, forKey: .microBatchSize)
+        try c.encode(gradientAccumulation, forKey: .gradientAccumulation); try c.encode(learningRate, forKey: .learningRate)
+        try c.encode(minLearningRate, forKey: .minLearningRate); try c.encode(embeddingLRScale, forKey: .embeddingLRScale)
+        try c.encode(headLRScale, forKey: .headLRScale); try c.encode(routerLRScale, forKey: .routerLRScale)
+        try c.encode(warmupSteps, forKey: .warmupSteps); try c.encode(steps, forKey: .steps)
+        try c.encode(weightDecay, forKey: .weightDecay); try c.encode(beta1, forKey: .beta1); try c.encode(beta2, forKey: .beta2)
+        try c.encode(epsilon, forKey: .epsilon); try c.encode(gradientClip, forKey: .gradientClip); try c.encode(seed, forKey: .seed)
+        try c.encode(logEvery, forKey: .logEvery); try c.encode(checkpointEvery, forKey: .checkpointEvery)
+        try c.encode(evalEvery, forKey: .evalEvery); try c.encode(evalBatches, forKey: .evalBatches)
+        try c.encode(validationFraction, forKey: .validationFraction)
+        if precision != "fp32" {
+            try c.encode(precision, forKey: .precision); try c.encode(fp8Scaling, forKey: .fp8Scaling)
+            try c.encode(fp8Accumulation, forKey: .fp8Accumulation)
+        }
+    }
 }
 
 /// The whole file: {"model": ..., "training": ...}.
