@@ -172,12 +172,11 @@ import Testing
         let before = try files.map { try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint/" + $0)) }
         // Room for part of the weights only, then for all but the last JSON file.
         for room in [5_000, before[0].count + before[1].count + 10] {
-            simulatedDisk = SimulatedDisk(directory: run, bytes: room)
-            defer { simulatedDisk = nil }
+            trainer.simulatedDisk = SimulatedDisk(directory: run, bytes: room)
             #expect {
                 try trainer.train(until: StopCondition(steps: 5))
             } throws: { "\($0)".contains("No space left on device; the previous checkpoint is kept") }
-            simulatedDisk = nil
+            trainer.simulatedDisk = nil
             let after = try files.map { try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint/" + $0)) }
             #expect(after == before)
             #expect(!FileManager.default.fileExists(atPath: run + "/checkpoint.tmp"))

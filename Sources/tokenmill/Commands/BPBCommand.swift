@@ -100,9 +100,8 @@ struct BPBCommand: ParsableCommand {
     }
 
     func run() throws {
-        _ = selectBLASKernel()
-        try reportingErrors {
-            if let t = progressOptions.threads { trainingThreads = t; setBLASThreads(t) }
+        try TrainingThreads.$count.withValue(progressOptions.threads ?? TrainingThreads.count) { try reportingErrors {
+            if let t = progressOptions.threads { setBLASThreads(t) }
             // 1. model, tokenizer, end-of-text id
             let modelPath = runDirectory ?? checkpoint!
             let dir = try runDirectory.map { try CheckpointModel.directory(run: $0) } ?? checkpoint!
@@ -207,7 +206,7 @@ struct BPBCommand: ParsableCommand {
                               formatCount(overall.documents), formatCount(overall.emptyDocuments), formatBytes(Int64(overall.bytes)),
                               formatCount(overall.tokens), subsets.count, overall.bpb,
                               formatCount(Int(Double(scorer.tokensScored) / max(seconds, 1e-9))), scorer.forwards, batch, T, seconds))
-        }
+        } }
     }
 }
 

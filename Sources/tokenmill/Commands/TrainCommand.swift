@@ -101,7 +101,6 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let kernel = selectBLASKernel()
         var runConfig: RunConfig
         do {
             runConfig = try RunConfig.load(config)
@@ -110,8 +109,7 @@ struct TrainCommand: ParsableCommand {
             printError("error: \(e)")
             throw ExitCode(64)
         }
-        if let threads { trainingThreads = threads }
-        try reportingErrors {
+        try TrainingThreads.$count.withValue(threads ?? TrainingThreads.count) { try reportingErrors {
             // What the run is trained on, for `bpb --run`; a resumed run must keep its tokenizer.
             let dataRecord = try trainingDataRecord(data: data)
             let checkpoint = out.flatMap { Checkpoint.directory(run: $0) }
@@ -125,7 +123,7 @@ struct TrainCommand: ParsableCommand {
                 runConfig.model.vocabSize = vocabulary.size
                 do { try runConfig.validate() } catch let e as ConfigError { throw ValidationError("\(e)") }
             }
-            printError(kernel)
+            printError(OpenBLASSetup.description())
             let peak = measureSgemmGFLOPS()
             let live = ProgressReporter(verb: "train", enabled: progress == .bar || (progress == .auto && isatty(2) != 0))
             let trainer = try Trainer(config: runConfig, data: data, run: out, resume: resume, eod: eodID, log: { live.clear(); printError($0) })
@@ -150,7 +148,7 @@ struct TrainCommand: ParsableCommand {
             if let v = trainer.evaluate() { summary += String(format: ", validation loss %.4f", v) }
             if let lost = trainer.metricsLossSummary { summary += "; warning: \(lost)" }
             printError(summary)
-        }
+        } }
     }
 }
 
