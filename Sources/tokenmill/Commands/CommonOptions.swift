@@ -2,6 +2,7 @@
 import ArgumentParser
 import CorpusIO
 import Foundation
+import Report
 
 extension InvalidUTF8Policy: ExpressibleByArgument {}
 extension ErrorPolicy: ExpressibleByArgument {}
@@ -144,15 +145,8 @@ final class LockedCounter: @unchecked Sendable {
     var value: Int { lock.withLock { count } }
 }
 
-func formatCount(_ n: Int) -> String {
-    let s = String(n)
-    var out = ""
-    for (i, c) in s.reversed().enumerated() {
-        if i > 0 && i % 3 == 0 && c != "-" { out.append(",") }
-        out.append(c)
-    }
-    return String(out.reversed())
-}
+/// 1234567 as "1,234,567" (the Report library's, which the report's figures use).
+func formatCount(_ n: Int) -> String { Report.formatCount(n) }
 
 func formatBytes(_ n: Int64) -> String {
     let d = Double(n)

@@ -13,6 +13,7 @@
 import ArgumentParser
 import CorpusIO
 import Foundation
+import Report
 import Training
 
 struct DemoCommand: ParsableCommand {
@@ -93,7 +94,7 @@ struct DemoCommand: ParsableCommand {
             // The record of the run (settings and stage timings), then the report.
             try writeRecord(records, corpus: corpusDir)
             let data = try ReportData.load(directory: out)
-            try writeReport(data, directory: out)
+            try data.write(directory: out, version: TokenMill.configuration.version)
             printError("report: \((out as NSString).appendingPathComponent(DemoLayout.reportHTML)) (figures also in \(DemoLayout.reportJSON))")
             if let table = bpbTable(data, test: (corpusDir as NSString).appendingPathComponent("test.jsonl.zst")) { try writeStandardOutput(table + "\n", what: "the bits-per-byte table") }
         }
@@ -227,17 +228,12 @@ struct ReportCommand: ParsableCommand {
                 throw RuntimeFailure(description: "\(directory): not a directory")
             }
             let data = try ReportData.load(directory: directory)
-            try writeReport(data, directory: directory)
+            try data.write(directory: directory, version: TokenMill.configuration.version)
             let missing = data.missing.keys.sorted()
             printError("report: wrote \((directory as NSString).appendingPathComponent(DemoLayout.reportHTML)) and \(DemoLayout.reportJSON)" +
                        (missing.isEmpty ? "" : "; without \(missing.joined(separator: ", ")) (missing: \(missing.map { data.missing[$0]! }.joined(separator: ", ")))"))
         }
     }
-}
-
-func writeReport(_ data: ReportData, directory: String) throws {
-    try writeAtomically(Array(data.html().utf8), to: (directory as NSString).appendingPathComponent(DemoLayout.reportHTML))
-    try writeAtomically(Array(try data.json()) + [10], to: (directory as NSString).appendingPathComponent(DemoLayout.reportJSON))
 }
 
 func writeAtomically(_ bytes: [UInt8], to path: String) throws {

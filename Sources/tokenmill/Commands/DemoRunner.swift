@@ -5,6 +5,7 @@
 import ArgumentParser
 import CorpusIO
 import Foundation
+import Report
 
 /// One stage: a subcommand's arguments, what it reads and writes.
 struct DemoStage {
