@@ -1,6 +1,7 @@
 // `tokenmill train`: pretrain the DeepSeek-V3-style MoE model (Training target) on a token file, with
 // metrics, validation and atomic checkpoints in the run directory.
 import ArgumentParser
+import CorpusIO
 import Foundation
 import Training
 
@@ -12,7 +13,8 @@ struct TrainCommand: ParsableCommand {
         Example: tokenmill train --config tiny --data corpus_text_document --out runs/tiny --steps 200
 
         --config takes a preset (tiny, small) or a JSON file {"model": {...}, "training": {...}} whose \
-        model fields follow transformers' DeepseekV3Config. --data takes a Megatron dataset prefix (.bin \
+        model fields follow transformers' DeepseekV3Config, or the same as TOML (a .toml file with \
+        [model] and [training] tables; `tokenmill prepare --help` lists the TOML accepted). --data takes a Megatron dataset prefix (.bin \
         with .idx) or a raw token file (.u16 or .i32). A packed dataset from `tokenmill pack` is read row \
         by row (windows of training.sequence_length): attention segments and RoPE positions restart at \
         the row start, at every EOD id and at a truncated piece; targets in the padding or crossing into a \
@@ -51,7 +53,7 @@ struct TrainCommand: ParsableCommand {
         """
     )
 
-    @Option(help: "A preset (tiny, small) or a JSON config file.")
+    @Option(help: "A preset (tiny, small) or a JSON or TOML (.toml) config file.")
     var config: String
 
     @Option(help: "The training tokens: a Megatron dataset prefix or a .u16/.i32 token file.")
@@ -108,6 +110,9 @@ struct TrainCommand: ParsableCommand {
             // Bad usage: the same exit code as argument-parser's ValidationError, without its usage dump.
             printError("error: \(e)")
             throw ExitCode(64)
+        } catch let e as ConfigFileError {
+            printError("error: \(e)")   // a TOML syntax error, with its line: bad data
+            throw ExitCode(1)
         }
         try TrainingThreads.$count.withValue(threads ?? TrainingThreads.count) { try reportingErrors {
             // What the run is trained on, for `bpb --run`; a resumed run must keep its tokenizer.
@@ -164,7 +169,7 @@ struct VocabularySize {
 /// model.vocab_size as a --config file writes it (nil for a preset or a file without it).
 func configFileVocabularySize(_ config: String) throws -> VocabularySize? {
     guard RunConfig.preset(config) == nil, let data = FileManager.default.contents(atPath: config),
-          let top = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+          let top = try? RunConfig.readObject(data, source: config),
           let size = ((top["model"] as? [String: Any])?["vocab_size"] as? NSNumber)?.intValue else { return nil }
     return VocabularySize(size: size, file: config, source: "from \(config)")
 }
