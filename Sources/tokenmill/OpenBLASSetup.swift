@@ -16,6 +16,7 @@ protocol UsesOpenBLAS {}
 
 extension TrainCommand: UsesOpenBLAS {}
 extension BPBCommand: UsesOpenBLAS {}
+extension DemoCommand: UsesOpenBLAS {}   // runs train and bpb in its own process
 
 enum OpenBLASSetup {
     /// Set in the check child's environment (step 1).

@@ -1,5 +1,6 @@
-// The stage runner behind `tokenmill demo`: runs one stage as a child process of this executable,
-// shows its latest message as a live status line, keeps its messages in OUT/logs/STAGE.log, prints
+// The stage runner behind `tokenmill demo`: runs one stage as a child process of this executable or in
+// this process (`DemoStage.inProcess`, its stderr and stdout captured alike), shows its latest message
+// as a live status line, keeps its messages in OUT/logs/STAGE.log, prints
 // one summary line, and records what produced the stage so that a later run can reuse it (the policy
 // is in DemoCommand.swift).
 import ArgumentParser
@@ -30,6 +31,8 @@ struct DemoStage {
     var summary: (StageMessages) -> String = { $0.lines.last ?? "" }
     /// False when this build lacks the subcommand: the stage is skipped with a note.
     var available = true
+    /// Run the subcommand in the demo's process instead of a child (`DemoRunner.runInProcess`).
+    var inProcess = false
 }
 
 struct StageMessages {
@@ -141,7 +144,7 @@ final class DemoRunner {
         try removeIfPresent(stampPath(stage))
         for p in stage.clean { try removeIfPresent(p) }
         let start = Date()
-        let (lines, stdout) = try runChild(stage, label: label)
+        let (lines, stdout) = try runStage(stage, label: label)
         if let target = stage.stdout { try writeAtomically(Array(stdout), to: target) }
         let seconds = Date().timeIntervalSince(start)
         for o in stage.outputs where !FileManager.default.fileExists(atPath: o) {
@@ -164,23 +167,34 @@ final class DemoRunner {
         return DemoStageRecord(name: stage.name, seconds: seconds, reused: false, summary: summary)
     }
 
-    /// Runs `tokenmill ARGS` as a child; returns its stderr lines and its stdout. Throws when it fails.
-    private func runChild(_ stage: DemoStage, label: String) throws -> ([String], Data) {
+    /// Runs `tokenmill ARGS`, as a child or (`inProcess`) in this process; returns its stderr lines and its
+    /// stdout. Throws when it fails.
+    private func runStage(_ stage: DemoStage, label: String) throws -> ([String], Data) {
         let logPath = path(DemoLayout.logs + "/\(stage.name).log")
         // Streamed, not atomic: a log is read while its stage runs, and what a failed stage wrote is kept.
         let fd = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw RuntimeFailure(description: "\(logPath): cannot write (\(String(cString: strerror(errno))))") }
         let log = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
         defer { close(fd) }   // nothing buffered: every write below is checked
-        // A stage's log is the demo's record of it: a failed write fails the stage (after the child
-        // has finished, so it is not left writing into a closed pipe).
-        var logFailure: Error?
-        func append(_ data: Data) {
-            guard logFailure == nil else { return }
-            do { try log.write(contentsOf: data) } catch { logFailure = error }
+        let messages = StageMessageLog(log: log, status: LiveStatus(label: label, enabled: live))
+        messages.append(Data(("$ tokenmill " + stage.args.joined(separator: " ") + "\n").utf8))
+        let (exit, stdout) = stage.inProcess ? runInProcess(stage, messages: messages) : try runChild(stage, messages: messages)
+        let lines = messages.finish()
+        if stage.stdout == nil && !stdout.isEmpty { messages.append(stdout) }
+        // A stage's log is the demo's record of it: a failed write fails the stage (after it has
+        // finished, so a child is not left writing into a closed pipe).
+        if let logFailure = messages.failure {
+            throw RuntimeFailure(description: "\(logPath): cannot write the stage's log (\(describeWriteError(logFailure)))")
         }
-        append(Data(("$ tokenmill " + stage.args.joined(separator: " ") + "\n").utf8))
+        guard exit == "exit 0" else {
+            for l in lines.suffix(8) { printError("  " + l) }
+            throw RuntimeFailure(description: "stage \(stage.name) failed (\(exit)); its messages are in \(logPath)")
+        }
+        return (lines, stdout)
+    }
 
+    /// The stage as a child process; returns how it ended ("exit N" or "signal N") and its stdout.
+    private func runChild(_ stage: DemoStage, messages: StageMessageLog) throws -> (String, Data) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = stage.args
@@ -197,13 +211,65 @@ final class DemoRunner {
             stdoutBox.data = outPipe.fileHandleForReading.readDataToEndOfFile()
             done.signal()
         }
-        let status = LiveStatus(label: label, enabled: live)
-        var lines: [String] = []
-        var pending = Data()
         while true {
             let chunk = errPipe.fileHandleForReading.availableData
             if chunk.isEmpty { break }
-            append(chunk)
+            messages.receive(chunk)
+        }
+        done.wait()
+        process.waitUntilExit()
+        return (process.terminationReason == .exit ? "exit \(process.terminationStatus)" : "signal \(process.terminationStatus)", stdoutBox.data)
+    }
+
+    /// The stage's subcommand run in this process (`train`, `bpb`: they need OpenBLAS, which `main`
+    /// settled for the demo), its messages and stdout captured as a child's pipes would carry them,
+    /// ending as a child would (argument-parser's message and exit code for an error it throws).
+    private func runInProcess(_ stage: DemoStage, messages: StageMessageLog) -> (String, Data) {
+        let capture = StageCapture(messages: messages)
+        StageCapture.active = capture
+        defer { StageCapture.active = nil }
+        do {
+            var command = try TokenMill.parseAsRoot(stage.args)
+            try command.run()
+        } catch {
+            let code = TokenMill.exitCode(for: error)
+            let text = TokenMill.fullMessage(for: error)
+            if !text.isEmpty {
+                if code.isSuccess { capture.standardOutput(text + "\n") } else { capture.standardError(text + "\n") }
+            }
+            return ("exit \(code.rawValue)", capture.stdout)
+        }
+        return ("exit 0", capture.stdout)
+    }
+}
+
+/// A stage's messages (its stderr): each chunk is appended to its log as it comes and cut into lines for
+/// the summary and the live status line.
+final class StageMessageLog: @unchecked Sendable {
+    private let log: FileHandle
+    private let status: LiveStatus
+    private let lock = NSLock()
+    private var lines: [String] = []
+    private var pending = Data()
+    /// The first failed write to the log, if any (later writes are skipped).
+    private(set) var failure: Error?
+
+    fileprivate init(log: FileHandle, status: LiveStatus) {
+        self.log = log
+        self.status = status
+    }
+
+    func append(_ data: Data) {
+        lock.withLock {
+            guard failure == nil else { return }
+            do { try log.write(contentsOf: data) } catch { failure = error }
+        }
+    }
+
+    /// A chunk of the stage's stderr.
+    func receive(_ chunk: Data) {
+        append(chunk)
+        lock.withLock {
             pending.append(chunk)
             // Messages end in \n; progress bars redraw with \r: both end a line here.
             while let cut = pending.firstIndex(where: { $0 == 10 || $0 == 13 }) {
@@ -213,28 +279,46 @@ final class DemoRunner {
                 if !line.isEmpty { lines.append(line); status.show(line) }
             }
         }
-        if !pending.isEmpty { lines.append(String(decoding: pending, as: UTF8.self)) }
-        done.wait()
-        process.waitUntilExit()
-        status.stop()
-        if stage.stdout == nil && !stdoutBox.data.isEmpty { append(stdoutBox.data) }
-        if let logFailure {
-            throw RuntimeFailure(description: "\(logPath): cannot write the stage's log (\(describeWriteError(logFailure)))")
-        }
-        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            for l in lines.suffix(8) { printError("  " + l) }
-            let how = process.terminationReason == .exit ? "exit \(process.terminationStatus)" : "signal \(process.terminationStatus)"
-            throw RuntimeFailure(description: "stage \(stage.name) failed (\(how)); its messages are in \(logPath)")
-        }
-        return (lines, stdoutBox.data)
     }
+
+    /// The lines received (an unfinished last one included); stops the status line.
+    func finish() -> [String] {
+        lock.withLock {
+            if !pending.isEmpty { lines.append(String(decoding: pending, as: UTF8.self)); pending = Data() }
+        }
+        status.stop()
+        return lock.withLock { lines }
+    }
+}
+
+/// While the demo runs a stage in this process, the CLI's stderr writes (`writeStandardError`) and
+/// stdout writes (`writeStandardOutput`) go to the stage's log and output instead, and stderr does not
+/// count as a terminal (as for a child on a pipe).
+final class StageCapture: @unchecked Sendable {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var current: StageCapture?
+    /// The capture in force, if any; set and cleared by the demo around one stage.
+    static var active: StageCapture? {
+        get { lock.withLock { current } }
+        set { lock.withLock { current = newValue } }
+    }
+
+    private let messages: StageMessageLog
+    private let lock = NSLock()
+    private var out = Data()
+
+    init(messages: StageMessageLog) { self.messages = messages }
+
+    func standardError(_ text: String) { messages.receive(Data(text.utf8)) }
+    func standardOutput(_ text: String) { lock.withLock { out.append(Data(text.utf8)) } }
+    var stdout: Data { lock.withLock { out } }
 }
 
 private final class DataBox: @unchecked Sendable { var data = Data() }
 
 /// The live status line of a running stage: its label, elapsed time and latest message, redrawn each
 /// second and on each message, on stderr when it is a terminal.
-private final class LiveStatus: @unchecked Sendable {
+final class LiveStatus: @unchecked Sendable {
     let label: String
     let enabled: Bool
     let start = Date()
@@ -265,14 +349,14 @@ private final class LiveStatus: @unchecked Sendable {
             let width = ioctl(2, UInt(TIOCGWINSZ), &ws) == 0 && ws.ws_col > 20 ? Int(ws.ws_col) : 100
             var text = "\(label) \(formatDuration(Date().timeIntervalSince(start)).padding(toLength: 9, withPad: " ", startingAt: 0)) \(last)"
             if text.count > width - 1 { text = String(text.prefix(width - 2)) + "…" }
-            writeStandardError("\r\u{1B}[K" + text)
+            writeTerminal("\r\u{1B}[K" + text)
         }
     }
 
     func stop() {
         guard enabled else { return }
         timer?.cancel()
-        lock.withLock { writeStandardError("\r\u{1B}[K") }
+        lock.withLock { writeTerminal("\r\u{1B}[K") }
     }
 }
 
@@ -286,9 +370,16 @@ func describeWriteError(_ error: Error) -> String {
     return ns.localizedDescription
 }
 
-/// Writes `text` to standard output, unbuffered; a failed write (a full disk, a closed pipe) is a
-/// one-line error naming `what` instead of a crash or a silently short output.
+/// The live status line's write: to stderr itself, past any `StageCapture` (a lost redraw is harmless).
+private func writeTerminal(_ text: String) {
+    _ = try? FileHandle.standardError.write(contentsOf: Data(text.utf8))
+}
+
+/// Writes `text` to standard output, unbuffered (or to the in-process stage's capture); a failed write
+/// (a full disk, a closed pipe) is a one-line error naming `what` instead of a crash or a silently short
+/// output.
 func writeStandardOutput(_ text: String, what: String) throws {
+    if let capture = StageCapture.active { capture.standardOutput(text); return }
     do { try FileHandle.standardOutput.write(contentsOf: Data(text.utf8)) } catch {
         throw RuntimeFailure(description: "standard output: cannot write \(what) (\(describeWriteError(error)))")
     }

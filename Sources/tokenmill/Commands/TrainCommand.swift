@@ -130,7 +130,7 @@ struct TrainCommand: ParsableCommand {
             }
             printError(OpenBLASSetup.description())
             let peak = measureSgemmGFLOPS()
-            let live = ProgressReporter(verb: "train", enabled: progress == .bar || (progress == .auto && isatty(2) != 0))
+            let live = ProgressReporter(verb: "train", enabled: progress == .bar || (progress == .auto && standardErrorIsTerminal()))
             let trainer = try Trainer(config: runConfig, data: data, run: out, resume: resume, eod: eodID, log: { live.clear(); printError($0) })
             trainer.dataRecord = trainingDataRecordJSON(record)
             if live.enabled { trainer.progress = { live.show($0) } }
