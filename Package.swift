@@ -44,9 +44,9 @@ let package = Package(
 
         // MARK: Model and evaluation
         .target(name: "Training", dependencies: ["CBLAS", "CKernels", "Packing"]),
-        .target(name: "Evaluation", dependencies: ["CorpusIO", "Training", "Tokenization", "CZstd", "CLZMA"]),
+        .target(name: "Evaluation", dependencies: ["CorpusIO", "Training", "Tokenization", "Pipeline", "CZstd", "CLZMA"]),
         // The demo's report.html and report.json, from the files the stages above wrote.
-        .target(name: "Report", dependencies: ["CorpusIO"]),
+        .target(name: "Report", dependencies: ["CorpusIO", "Pipeline"]),
 
         // MARK: The command line
         .executableTarget(name: "tokenmill", dependencies: [

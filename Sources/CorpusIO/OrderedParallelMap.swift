@@ -2,8 +2,11 @@
 // order. The caller's thread produces inputs and consumes outputs (reading and writing files stay
 // sequential); `threads` workers transform. At most `2 × threads` items are in flight, so memory is
 // bounded by the item size, whatever the stream's length.
+// Also here: `WorkerPool`, the one pool of per-thread state (normalizers, encoders, word counters) the
+// transforms borrow, so that a costly object is made once per thread rather than once per item.
 
 import Dispatch
+import Foundation
 import Synchronization
 
 private final class Slots<Output: Sendable>: Sendable {
@@ -54,4 +57,45 @@ public func orderedParallelMap<Input: Sendable, Output: Sendable>(
         try drain(untilInFlightBelow: inFlightLimit)
     }
     try drain(untilInFlightBelow: 1)
+}
+
+/// Per-thread state that workers borrow and give back: an object costly to make (an ICU normalizer, a
+/// tokenizer's encoder, a word counter) made once per concurrent user and reused after.
+/// Thread-safe; a borrowed object belongs to its borrower alone until it is given back.
+/// - Complexity: `take` and `give` are O(1) under one lock; at most `keep` idle objects are held.
+public final class WorkerPool<State>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var idle: [State] = []
+    private let make: (() throws -> State)?
+    private let keep: Int
+
+    /// A pool that makes its objects with `make` and keeps at most `keep` idle ones.
+    public init(keep: Int = .max, make: (() throws -> State)? = nil) {
+        self.make = make
+        self.keep = keep
+    }
+
+    /// An idle object, or one made by `make` when none is idle.
+    public func take(orMake make: () throws -> State) rethrows -> State {
+        if let state = lock.withLock({ idle.popLast() }) { return state }
+        return try make()
+    }
+
+    /// An idle object, or a new one from the pool's own `make`.
+    public func take() throws -> State {
+        guard let make else { preconditionFailure("WorkerPool.take(): the pool was made without `make`; use take(orMake:)") }
+        return try take(orMake: make)
+    }
+
+    /// Returns an object to the pool (dropped when `keep` are idle already).
+    public func give(_ state: State) {
+        lock.withLock { if idle.count < keep { idle.append(state) } }
+    }
+
+    /// Runs `body` with a borrowed object and gives it back afterwards, also when `body` throws.
+    public func withWorker<R>(_ body: (State) throws -> R) throws -> R {
+        let state = try take()
+        defer { give(state) }
+        return try body(state)
+    }
 }

@@ -10,6 +10,7 @@
 // Memory: 24 bytes per scored document (for the bootstrap) and R doubles per subset.
 import CorpusIO
 import Foundation
+import Pipeline
 import Training
 
 /// The definition printed in `--help` and in the JSON.
@@ -164,6 +165,37 @@ public func bpbReportJSON(settings s: BPBSettings, subsets: [SubsetReport], over
     out += "  \"subsets\": [\n" + subsets.map { "    " + row($0) }.joined(separator: ",\n") + (subsets.isEmpty ? "" : "\n") + "  ],\n"
     out += "  \"overall\": \(row(overall))\n}\n"
     return out
+}
+
+/// The readable report: the settings, then one row per subset and the overall row; with `baselines`,
+/// the zstd -19 --long and xz -9e columns.
+public func bpbReportTable(settings s: BPBSettings, subsets: [SubsetReport], overall: SubsetReport, baselines: Bool) -> String {
+    // An option needs no explanation; the run's record is named.
+    func from(_ source: String?) -> String {
+        guard let source, !source.hasPrefix("--") else { return "" }
+        return source == "not recorded" ? " (not recorded)" : " (from \(source))"
+    }
+    var out = "model \(s.model), tokenizer \(s.tokenizer)\(from(s.tokenizerSource)), normalization \(s.normalization)\(from(s.normalizationSource)), context \(s.context), stride \(s.stride)"
+    out += s.scoreEOD ? ", end-of-text scored\n" : "\n"
+    out += "bits per byte (95% bootstrap interval over documents)\n"
+    var header = ["", "documents", "bytes", "tokens", "bytes/token", "BPB", "95% CI", "byte ppl"]
+    var widths = [max(8, (subsets.map(\.name.count) + [7]).max()!), 11, 11, 10, 13, 8, 17, 10]
+    if baselines { header += ["zstd-19 --long", "xz -9e"]; widths += [16, 8] }
+    func row(_ r: SubsetReport) -> [String] {
+        var cells = [r.name, formatCount(r.documents), formatCount(r.bytes), formatCount(r.tokens), String(format: "%.3f", r.bytesPerToken),
+                     r.documents > 0 ? String(format: "%.4f", r.bpb) : "-",
+                     r.ci95.0.isFinite ? String(format: "%.4f–%.4f", r.ci95.0, r.ci95.1) : "-",
+                     r.documents > 0 ? String(format: "%.3f", r.bytePerplexity) : "-"]
+        if baselines {
+            let b = Dictionary(uniqueKeysWithValues: r.baselines ?? [])
+            cells += [b["zstd -19 --long"].map { String(format: "%.4f", $0) } ?? "-", b["xz -9e"].map { String(format: "%.4f", $0) } ?? "-"]
+        }
+        if r.emptyDocuments > 0 { cells.append("  (\(r.emptyDocuments) empty)") }
+        return cells
+    }
+    let table = TextTable(columns: widths.enumerated().map { .init($0.offset == 0 ? .left : .right, width: $0.element, grows: false) }, separator: "")
+    let rows = [header] + subsets.map(row) + [row(overall)]
+    return out + table.render(rows, rulesAfter: [0, rows.count - 2]).joined(separator: "\n") + "\n"
 }
 
 /// A JSON number; NaN and infinities (no data) become null.

@@ -7,6 +7,7 @@
 // fixture inputs and compares the output with committed expected files (snapshot tests).
 import CorpusIO
 import Foundation
+import Pipeline
 
 /// Where `tokenmill demo` puts things inside its output directory.
 public enum DemoLayout {

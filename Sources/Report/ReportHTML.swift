@@ -5,6 +5,7 @@
 // run's settings and stage timings. Each figure is a `<figure id="fig-…">`; tools/check-report looks
 // them up by id. Output is deterministic for equal inputs.
 import Foundation
+import Pipeline
 
 extension ReportData {
     /// The figure ids the page always contains (a figure without data holds a note instead of an SVG).
@@ -218,17 +219,6 @@ extension ReportData {
         }
         return out.isEmpty ? "<p class=\"note\">No demo.json: settings and timings are unknown.</p>\n" : out
     }
-}
-
-/// 1234567 as "1,234,567".
-public func formatCount(_ n: Int) -> String {
-    let s = String(n)
-    var out = ""
-    for (i, c) in s.reversed().enumerated() {
-        if i > 0 && i % 3 == 0 && c != "-" { out.append(",") }
-        out.append(c)
-    }
-    return String(out.reversed())
 }
 
 /// "42.1 s", "3 min 05 s", "1 h 02 min".

@@ -3,6 +3,8 @@
 // Policy: numbers are kept as their text and read as Int or Double on demand; lone surrogate escapes
 // become U+FFFD. Nesting deeper than 256 is an error.
 // Cost: one pass; a 7 MB tokenizer.json parses in well under a second in release builds.
+// Strings are escaped and unescaped by CorpusIO's JSON string codec.
+import CorpusIO
 
 /// A parsed JSON value.
 public indirect enum JSONValue: Sendable {
@@ -112,70 +114,20 @@ private struct JSONParser {
         i += w.count
     }
 
-    mutating func hex4() throws -> UInt32 {
-        guard i + 4 <= buf.count else { throw error("truncated \\u escape") }
-        var v: UInt32 = 0
-        for _ in 0 ..< 4 {
-            let c = buf[i]
-            let d: UInt32
-            switch c {
-            case 0x30 ... 0x39: d = UInt32(c - 0x30)
-            case 0x41 ... 0x46: d = UInt32(c - 0x41 + 10)
-            case 0x61 ... 0x66: d = UInt32(c - 0x61 + 10)
-            default: throw error("bad \\u escape")
-            }
-            v = v << 4 | d
-            i += 1
-        }
-        return v
-    }
-
+    /// A string token, scanned and decoded by CorpusIO's JSON string codec (raw control characters are
+    /// let through, as before).
     mutating func string() throws -> String {
-        i += 1  // opening quote
+        let raw = UnsafeRawBufferPointer(buf)
         let start = i
-        // Fast path: no escapes.
-        while i < buf.count && buf[i] != UInt8(ascii: "\"") && buf[i] != UInt8(ascii: "\\") { i += 1 }
-        guard i < buf.count else { throw error("unterminated string") }
-        if buf[i] == UInt8(ascii: "\"") {
-            let s = String(decoding: UnsafeBufferPointer(rebasing: buf[start ..< i]), as: UTF8.self)
-            i += 1
-            return s
+        let scanned: (end: Int, hasEscapes: Bool)
+        do { scanned = try scanJSONString(raw, at: start, allowRawControlCharacters: true) } catch {
+            i = error.offset
+            throw self.error(error.message)
         }
-        var out = Array(buf[start ..< i])
-        while true {
-            guard i < buf.count else { throw error("unterminated string") }
-            let c = buf[i]
-            if c == UInt8(ascii: "\"") { i += 1; break }
-            if c != UInt8(ascii: "\\") { out.append(c); i += 1; continue }
-            i += 1
-            guard i < buf.count else { throw error("unterminated string") }
-            let e = buf[i]
-            i += 1
-            switch e {
-            case UInt8(ascii: "\""): out.append(0x22)
-            case UInt8(ascii: "\\"): out.append(0x5C)
-            case UInt8(ascii: "/"): out.append(0x2F)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
-                var cp = try hex4()
-                if cp >= 0xD800 && cp < 0xDC00 {
-                    if i + 6 <= buf.count && buf[i] == UInt8(ascii: "\\") && buf[i + 1] == UInt8(ascii: "u") {
-                        let save = i
-                        i += 2
-                        let lo = try hex4()
-                        if lo >= 0xDC00 && lo < 0xE000 { cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00) }
-                        else { i = save; cp = 0xFFFD }
-                    } else { cp = 0xFFFD }
-                } else if cp >= 0xDC00 && cp < 0xE000 { cp = 0xFFFD }
-                out.append(contentsOf: Array(String(Unicode.Scalar(cp)!).utf8))
-            default: throw error("bad escape")
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
+        i = scanned.end
+        let token = UnsafeRawBufferPointer(rebasing: raw[start ..< scanned.end])
+        if !scanned.hasEscapes { return String(decoding: UnsafeRawBufferPointer(rebasing: token[1 ..< token.count - 1]), as: UTF8.self) }
+        return String(decoding: decodeJSONString(token).bytes, as: UTF8.self)
     }
 }
 
@@ -225,29 +177,6 @@ struct JSONCursor {
     }
 
     func bool(_ key: String, default d: Bool) throws -> Bool { try optional(key)?.bool ?? d }
-}
-
-/// Appends a JSON string literal (UTF-8, escaping only what JSON requires, like serde_json).
-public func appendJSONString(_ s: String, to out: inout [UInt8]) {
-    out.append(0x22)
-    for b in s.utf8 {
-        switch b {
-        case 0x22: out.append(0x5C); out.append(0x22)
-        case 0x5C: out.append(0x5C); out.append(0x5C)
-        case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
-        case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
-        case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
-        case 0x08: out.append(0x5C); out.append(UInt8(ascii: "b"))
-        case 0x0C: out.append(0x5C); out.append(UInt8(ascii: "f"))
-        case 0 ..< 0x20:
-            let hex = Array("0123456789abcdef".utf8)
-            out.append(contentsOf: Array("\\u00".utf8))
-            out.append(hex[Int(b >> 4)])
-            out.append(hex[Int(b & 15)])
-        default: out.append(b)
-        }
-    }
-    out.append(0x22)
 }
 
 /// Serializes a value compactly (used to carry post_processor/decoder through unchanged).

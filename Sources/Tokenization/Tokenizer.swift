@@ -9,6 +9,7 @@
 // Cost: the cache holds up to 262,144 pre-tokens shorter than 256 bytes per encoder and is cleared whole
 // when full.
 
+import CorpusIO
 import Dispatch
 import Foundation
 import Normalization
@@ -48,7 +49,8 @@ public final class Tokenizer: Sendable {
     let decodeTable: [[UInt8]?]
     let rawMatcher: [Bool: AddedTokenMatcher]
     let normalizedMatcher: [Bool: AddedTokenMatcher]
-    private let pool = EncoderPool()
+    /// Idle encoders for the convenience methods (at most a few kept).
+    private let pool = WorkerPool<TokenEncoder>(keep: 4)
 
     public init(model: BPEModel, preTokenizer: PreTokenizer, normalizers: [NormalizationForm] = [],
                 addedTokens: [AddedToken] = [], extras: TokenizerExtras = TokenizerExtras()) {
@@ -88,8 +90,8 @@ public final class Tokenizer: Sendable {
 
     /// Runs `body` with an encoder from a small shared pool (so convenience calls keep their cache).
     public func withEncoder<R>(_ body: (TokenEncoder) throws -> R) throws -> R {
-        let encoder = try pool.take() ?? makeEncoder()
-        defer { pool.give(encoder) }
+        let encoder = try pool.take(orMake: makeEncoder)
+        defer { encoder.splitPunctuationNewline = 0; encoder.startDocument(key: nil); pool.give(encoder) }
         return try body(encoder)
     }
 
@@ -149,17 +151,6 @@ public struct TokenizerExtras: Sendable {
     public init(postProcessorJSON: String? = nil, decoderJSON: String? = nil) {
         self.postProcessorJSON = postProcessorJSON
         self.decoderJSON = decoderJSON
-    }
-}
-
-/// Idle encoders of one tokenizer (at most a few are kept).
-final class EncoderPool: @unchecked Sendable {
-    private let lock = NSLock()
-    private var idle: [TokenEncoder] = []
-    func take() -> TokenEncoder? { lock.lock(); defer { lock.unlock() }; return idle.popLast() }
-    func give(_ e: TokenEncoder) {
-        lock.lock(); defer { lock.unlock() }
-        if idle.count < 4 { e.splitPunctuationNewline = 0; e.startDocument(key: nil); idle.append(e) }
     }
 }
 

@@ -7,6 +7,7 @@
 // A .tiktoken file does not say its regex or special tokens: they come from the file name
 // (r50k_base, p50k_base, cl100k_base, o200k_base) or the caller.
 
+import CorpusIO
 import Foundation
 import Normalization
 

@@ -7,6 +7,7 @@
 // its slice of the flat allocation; the reader memory-maps and checks that entries tile the buffer and
 // that each entry's byte span fits its dtype and shape. Reading converts F32, BF16 and F16 to Float
 // exactly (`copyFloat32`).
+import CorpusIO
 import Foundation
 import Synchronization
 
@@ -27,12 +28,6 @@ public struct SafetensorsError: Error, CustomStringConvertible, Sendable {
     public var path: String
     public var message: String
     public var description: String { "\(path): \(message)" }
-}
-
-private func jsonString(_ s: String) -> String {
-    let data = try! JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])
-    let text = String(decoding: data, as: UTF8.self)
-    return String(text.dropFirst().dropLast())
 }
 
 /// Fault injection for tests, passed to the writers that take one (`writeSafetensors`, `Trainer`'s
@@ -73,13 +68,13 @@ public func writeSafetensors(_ path: String, entries: [SafetensorsEntry], metada
     var header = "{"
     var parts: [String] = []
     if !metadata.isEmpty {
-        let m = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }.joined(separator: ",")
+        let m = metadata.keys.sorted().map { "\(encodeJSONString($0)):\(encodeJSONString(metadata[$0]!))" }.joined(separator: ",")
         parts.append("\"__metadata__\":{\(m)}")
     }
     var offset = 0
     for e in sorted {
         let shape = e.shape.map(String.init).joined(separator: ",")
-        parts.append("\(jsonString(e.name)):{\"dtype\":\"\(e.dtype)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + e.byteCount)]}")
+        parts.append("\(encodeJSONString(e.name)):{\"dtype\":\"\(e.dtype)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + e.byteCount)]}")
         offset += e.byteCount
     }
     header += parts.joined(separator: ",") + "}"

@@ -51,3 +51,12 @@ private let preByteLevel = #""pre_tokenizer":{"type":"ByteLevel","add_prefix_spa
     #expect(decodeBase64(Array("YW=j".utf8)) == nil)
     #expect(decodeBase64(Array("Y*==".utf8)) == nil)
 }
+
+@Test func reportsBadStringEscapesAtTheirByteOffset() throws {
+    #expect(message(#"{"model": "a\q"}"#).contains("not valid JSON at byte 13: invalid escape '\\q'"), "\(message(#"{"model": "a\q"}"#))")
+    #expect(message(#"{"model": "a\u00"}"#).contains("not valid JSON at byte 12: invalid \\u escape"))
+    // Raw control characters inside strings are read as before (the tokenizer reader lets them through).
+    let value = try JSONValue.parse(Array("{\"k\": \"a\u{1}\\u00e9\\ud83d\\ude00\"}".utf8), path: "t.json")
+    guard case .object(let members) = value, case .string(let s) = members.first?.1 else { Issue.record("not an object"); return }
+    #expect(s == "a\u{1}é😀")
+}

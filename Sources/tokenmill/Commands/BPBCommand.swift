@@ -5,6 +5,7 @@ import CorpusIO
 import Evaluation
 import Foundation
 import Normalization
+import Pipeline
 import Tokenization
 import Training
 
@@ -123,7 +124,6 @@ struct BPBCommand: ParsableCommand {
             }
             let model = try CheckpointModel.load(directory: dir, config: config, batch: batch)
             let scorer = BPBScorer(model: model, eod: Int32(eod), stride: S, scoreEOD: scoreEOD)
-            let encoder = try tokenizer.makeEncoder()
             // The normalization: --normalize, else the record's, else none.
             let recorded = NormalizationRecord(json: record?["normalization"])
             let normalization: String, normalizationSource: String
@@ -138,60 +138,25 @@ struct BPBCommand: ParsableCommand {
                 normalizer = nil
                 (normalization, normalizationSource) = ("none", "not recorded")
             }
-            let compressors = baselines ? try CompressionBaselines() : nil
+            // 2. documents → tokens → scores
+            var loop = BPBScoreLoop(scorer: scorer, encoder: try tokenizer.makeEncoder(), normalizer: normalizer)
+            loop.compressors = baselines ? try CompressionBaselines() : nil
+            loop.subsetField = subsetField
+            loop.maxDocs = maxDocs
             let reader = try input.makeReader()
             let progress = progressOptions.makeReporter("bpb")
-            let perDocOut = try perDoc.map { try OutputFile(path: $0) }
+            loop.perDocument = try perDoc.map { try OutputFile(path: $0) }
             let accumulator = BPBAccumulator()
-            // 2. documents → tokens → scores; per-document bookkeeping waits in `meta` until scored
-            var meta: [Int: (subset: String, bytes: Int)] = [:]
-            var documents = 0, bytesRead: Int64 = 0
-            var perDocLines: [UInt8] = []
-            func collect() throws {
-                for s in scorer.takeCompleted() {
-                    let m = meta.removeValue(forKey: s.id)!
-                    let bytes = bpbDenominatorBytes(textBytes: m.bytes, scoreEOD: scoreEOD)
-                    accumulator.add(subset: m.subset, bytes: bytes, tokens: s.tokens, nll: s.nll)
-                    if let perDocOut {
-                        perDocLines += Array("{\"subset\": \(jsonString(m.subset)), \"index\": \(s.id), \"bytes\": \(bytes), \"tokens\": \(s.tokens), \"nll_nats\": \(s.nll), \"bpb\": \(bitsPerByte(nll: s.nll, bytes: bytes))}\n".utf8)
-                        if perDocLines.count >= 1 << 16 { try perDocOut.write(perDocLines); perDocLines.removeAll(keepingCapacity: true) }
-                    }
-                }
-            }
-            let body = {
-                reading: while let batch = try reader.nextBatch() {
-                    let decoded = try decodeDocuments(batch, options: reader.options)
-                    for e in decoded.skipErrors { printError("warning: skipped \(e)") }
-                    for doc in decoded.documents {
-                        if let maxDocs, documents >= maxDocs { break reading }
-                        let index = documents
-                        documents += 1
-                        let subset = doc.field(subsetField) ?? "unknown"
-                        let bytes = doc.text.utf8.count
-                        bytesRead += Int64(bytes)
-                        var text = doc.text
-                        if let normalizer { _ = try normalizer.normalize(&text) }
-                        let ids = text.isEmpty ? [] : try encoder.encode(text)
-                        if bytes == 0 || ids.isEmpty { accumulator.addEmpty(subset: subset); continue }
-                        try compressors?.append(subset: subset, text: doc.text)
-                        meta[index] = (subset, bytes)
-                        scorer.add(id: index, tokens: ids)
-                        try collect()
-                        progress.update(documents: documents, bytes: bytesRead)
-                    }
-                }
-                scorer.finish()
-                try collect()
-                if let perDocOut, !perDocLines.isEmpty { try perDocOut.write(perDocLines) }
-            }
-            if let perDocOut { try writing(to: perDocOut, progress: progress, body) } else { try body(); progress.finish() }
+            var documents = 0
+            let body = { documents = try loop.run(reader: reader, into: accumulator, progress: progress, warn: printError) }
+            if let perDocOut = loop.perDocument { try writing(to: perDocOut, progress: progress, body) } else { try body(); progress.finish() }
             let seconds = progress.elapsed
             guard accumulator.scoredDocuments > 0 else {
                 throw RuntimeFailure(description: "\(input.inputs.joined(separator: ", ")): no usable documents (\(documents) read, \(accumulator.emptyDocuments) empty)")
             }
             // 3. report
             var (subsets, overall) = accumulator.summarize(resamples: resamples, seed: seed)
-            if let compressors {
+            if let compressors = loop.compressors {
                 let b = try compressors.compute(progress: { if progress.enabled { printError("bpb: \($0)") } })
                 for i in subsets.indices { subsets[i].baselines = b[subsets[i].name] }
                 overall.baselines = b["overall"]
@@ -200,7 +165,7 @@ struct BPBCommand: ParsableCommand {
                                        context: T, stride: S, scoreEOD: scoreEOD, resamples: resamples, seed: seed,
                                        tokenizerSource: tokenizerSource, normalizationSource: normalizationSource)
             let text = json ? bpbReportJSON(settings: settings, subsets: subsets, overall: overall)
-                : bpbTable(settings: settings, subsets: subsets, overall: overall, baselines: baselines)
+                : bpbReportTable(settings: settings, subsets: subsets, overall: overall, baselines: baselines)
             try writeStandardOutput(text, what: "the report")
             printError(String(format: "bpb: %@ documents (%@ empty), %@, %@ tokens in %d subsets; overall %.4f bits/byte; %@ tokens/s (%d forwards of %d×%d); %.2f s",
                               formatCount(overall.documents), formatCount(overall.emptyDocuments), formatBytes(Int64(overall.bytes)),
@@ -208,45 +173,6 @@ struct BPBCommand: ParsableCommand {
                               formatCount(Int(Double(scorer.tokensScored) / max(seconds, 1e-9))), scorer.forwards, batch, T, seconds))
         } }
     }
-}
-
-/// The readable report: one row per subset and the overall row.
-func bpbTable(settings s: BPBSettings, subsets: [SubsetReport], overall: SubsetReport, baselines: Bool) -> String {
-    // An option needs no explanation; the run's record is named.
-    func from(_ source: String?) -> String {
-        guard let source, !source.hasPrefix("--") else { return "" }
-        return source == "not recorded" ? " (not recorded)" : " (from \(source))"
-    }
-    var out = "model \(s.model), tokenizer \(s.tokenizer)\(from(s.tokenizerSource)), normalization \(s.normalization)\(from(s.normalizationSource)), context \(s.context), stride \(s.stride)"
-    out += s.scoreEOD ? ", end-of-text scored\n" : "\n"
-    out += "bits per byte (95% bootstrap interval over documents)\n"
-    let nameWidth = max(8, (subsets.map(\.name.count) + [7]).max()!)
-    func pad(_ x: String, _ w: Int, left: Bool = false) -> String {
-        let p = String(repeating: " ", count: max(0, w - x.count))
-        return left ? x + p : p + x
-    }
-    var header = pad("", nameWidth, left: true) + pad("documents", 11) + pad("bytes", 11) + pad("tokens", 10) + pad("bytes/token", 13)
-        + pad("BPB", 8) + pad("95% CI", 17) + pad("byte ppl", 10)
-    if baselines { header += pad("zstd-19 --long", 16) + pad("xz -9e", 8) }
-    func row(_ r: SubsetReport) -> String {
-        var line = pad(r.name, nameWidth, left: true) + pad(formatCount(r.documents), 11) + pad(formatCount(r.bytes), 11)
-            + pad(formatCount(r.tokens), 10) + pad(String(format: "%.3f", r.bytesPerToken), 13)
-            + pad(r.documents > 0 ? String(format: "%.4f", r.bpb) : "-", 8)
-            + pad(r.ci95.0.isFinite ? String(format: "%.4f–%.4f", r.ci95.0, r.ci95.1) : "-", 17)
-            + pad(r.documents > 0 ? String(format: "%.3f", r.bytePerplexity) : "-", 10)
-        if baselines {
-            let b = Dictionary(uniqueKeysWithValues: r.baselines ?? [])
-            line += pad(b["zstd -19 --long"].map { String(format: "%.4f", $0) } ?? "-", 16)
-            line += pad(b["xz -9e"].map { String(format: "%.4f", $0) } ?? "-", 8)
-        }
-        if r.emptyDocuments > 0 { line += "  (\(r.emptyDocuments) empty)" }
-        return line
-    }
-    let rule = String(repeating: "-", count: header.count)
-    out += header + "\n" + rule + "\n"
-    for r in subsets { out += row(r) + "\n" }
-    out += rule + "\n" + row(overall) + "\n"
-    return out
 }
 
 /// The tokenizer the run's training-data record names: the path as recorded (relative to the current

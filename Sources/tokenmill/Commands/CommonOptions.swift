@@ -2,7 +2,7 @@
 import ArgumentParser
 import CorpusIO
 import Foundation
-import Report
+import Pipeline
 
 extension InvalidUTF8Policy: ExpressibleByArgument {}
 extension ErrorPolicy: ExpressibleByArgument {}
@@ -51,13 +51,20 @@ struct InputOptions: ParsableArguments {
     }
 }
 
-/// Progress reporting on stderr.
-enum ProgressMode: String, ExpressibleByArgument, CaseIterable {
-    case auto, bar, none
+/// Progress on stderr (Pipeline's reporter; the modes are documented there).
+typealias ProgressMode = Pipeline.ProgressMode
+typealias ProgressReporter = Pipeline.ProgressReporter
+extension Pipeline.ProgressMode: ExpressibleByArgument {}
+
+extension Pipeline.ProgressReporter {
+    /// A bar on stderr when `enabled`, else nothing.
+    convenience init(verb: String, enabled: Bool) {
+        self.init(stage: verb, mode: enabled ? .bar : .none, write: writeStandardError)
+    }
 }
 
 struct ProgressOptions: ParsableArguments {
-    @Option(help: "Progress on stderr: auto (only when stderr is a terminal), bar, or none.")
+    @Option(help: "Progress on stderr: auto (a bar when stderr is a terminal), bar, json (one JSON object per update: stage, event, documents, bytes, message, seconds), or none.")
     var progress: ProgressMode = .auto
 
     @Option(help: "Worker threads (default: all cores).")
@@ -71,54 +78,12 @@ struct ProgressOptions: ParsableArguments {
     var workerThreads: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
 
     func makeReporter(_ verb: String) -> ProgressReporter {
-        let on = progress == .bar || (progress == .auto && standardErrorIsTerminal())
-        return ProgressReporter(verb: verb, enabled: on)
-    }
-}
-
-/// Prints a live one-line status at most four times a second, and clears it at the end.
-final class ProgressReporter {
-    let verb: String
-    let enabled: Bool
-    let start = Date()
-    private var last = Date.distantPast
-    private var shown = false
-
-    init(verb: String, enabled: Bool) {
-        self.verb = verb
-        self.enabled = enabled
+        ProgressReporter(stage: verb, mode: progress, isTerminal: standardErrorIsTerminal(), write: writeStandardError)
     }
 
-    var elapsed: Double { Date().timeIntervalSince(start) }
-
-    func update(documents: Int, bytes: Int64) {
-        guard enabled else { return }
-        let now = Date()
-        guard now.timeIntervalSince(last) >= 0.25 else { return }
-        last = now
-        let mbs = Double(bytes) / 1e6 / max(elapsed, 1e-9)
-        let line = "\(verb): \(formatCount(documents)) documents, \(formatBytes(bytes)), \(String(format: "%.1f", mbs)) MB/s"
-        writeStandardError("\r\u{1B}[K" + line)
-        shown = true
-    }
-
-    /// Shows `line` as the status (at most four times a second).
-    func show(_ line: String) {
-        guard enabled else { return }
-        let now = Date()
-        guard now.timeIntervalSince(last) >= 0.25 else { return }
-        last = now
-        writeStandardError("\r\u{1B}[K" + line)
-        shown = true
-    }
-
-    /// Clears the status line (before printing an ordinary line); the next `show` redraws it.
-    func clear() {
-        if shown { writeStandardError("\r\u{1B}[K"); shown = false; last = .distantPast }
-    }
-
-    func finish() {
-        if shown { writeStandardError("\r\u{1B}[K") }
+    /// The document runner: --threads workers, progress as chosen, warnings on stderr.
+    func makeRunner(_ verb: String) -> DocumentRunner {
+        DocumentRunner(threads: workerThreads, progress: makeReporter(verb), warn: printError)
     }
 }
 
@@ -151,16 +116,8 @@ final class LockedCounter: @unchecked Sendable {
     var value: Int { lock.withLock { count } }
 }
 
-/// 1234567 as "1,234,567" (the Report library's, which the report's figures use).
-func formatCount(_ n: Int) -> String { Report.formatCount(n) }
-
-func formatBytes(_ n: Int64) -> String {
-    let d = Double(n)
-    if d >= 1e9 { return String(format: "%.2f GB", d / 1e9) }
-    if d >= 1e6 { return String(format: "%.1f MB", d / 1e6) }
-    if d >= 1e3 { return String(format: "%.1f kB", d / 1e3) }
-    return "\(n) B"
-}
+func formatCount(_ n: Int) -> String { Pipeline.formatCount(n) }
+func formatBytes(_ n: Int64) -> String { Pipeline.formatBytes(n) }
 
 /// Runs `body`, which writes to `out`; commits the output when it succeeds and abandons it when it
 /// throws, and clears the progress line either way.

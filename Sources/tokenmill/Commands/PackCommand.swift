@@ -351,12 +351,7 @@ func packingReport(_ o: Any?) -> PackingReport? {
 func packManifest(inputs: [String], settings p: PackSettings, used: PackingReport, best: PackingReport, concat: PackingReport,
                   valid: PackingReport, tokenizer: Any?, normalization: NormalizationRecord?, shard: PackShardInfo?) -> String {
     let tok = tokenizer.flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }.map { String(decoding: $0, as: UTF8.self) } ?? "null"
-    let inputList = inputs.map { i -> String in
-        var out: [UInt8] = []
-        var t = i
-        t.withUTF8 { appendJSONString(UnsafeRawBufferPointer($0), to: &out) }
-        return String(decoding: out, as: UTF8.self)
-    }.joined(separator: ", ")
+    let inputList = inputs.map { encodeJSONString($0) }.joined(separator: ", ")
     return """
     {
       "format": "tokenmill-packed-megatron-dataset",

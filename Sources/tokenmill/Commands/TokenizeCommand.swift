@@ -301,12 +301,6 @@ func tokenizerFile(_ path: String) -> String {
     return path
 }
 
-private func jsonQuote(_ s: String) -> String {
-    var out: [UInt8] = []
-    var t = s
-    t.withUTF8 { appendJSONString(UnsafeRawBufferPointer($0), to: &out) }
-    return String(decoding: out, as: UTF8.self)
-}
 
 func tokenizeManifest(tokenizerPath: String, tokenizerHash: String, vocabulary: Int, inputs: [String],
                       normalization: NormalizationRecord?, dtype: IndexedDType,
@@ -317,11 +311,11 @@ func tokenizeManifest(tokenizerPath: String, tokenizerHash: String, vocabulary: 
     """
     {
       "format": "megatron-indexed-dataset",
-      "tokenmill_version": \(jsonQuote(TokenMill.configuration.version)),
-      "tokenizer": {"path": \(jsonQuote(tokenizerPath)), "sha256": "\(tokenizerHash)", "vocabulary_size": \(vocabulary)},
-      "inputs": [\(inputs.map(jsonQuote).joined(separator: ", "))],
+      "tokenmill_version": \(encodeJSONString(TokenMill.configuration.version)),
+      "tokenizer": {"path": \(encodeJSONString(tokenizerPath)), "sha256": "\(tokenizerHash)", "vocabulary_size": \(vocabulary)},
+      "inputs": [\(inputs.map { encodeJSONString($0) }.joined(separator: ", "))],
       "normalization": \(normalization?.jsonText ?? "null"),
-      "options": {"dtype": "\(dtype)", "append_eod": \(eod != nil), "eod_token": \(eod.map { jsonQuote($0.text) } ?? "null"), "eod_id": \(eod.map { String($0.id) } ?? "null"), "allow_special": \(allowSpecial), "text_field": \(jsonQuote(textField)), "fim_rate": \(fim.rate), "fim_spm_rate": \(fim.spmRate), "fim_tokens": [\(fimNames.map(jsonQuote).joined(separator: ", "))], "split_punctuation_newline": \(split), "seed": \(fim.seed)},
+      "options": {"dtype": "\(dtype)", "append_eod": \(eod != nil), "eod_token": \(eod.map { encodeJSONString($0.text) } ?? "null"), "eod_id": \(eod.map { String($0.id) } ?? "null"), "allow_special": \(allowSpecial), "text_field": \(encodeJSONString(textField)), "fim_rate": \(fim.rate), "fim_spm_rate": \(fim.spmRate), "fim_tokens": [\(fimNames.map { encodeJSONString($0) }.joined(separator: ", "))], "split_punctuation_newline": \(split), "seed": \(fim.seed)},
       "shard": \(shard.map { "{\"index\": \($0.index), \"count\": \($0.count), \"batch_documents\": [\(batchDocuments.map(String.init).joined(separator: ", "))]}" } ?? "null"),
       "counts": {"documents": \(documents), "tokens": \(tokens), "text_bytes": \(bytes), "empty_skipped": \(empty), "malformed_skipped": \(skipped), "fim_psm": \(fimPSM), "fim_spm": \(fimSPM), "punctuation_newline_split": \(boundarySplits), "punctuation_newline_eligible": \(boundaryCandidates)}
     }

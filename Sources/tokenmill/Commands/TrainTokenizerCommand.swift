@@ -4,6 +4,7 @@ import ArgumentParser
 import CorpusIO
 import Foundation
 import Normalization
+import Pipeline
 import Tokenization
 
 struct TrainTokenizerCommand: ParsableCommand {
@@ -85,110 +86,39 @@ struct TrainTokenizerCommand: ParsableCommand {
             config.minFrequency = minFrequency
             config.preset = pretokenizer
             config.normalization = normalize
-            let progress = progressOptions.makeReporter("train-tokenizer: counting")
             // 1. Count words (in parallel; summing makes the result independent of the thread count).
-            var words = WordCounts()
-            for path in countFiles { words.merge(try WordCounts.read(path: path)) }
-            var documents = 0, bytes = 0
-            var runs: [String] = []
-            defer { for r in runs { try? FileManager.default.removeItem(atPath: r) } }
-            let spillDirectory = spillDir ?? FileManager.default.temporaryDirectory.path
-            func spill() throws {
-                let path = spillDirectory + "/.tokenmill-words-\(getpid())-\(runs.count).run"
-                let out = try OutputFile(path: path, compress: false)
-                try out.write(words.sortedSerialized())
-                try out.commit()
-                runs.append(path)
-                words = WordCounts()
-            }
+            let runner = progressOptions.makeRunner("train-tokenizer: counting")
+            var saved = WordCounts()
+            for path in countFiles { saved.merge(try WordCounts.read(path: path)) }
+            let counts = SpillingWordCounts(saved, maxWords: maxWords, directory: spillDir ?? FileManager.default.temporaryDirectory.path)
+            var read = ReadTotals()
             if !input.inputs.isEmpty || countFiles.isEmpty {
                 let reader = try input.makeReader()
-                let options = reader.options
-                printError("train-tokenizer: counting with \(progressOptions.workerThreads) threads; memory grows with the distinct pre-tokens (about their bytes + 40 B each)")
-                let pool = CounterPool(config: config)
-                try orderedParallelMap(threads: progressOptions.workerThreads, next: { try reader.nextBatch() }, transform: { batch -> (WordCounts, Int, Int, DecodedBatch) in
-                    var decoded = try decodeDocuments(batch, options: options)
-                    let counter = try pool.take()
-                    defer { pool.give(counter) }
-                    var b = 0
-                    for doc in decoded.documents { try counter.add(doc.text); b += doc.text.utf8.count }
-                    let n = decoded.documents.count
-                    decoded.documents = []
-                    return (counter.take(), n, b, decoded)
-                }, consume: { counts, n, b, decoded in
-                    words.merge(counts)
-                    if maxWords > 0 && words.distinct >= maxWords { try spill() }
-                    documents += n; bytes += b
-                    for e in decoded.skipErrors { printError("warning: skipped \(e)") }
-                    progress.update(documents: documents, bytes: Int64(bytes))
-                })
-                progress.finish()
+                printError("train-tokenizer: counting with \(runner.threads) threads; memory grows with the distinct pre-tokens (about their bytes + 40 B each)")
+                read = try WordCountStage.run(reader: reader, config: config, into: counts, runner: runner)
+                runner.progress.finish()
             }
-            if !runs.isEmpty {
-                // Merge the spilled runs: streamed into --save-counts, and into memory for training.
-                if words.distinct > 0 { try spill() }
-                printError("train-tokenizer: merging \(runs.count) spilled runs")
-                if let saveCounts, output == nil {
-                    let out = try OutputFile(path: saveCounts, compress: false)
-                    try mergeSortedRuns(runs, write: { try out.write($0) })
-                    try out.commit()
-                    printError("train-tokenizer: \(formatCount(documents)) documents, \(formatBytes(Int64(bytes))); wrote word counts to \(saveCounts)")
-                    return
-                }
-                try mergeSortedRuns(runs) { word, c in words.add(word, count: c) }
+            let counted = "train-tokenizer: \(formatCount(read.documents)) documents, \(formatBytes(Int64(read.bytes)))"
+            let runs = try counts.finishSpilling()
+            if runs > 0 { printError("train-tokenizer: merging \(runs) spilled runs") }
+            if runs > 0, let saveCounts, output == nil {  // the merge streams into the file
+                try counts.write(to: saveCounts)
+                return printError(counted + "; wrote word counts to \(saveCounts)")
             }
-            printError("train-tokenizer: \(formatCount(documents)) documents, \(formatBytes(Int64(bytes))), \(formatCount(Int(words.total))) pre-tokens, \(formatCount(words.distinct)) distinct" + String(format: " (%.1f s)", progress.elapsed))
+            let words = try counts.merged()
+            printError(counted + ", \(formatCount(Int(words.total))) pre-tokens, \(formatCount(words.distinct)) distinct" + String(format: " (%.1f s)", runner.progress.elapsed))
             if let saveCounts {
-                let out = try OutputFile(path: saveCounts, compress: false)
-                try out.write(words.serialized())
-                try out.commit()
+                try SpillingWordCounts(words).write(to: saveCounts)
                 printError("train-tokenizer: wrote word counts to \(saveCounts)")
             }
             guard let output else { return }
-            // 2. Merges, up to the largest size.
+            // 2. Merges, up to the largest size. 3. One file per size.
             printError("train-tokenizer: merging; memory estimate \(formatBytes(Int64(BPETrainer.memoryEstimate(words))))")
             let start = Date()
             let result = try BPETrainer.train(words, vocabSize: config.vocabSizes.last!, specialTokens: config.specialTokens, minFrequency: config.minFrequency)
             let mergeSeconds = Date().timeIntervalSince(start)
-            // 3. One file per size.
-            for size in config.vocabSizes {
-                let tokenizer = try result.tokenizer(vocabSize: size, preset: config.preset, normalization: config.normalization)
-                let path = config.vocabSizes.count == 1 ? output : sizedPath(output, size)
-                try write(tokenizer.huggingFaceJSON(), to: path)
-                if tiktoken { try write(try tokenizer.tiktokenText(), to: replacingExtension(path, with: "tiktoken")) }
-                let note = tokenizer.vocabularySize < size ? " (stopped early: no pair left above --min-frequency)" : ""
-                printError("train-tokenizer: wrote \(path): \(formatCount(tokenizer.vocabularySize)) tokens, \(formatCount(tokenizer.model.merges.count)) merges\(note)")
-            }
+            for written in try writeTrainedTokenizers(result, config: config, output: output, tiktoken: tiktoken) { printError(written.line) }
             printError(String(format: "train-tokenizer: %d merges in %.2f s", result.merges.count, mergeSeconds))
         }
     }
-
-    private func write(_ text: String, to path: String) throws {
-        let out = try OutputFile(path: path, compress: false)
-        try out.write(Array(text.utf8))
-        try out.commit()
-    }
-
-    private func sizedPath(_ path: String, _ size: Int) -> String {
-        let ns = path as NSString
-        let ext = ns.pathExtension
-        return ext.isEmpty ? "\(path)-\(size)" : "\(ns.deletingPathExtension)-\(size).\(ext)"
-    }
-
-    private func replacingExtension(_ path: String, with ext: String) -> String {
-        ((path as NSString).deletingPathExtension as NSString).appendingPathExtension(ext) ?? path + "." + ext
-    }
-}
-
-/// Per-thread word counters.
-private final class CounterPool: @unchecked Sendable {
-    private let lock = NSLock()
-    private var free: [WordCounter] = []
-    let config: BPETrainerConfig
-    init(config: BPETrainerConfig) { self.config = config }
-    func take() throws -> WordCounter {
-        lock.lock(); defer { lock.unlock() }
-        return try free.popLast() ?? WordCounter(config: config)
-    }
-    func give(_ c: WordCounter) { lock.lock(); free.append(c); lock.unlock() }
 }
