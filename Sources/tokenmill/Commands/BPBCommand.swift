@@ -125,7 +125,7 @@ struct BPBCommand: ParsableCommand {
             let model = try CheckpointModel.load(directory: dir, config: config, batch: batch)
             let scorer = BPBScorer(model: model, eod: Int32(eod), stride: S, scoreEOD: scoreEOD)
             // The normalization: --normalize, else the record's, else none.
-            let recorded = NormalizationRecord(json: record?["normalization"])
+            let recorded = record?.normalization
             let normalization: String, normalizationSource: String
             let normalizer: TextNormalizer?
             if let normalize {
@@ -178,15 +178,16 @@ struct BPBCommand: ParsableCommand {
 /// The tokenizer the run's training-data record names: the path as recorded (relative to the current
 /// directory) or as resolved at training time, whichever holds the recorded SHA-256. No record, or one
 /// naming no tokenizer: a usage error asking for --tokenizer; a missing or changed file: exit 1.
-func recordedTokenizer(_ record: [String: Any]?, checkpoint dir: String) throws -> (path: String, source: String) {
+func recordedTokenizer(_ record: TrainingDataRecord?, checkpoint dir: String) throws -> (path: String, source: String) {
     let recordPath = dir + "/" + trainingDataRecordName
     guard let record else {
         throw ValidationError("\(dir) has no \(trainingDataRecordName) naming its tokenizer (a run trained before TokenMill recorded it, or not by `tokenmill train`); pass --tokenizer with the tokenizer the model was trained with.")
     }
-    guard let t = record["tokenizer"] as? [String: Any], let path = t["path"] as? String, let hash = t["sha256"] as? String else {
-        throw ValidationError("\(recordPath): the training data (\(record["data"] as? String ?? "?")) names no tokenizer; pass --tokenizer with the tokenizer the model was trained with.")
+    guard let t = record.tokenizer else {
+        throw ValidationError("\(recordPath): the training data (\(record.data ?? "?")) names no tokenizer; pass --tokenizer with the tokenizer the model was trained with.")
     }
-    let candidates = [path, t["resolved"] as? String].compactMap { $0 }.filter { FileManager.default.fileExists(atPath: $0) }
+    let (path, hash) = (t.path, t.sha256)
+    let candidates = [path, t.resolved].compactMap { $0 }.filter { FileManager.default.fileExists(atPath: $0) }
     guard !candidates.isEmpty else {
         throw RuntimeFailure(description: "\(path): the tokenizer the run was trained with (named in \(recordPath)) is missing; pass --tokenizer")
     }

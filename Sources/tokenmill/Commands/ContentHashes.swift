@@ -6,28 +6,18 @@
 //                `bpb`; `train --no-verify` skips it too
 // A manifest or checkpoint written before TokenMill recorded hashes is used with a one-line warning.
 import Foundation
-import Packing
+import Pipeline
 import Training
 
-/// Checks the dataset `prefix` (.bin/.idx) against the hashes its manifest records. A PREFIX_valid
-/// without a manifest of its own is checked against its pack's (PREFIX.json's "_valid.*" entries);
-/// a dataset without any manifest (nothing recorded) passes silently.
+/// Checks the dataset `prefix` (.bin/.idx) against the hashes its manifest records (`DatasetVerification`),
+/// printing a warning when the manifest records none; `noVerify` only says the check is skipped.
 func verifyDataset(_ prefix: String, noVerify: Bool, command: String) throws {
     if noVerify {
         printError("\(command): --no-verify: \(prefix).bin/.idx are not checked against the SHA-256 in their manifest")
         return
     }
-    var manifestPrefix = prefix, suffixes = [".bin", ".idx"]
-    var manifest = try readManifest(prefix)
-    if manifest == nil, prefix.hasSuffix("_valid"), let parent = try readManifest(String(prefix.dropLast(6))),
-       parent["format"] as? String == "tokenmill-packed-megatron-dataset" {
-        manifestPrefix = String(prefix.dropLast(6))
-        suffixes = ["_valid.bin", "_valid.idx"]
-        manifest = parent
-    }
-    guard let manifest else { return }
-    if case .notRecorded = try DatasetHashes.verify(prefix: manifestPrefix, manifest: manifest, manifestPath: manifestPrefix + ".json", suffixes: suffixes) {
-        printError("warning: \(manifestPrefix).json records no SHA-256 of \(prefix).bin/.idx (written before TokenMill recorded them); not verified")
+    if case .notRecorded(let manifest) = try DatasetVerification.check(prefix: prefix) {
+        printError("warning: \(manifest) records no SHA-256 of \(prefix).bin/.idx (written before TokenMill recorded them); not verified")
     }
 }
 
@@ -52,11 +42,4 @@ func verifyTrainingInputs(data: String, checkpoint: String?, noVerify: Bool) thr
     for p in [prefix, prefix + "_valid"] where fm.fileExists(atPath: p + ".bin") && fm.fileExists(atPath: p + ".idx") {
         try verifyDataset(p, noVerify: false, command: "train")
     }
-}
-
-/// `manifest` with the SHA-256 of the committed PREFIX.bin/.idx (and PREFIX_valid.bin/.idx with
-/// `validation`) as its "sha256" field. The files are read back once (see DatasetHashes).
-func manifestWithHashes(_ manifest: String, prefix: String, validation: Bool) throws -> String {
-    let suffixes = [".bin", ".idx"] + (validation ? ["_valid.bin", "_valid.idx"] : [])
-    return DatasetHashes.inserting(try DatasetHashes.compute(prefix: prefix, suffixes: suffixes), into: manifest)
 }

@@ -3,6 +3,7 @@
 import CorpusIO
 import ArgumentParser
 import Foundation
+import Pipeline
 import Tokenization
 import Training
 
@@ -97,7 +98,7 @@ struct ExportHFCommand: ParsableCommand {
 /// The tokenizer the run's data.json records (SHA-256 checked); a run that records none is a usage error.
 private func recordedTokenizerForExport(checkpoint dir: String) throws -> String {
     let record = try savedTrainingDataRecord(checkpoint: dir)
-    guard let t = record?["tokenizer"] as? [String: Any], t["path"] is String, t["sha256"] is String else {
+    guard record?.tokenizer != nil else {
         throw ValidationError("\(dir)/\(trainingDataRecordName) names no tokenizer (the run was trained on a raw token file, or before TokenMill recorded it); pass --tokenizer FILE, or --no-tokenizer to write the model alone.")
     }
     return try recordedTokenizer(record, checkpoint: dir).path

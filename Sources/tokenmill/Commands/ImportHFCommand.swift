@@ -3,6 +3,7 @@
 import ArgumentParser
 import CorpusIO
 import Foundation
+import Pipeline
 import Tokenization
 import Training
 
@@ -57,21 +58,17 @@ struct ImportHFCommand: ParsableCommand {
             if FileManager.default.fileExists(atPath: source) {
                 let bytes = try Data(contentsOf: URL(fileURLWithPath: source))
                 let dest = output + "/tokenizer.json"
-                var tokenizer: [String: Any] = ["path": dest, "sha256": sha256Hex(bytes), "resolved": absolutePath(dest)]
+                var tokenizer = TrainingDataRecord.Tokenizer(path: dest, sha256: sha256Hex(bytes), vocabularySize: nil, resolved: absolutePath(dest))
                 do {
                     let size = try Tokenizer.load(path: source).vocabularySize
-                    tokenizer["vocabulary_size"] = size
+                    tokenizer.vocabularySize = size
                     tokenizerNote = "tokenizer \(dest) (\(size) ids)"
                 } catch {
                     printError("warning: \(error); recorded anyway")
                     tokenizerNote = "tokenizer \(dest)"
                 }
                 files["tokenizer.json"] = bytes
-                record = trainingDataRecordJSON([
-                    "format": "tokenmill-training-data", "data": NSNull(), "data_resolved": NSNull(), "manifest": NSNull(),
-                    "tokenizer": tokenizer, "normalization": NSNull(), "normalization_source": NSNull(),
-                    "imported_from": absolutePath(folder),
-                ])
+                record = trainingDataRecordJSON(TrainingDataRecord(data: nil, dataResolved: nil, tokenizer: tokenizer, importedFrom: absolutePath(folder)))
             }
             let result: HuggingFaceImport.Result
             do {

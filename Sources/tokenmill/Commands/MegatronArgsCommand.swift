@@ -10,6 +10,7 @@ import ArgumentParser
 import CorpusIO
 import Foundation
 import Packing
+import Pipeline
 import Training
 
 struct MegatronArgsCommand: ParsableCommand {
@@ -127,116 +128,8 @@ struct MegatronArgsCommand: ParsableCommand {
             throw RuntimeFailure(description: e.field == path ? "\(path): \(e.message)" : "\(path): \(e)")
         }
         let record = try savedTrainingDataRecord(checkpoint: dir)
-        let data = (record?["data_resolved"] as? String) ?? (record?["data"] as? String)
+        let data = record?.dataResolved ?? record?.data
         return (config, path, data)
-    }
-}
-
-/// What `megatron-args` reads from a packed dataset's manifest and its inputs' manifests.
-struct PackedDatasetInfo {
-    var prefix: String
-    var rowLength: Int
-    var rows: Int
-    var eodID: Int?
-    var eodToken: String?
-    var tokenizerPath: String?
-    var vocabularySize: Int?
-
-    init(prefix given: String) throws {
-        let prefix = given.hasSuffix(".bin") || given.hasSuffix(".idx") ? String(given.dropLast(4)) : given
-        self.prefix = prefix
-        guard let manifest = try readManifest(prefix) else {
-            throw RuntimeFailure(description: "\(prefix).json: missing (a packed dataset from `tokenmill pack` has one)")
-        }
-        guard manifest["format"] as? String == "tokenmill-packed-megatron-dataset",
-              let options = manifest["options"] as? [String: Any], let L = options["seq_len"] as? Int else {
-            throw RuntimeFailure(description: "\(prefix).json: not a packed dataset manifest (run `tokenmill pack` on the tokenized data)")
-        }
-        let reader: IndexedDatasetReader
-        do { reader = try IndexedDatasetReader(prefix: prefix) } catch let e as DatasetError { throw RuntimeFailure(description: e.description) }
-        rowLength = L
-        rows = reader.documentCount
-        let tokenizer = manifest["tokenizer"] as? [String: Any]
-        tokenizerPath = tokenizer?["path"] as? String
-        vocabularySize = tokenizer?["vocabulary_size"] as? Int
-        // The EOD: the inputs' tokenize manifests (given as pack saw them, or beside the pack), as `train` finds it.
-        let dir = (prefix as NSString).deletingLastPathComponent
-        let inputs = ((manifest["inputs"] as? [String]) ?? []).compactMap { i in
-            (try? readManifest(i)) ?? (try? readManifest(dir + "/" + (i as NSString).lastPathComponent)) ?? nil
-        }
-        let eods = Set(inputs.compactMap { ($0["options"] as? [String: Any])?["eod_id"] as? Int })
-        let tokens = Set(inputs.compactMap { ($0["options"] as? [String: Any])?["eod_token"] as? String })
-        eodID = eods.count == 1 ? eods.first : nil
-        eodToken = tokens.count == 1 ? tokens.first : nil
-    }
-}
-
-/// The files --prepare writes: a row index over the pack's .bin and a tokenizer directory Megatron loads.
-struct MegatronPreparation {
-    /// The prefix to give --data-path (DIR/rows) and the --tokenizer-model directory (nil without a tokenizer).
-    var dataPrefix: String
-    var tokenizerDirectory: String?
-
-    /// DIR/rows.idx: sequence r is row r (L tokens at the row's offset in the pack's .bin), document r is
-    /// sequence r. DIR/rows.bin: a symbolic link to the pack's .bin (relative when both are in one directory).
-    /// DIR/tokenizer: tokenizer.json copied, and tokenizer_config.json naming the EOD token as eos_token.
-    static func write(_ d: PackedDatasetInfo, into dir: String) throws -> MegatronPreparation {
-        let fm = FileManager.default
-        do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-            throw RuntimeFailure(description: "\(dir): cannot create: \(error.localizedDescription)")
-        }
-        let reader: IndexedDatasetReader
-        do { reader = try IndexedDatasetReader(prefix: d.prefix) } catch let e as DatasetError { throw RuntimeFailure(description: e.description) }
-        let rows = reader.documentCount, L = d.rowLength
-        var index = Array("MMIDIDX".utf8) + [0, 0]
-        func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { index.append(contentsOf: $0) } }
-        u64(1)
-        index.append(reader.dtype.rawValue)
-        u64(UInt64(rows))
-        u64(UInt64(rows + 1))
-        for r in 0..<rows {
-            let lo = Int(reader.documentIndices[r]), hi = Int(reader.documentIndices[r + 1])
-            let n = (lo..<hi).reduce(0) { $0 + Int(reader.sequenceLengths[$1]) }
-            guard n == L else { throw RuntimeFailure(description: "\(d.prefix).idx: row \(r) holds \(n) tokens, the manifest says \(L)") }
-            withUnsafeBytes(of: Int32(L).littleEndian) { index.append(contentsOf: $0) }
-        }
-        for r in 0..<rows {
-            let lo = Int(reader.documentIndices[r])
-            let pointer = lo < reader.sequenceCount ? reader.sequencePointers[lo] : Int64(r * L * reader.dtype.itemSize)
-            withUnsafeBytes(of: pointer.littleEndian) { index.append(contentsOf: $0) }
-        }
-        for r in 0...rows { withUnsafeBytes(of: Int64(r).littleEndian) { index.append(contentsOf: $0) } }
-        let prefix = dir + "/rows"
-        let file = try OutputFile(path: prefix + ".idx", compress: false)
-        try file.write(index)
-        try file.commit()
-        let bin = absolutePath(d.prefix + ".bin")
-        let target = (bin as NSString).deletingLastPathComponent == absolutePath(dir) ? (bin as NSString).lastPathComponent : bin
-        try? fm.removeItem(atPath: prefix + ".bin")
-        do { try fm.createSymbolicLink(atPath: prefix + ".bin", withDestinationPath: target) } catch {
-            throw RuntimeFailure(description: "\(prefix).bin: cannot link to \(bin): \(error.localizedDescription)")
-        }
-        guard let tokenizer = d.tokenizerPath else { return MegatronPreparation(dataPrefix: prefix, tokenizerDirectory: nil) }
-        guard let eod = d.eodToken else {
-            throw RuntimeFailure(description: "\(d.prefix).json: its inputs' manifests name no single EOD token for the tokenizer's eos_token")
-        }
-        let resolved = tokenizer.hasPrefix("/") || fm.fileExists(atPath: tokenizer) ? tokenizer
-            : ((d.prefix as NSString).deletingLastPathComponent as NSString).appendingPathComponent(tokenizer)
-        guard let json = fm.contents(atPath: resolved) else {
-            throw RuntimeFailure(description: "\(resolved): the tokenizer \(d.prefix).json names is not readable")
-        }
-        let tdir = dir + "/tokenizer"
-        try? fm.createDirectory(atPath: tdir, withIntermediateDirectories: true)
-        // pad_token = EOD: GPTDataset then masks no real token as padding (a pad id equal to a special id is
-        // replaced by -1), and add_extra_token_to_sequence=False works (without a pad id it assigns None).
-        let config: [String: Any] = ["tokenizer_class": "PreTrainedTokenizerFast", "eos_token": eod, "pad_token": eod, "model_max_length": L]
-        for (name, bytes) in [("tokenizer.json", Array(json)),
-                              ("tokenizer_config.json", Array(try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])) + [0x0A])] {
-            let out = try OutputFile(path: tdir + "/" + name, compress: false)
-            try out.write(bytes)
-            try out.commit()
-        }
-        return MegatronPreparation(dataPrefix: prefix, tokenizerDirectory: tdir)
     }
 }
 

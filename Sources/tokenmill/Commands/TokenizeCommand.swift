@@ -5,6 +5,7 @@ import CorpusIO
 import FillInTheMiddle
 import Foundation
 import Packing
+import Pipeline
 import Tokenization
 
 enum DTypeOption: String, ExpressibleByArgument, CaseIterable {
@@ -97,254 +98,53 @@ struct TokenizeCommand: ParsableCommand {
         if let fimTokens, fimTokens.split(separator: ",").count != 3 { throw ValidationError("--fim-tokens takes three tokens: BEGIN,HOLE,END.") }
     }
 
-    /// The FIM sentinels' ids, from --fim-tokens or the tokenizer's usual names.
-    func resolveFIMTokens(_ tokenizer: Tokenizer) throws -> (FIMTokens, [String]) {
-        let families: [[String]] = fimTokens.map { [$0.split(separator: ",").map(String.init)] } ?? [
-            ["<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"],
-            ["<|fim_begin|>", "<|fim_hole|>", "<|fim_end|>"],
-            ["<fim_prefix>", "<fim_suffix>", "<fim_middle>"],
-            ["<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"],
-        ]
-        for names in families {
-            let ids = names.compactMap { singleTokenID(tokenizer, $0) }
-            if ids.count == 3 { return (FIMTokens(begin: Int32(ids[0]), hole: Int32(ids[1]), end: Int32(ids[2])), names) }
-        }
-        throw ValidationError(fimTokens.map { "--fim-tokens \($0): not all three are single tokens of this tokenizer." }
-            ?? "--fim-rate needs FIM tokens, and this tokenizer has none of <｜fim▁begin｜>, <|fim_begin|>, <fim_prefix> (and their partners); name them with --fim-tokens or train the tokenizer with them as special tokens.")
-    }
-
     func run() throws {
         try reportingErrors {
-            let tokenizer = try tokenizerOptions.load()
-            let vocabulary = tokenizer.vocabularySize
-            var eod: (text: String, id: Int32)? = nil
-            if appendEOD {
-                let candidates = eodToken.map { [$0] } ?? ["<|endoftext|>", "<｜end▁of▁sentence｜>", "<|end_of_text|>", "</s>", "<eos>"]
-                guard let found = candidates.lazy.compactMap({ t in singleTokenID(tokenizer, t).map { (t, Int32($0)) } }).first else {
-                    throw ValidationError(eodToken.map { "--eod-token \($0) is not a single token of this tokenizer." }
-                        ?? "The tokenizer has no end-of-text token (<|endoftext|>, <｜end▁of▁sentence｜>, <|end_of_text|>, </s>); name one with --eod-token or pass --no-append-eod.")
-                }
-                eod = found
-            }
-            let element: IndexedDType = switch dtype {
-            case .auto: .optimal(vocabularySize: vocabulary)
-            case .uint16: .uint16
-            case .int32: .int32
-            }
-            if element == .uint16 && vocabulary > 65_536 {
-                throw ValidationError("--dtype uint16 cannot hold the ids of a \(vocabulary)-token vocabulary.")
-            }
-            let fim = FIMConfig(rate: fimRate, spmRate: fimSPMRate, seed: seed)
-            let (fimIDs, fimNames) = fimRate > 0 ? try resolveFIMTokens(tokenizer) : (FIMTokens(begin: 0, hole: 0, end: 0), [])
+            var options = TokenizeOptions()
+            options.appendEOD = appendEOD
+            options.eodToken = eodToken
+            options.allowSpecial = allowSpecial
+            options.dtype = switch dtype { case .auto: nil; case .uint16: .uint16; case .int32: .int32 }
+            options.fim = FIMConfig(rate: fimRate, spmRate: fimSPMRate, seed: seed)
+            options.fimTokens = fimTokens?.split(separator: ",").map(String.init)
+            options.splitPunctuationNewline = splitProbability
+            options.shard = shard
+            options.resume = resume
+            options.checkpointEvery = checkpointEvery
+            options.threads = progressOptions.workerThreads
+            options.read = input.readOptions
+            let stage = try runningStage { try TokenizeStage(tokenizer: try tokenizerOptions.load(), tokenizerPath: tokenizerOptions.path, options: options) }
             let inputs = try expandInputs(input.inputs)
-            let reader = CorpusReader(inputs: inputs, options: input.readOptions, warn: { printError($0) })
             let progress = progressOptions.makeReporter("tokenize")
-            let split = splitProbability
-            let pool = EncoderPool(tokenizer, splitProbability: split, seed: seed)
-            let options = reader.options
-            let allow = allowSpecial
-            // Resuming: the checkpoint must come from a run with the same tokenizer, inputs and options.
-            let tokenizerHash = try sha256(ofFile: tokenizerFile(tokenizerOptions.path))
-            let identity = "\(tokenizerHash)|\(inputs)|\(element)|\(eod.map { String($0.id) } ?? "-")|\(allow)|\(fim.rate)|\(fim.spmRate)|\(fim.seed)|\(fimNames)|\(shard.map { "\($0.index)/\($0.count)" } ?? "-")|\(options.textField)|\(options.invalidUTF8)|\(options.onError)|\(options.textLayout)" + (split > 0 ? "|split \(split)" : "")
-            // One writer per prefix, taken before any checkpoint file is read or removed.
-            let prefixLock = try OutputLock(output: output)
-            defer { prefixLock.release() }
-            let resumePath = OutputFile.partialPath(output + ".resume.json")
-            var state = ResumeState(identity: identity)
-            var checkpoint: IndexedDatasetWriter.Checkpoint? = nil
-            if resume {
-                if let data = FileManager.default.contents(atPath: resumePath) {
-                    guard let saved = try? JSONDecoder().decode(ResumeState.self, from: data) else {
-                        throw RuntimeFailure(description: "\(resumePath): unreadable checkpoint; run again without --resume")
-                    }
-                    guard saved.identity == identity else {
-                        throw ValidationError("--resume: the unfinished run used another tokenizer, inputs or options; run again without --resume to start over.")
-                    }
-                    guard var c = try IndexedDatasetWriter.loadCheckpoint(prefix: output), c.documentIndices.count - 1 >= saved.documents else {
-                        throw RuntimeFailure(description: "\(output): the partial files do not match the checkpoint; run again without --resume")
-                    }
-                    // subtle: the index may be newer than the state if the run stopped between the two writes.
-                    c.documentIndices.removeLast(c.documentIndices.count - 1 - saved.documents)
-                    c.lengths.removeLast(c.lengths.count - Int(c.documentIndices.last!))
-                    checkpoint = c
-                    state = saved
-                    printError("tokenize: resuming at input batch \(saved.batch) with \(formatCount(saved.documents)) documents written")
-                } else {
-                    printError("warning: \(output): no unfinished run to resume; starting from the beginning")
-                }
-            }
-            if checkpoint == nil {  // a fresh run: no stale checkpoint may outlive it
-                IndexedDatasetWriter.removeCheckpoint(prefix: output)
-                unlink(resumePath)
-            }
-            let writer = try IndexedDatasetWriter(prefix: output, dtype: element, resumable: true, resumeFrom: checkpoint)
-            var documents = state.documents, tokens = state.tokens, bytes = state.bytes, empty = state.empty, skipped = state.skipped
-            var fimPSM = state.fimPSM, fimSPM = state.fimSPM
-            var boundarySplits = state.boundarySplits ?? 0, boundaryCandidates = state.boundaryCandidates ?? 0
-            var batchIndex = 0
-            var batchDocuments = state.batchDocuments
-            var sinceCheckpoint = 0
-            let every = checkpointEvery
-            let resumeBatch = state.batch
+            let m: TokenizedDatasetManifest
             do {
-                try orderedParallelMap(threads: progressOptions.workerThreads, next: { () -> (Int, RecordBatch)? in
-                    // Shards take every N-th batch; batch boundaries depend only on the input bytes.
-                    while let batch = try reader.nextBatch() {
-                        defer { batchIndex += 1 }
-                        if batchIndex < resumeBatch { continue }
-                        if let shard, batchIndex % shard.count != shard.index { continue }
-                        return (batchIndex, batch)
-                    }
-                    return nil
-                }, transform: { (index, batch) -> ([[Int32]], Int, DecodedBatch, [FIMOrder?], (splits: Int, candidates: Int), Int) in
-                    var decoded = try decodeDocuments(batch, options: options)
-                    let encoder = try pool.take()
-                    defer { pool.give(encoder) }
-                    let splitsBefore = encoder.randomizedSplits, candidatesBefore = encoder.randomizationCandidates
-                    var entries: [[Int32]] = []
-                    entries.reserveCapacity(decoded.documents.count)
-                    var b = 0
-                    var plans: [FIMOrder?] = []
-                    for doc in decoded.documents {
-                        b += doc.text.utf8.count
-                        let key = documentKey(doc)
-                        if split > 0 { encoder.startDocument(key: key) }  // the FIM parts continue one stream
-                        if !doc.text.isEmpty, let plan = fimPlan(fim, key: key, scalarCount: doc.text.unicodeScalars.count) {
-                            let (prefix, middle, suffix) = fimSplit(doc.text, plan)
-                            entries.append(fimAssemble(prefix: try encoder.encode(prefix, allowSpecial: allow),
-                                                       middle: try encoder.encode(middle, allowSpecial: allow),
-                                                       suffix: try encoder.encode(suffix, allowSpecial: allow),
-                                                       tokens: fimIDs, order: plan.order))
-                            plans.append(plan.order)
-                        } else {
-                            entries.append(try encoder.encode(doc.text, allowSpecial: allow))
-                            plans.append(nil)
-                        }
-                    }
-                    decoded.documents = []
-                    let boundary = (encoder.randomizedSplits - splitsBefore, encoder.randomizationCandidates - candidatesBefore)
-                    return (entries, b, decoded, plans, boundary, index)
-                }, consume: { entries, b, decoded, plans, boundary, index in
-                    batchDocuments.append(entries.lazy.filter { !$0.isEmpty }.count)
-                    fimPSM += plans.lazy.filter { $0 == .psm }.count
-                    fimSPM += plans.lazy.filter { $0 == .spm }.count
-                    boundarySplits += boundary.splits
-                    boundaryCandidates += boundary.candidates
-                    for var ids in entries {
-                        if ids.isEmpty { empty += 1; continue }
-                        if let eod { ids.append(eod.id) }
-                        try writer.addDocument(ids)
-                        documents += 1
-                        tokens += ids.count
-                    }
-                    bytes += b
-                    skipped += decoded.skipped.values.reduce(0, +)
-                    for e in decoded.skipErrors { printError("warning: skipped \(e)") }
-                    progress.update(documents: documents, bytes: Int64(bytes))
-                    sinceCheckpoint += 1
-                    if sinceCheckpoint >= every {  // the index, then the state that refers to it
-                        sinceCheckpoint = 0
-                        try writer.checkpoint()
-                        state = ResumeState(identity: identity, batch: index + 1, documents: documents, tokens: tokens, bytes: bytes,
-                                            empty: empty, skipped: skipped, fimPSM: fimPSM, fimSPM: fimSPM,
-                                            boundarySplits: boundarySplits, boundaryCandidates: boundaryCandidates, batchDocuments: batchDocuments)
-                        let file = try OutputFile(path: resumePath, compress: false)
-                        try file.write(Array(try JSONEncoder().encode(state)))
-                        try file.commit()
-                    }
-                })
-                if element == .uint16 && writer.maxID >= 65_500 && dtype == .auto {
-                    throw RuntimeFailure(description: "\(output).bin: id \(writer.maxID) does not fit megatron-core's uint16 rule (below 65,500)")
+                m = try runningStage {
+                    try stage.run(inputs: inputs, output: output, version: TokenMill.configuration.version, note: { printError($0) },
+                                  resumed: { printError("tokenize: resuming at input batch \($0) with \(formatCount($1)) documents written") },
+                                  progress: { progress.update(documents: $0, bytes: $1) })
                 }
-                let manifest = tokenizeManifest(tokenizerPath: tokenizerOptions.path, tokenizerHash: tokenizerHash,
-                                                vocabulary: vocabulary, inputs: inputs,
-                                                normalization: commonNormalization(ofCorpusFiles: inputs, warn: { printError($0) }), dtype: element, eod: eod, allowSpecial: allow,
-                                                fim: fim, fimNames: fimNames, fimPSM: fimPSM, fimSPM: fimSPM,
-                                                split: split, boundarySplits: boundarySplits, boundaryCandidates: boundaryCandidates,
-                                                shard: shard, batchDocuments: batchDocuments,
-                                                textField: options.textField, documents: documents, tokens: tokens, bytes: bytes,
-                                                empty: empty, skipped: skipped)
-                let manifestFile = try OutputFile(path: output + ".json", compress: false)
-                try writer.finish()
-                try manifestFile.write(Array(try manifestWithHashes(manifest, prefix: output, validation: false).utf8))
-                try manifestFile.commit()
-                unlink(resumePath)
-            } catch {
-                writer.abandon()
-                IndexedDatasetWriter.removeCheckpoint(prefix: output)
-                unlink(resumePath)
-                progress.finish()
-                throw error
-            }
+            } catch { progress.finish(); throw error }
             progress.finish()
-            printError("tokenize: \(formatCount(documents)) documents, \(formatBytes(Int64(bytes))) → \(formatCount(tokens)) tokens (\(element), \(eod.map { "EOD \($0.id) appended" } ?? "no EOD")) in \(output).bin/.idx" +
-                       (fim.rate > 0 ? ", FIM \(formatCount(fimPSM)) PSM + \(formatCount(fimSPM)) SPM" : "") +
-                       (split > 0 ? ", punctuation + line break split \(formatCount(boundarySplits)) of \(formatCount(boundaryCandidates))" : "") +
-                       (empty > 0 ? ", \(formatCount(empty)) empty skipped" : "") + (skipped > 0 ? ", \(formatCount(skipped)) skipped" : "") +
+            let c = m.counts
+            printError("tokenize: \(formatCount(c.documents)) documents, \(formatBytes(Int64(c.textBytes))) → \(formatCount(c.tokens)) tokens (\(stage.dtype), \(stage.eod.map { "EOD \($0.id) appended" } ?? "no EOD")) in \(output).bin/.idx" +
+                       (fimRate > 0 ? ", FIM \(formatCount(c.fimPSM)) PSM + \(formatCount(c.fimSPM)) SPM" : "") +
+                       (splitProbability > 0 ? ", punctuation + line break split \(formatCount(c.punctuationNewlineSplit)) of \(formatCount(c.punctuationNewlineEligible))" : "") +
+                       (c.emptySkipped > 0 ? ", \(formatCount(c.emptySkipped)) empty skipped" : "") + (c.malformedSkipped > 0 ? ", \(formatCount(c.malformedSkipped)) skipped" : "") +
                        String(format: "; %.2f s", progress.elapsed))
         }
     }
 }
 
 /// The id of `text` when the tokenizer encodes it (special tokens allowed) as exactly one token.
-func singleTokenID(_ tokenizer: Tokenizer, _ text: String) -> Int? {
-    if let id = tokenizer.addedTokenID(text) { return id }
-    guard let ids = try? tokenizer.encode(text, allowSpecial: true), ids.count == 1 else { return nil }
-    return ids[0]
-}
+func singleTokenID(_ tokenizer: Tokenizer, _ text: String) -> Int? { tokenizer.singleTokenID(text) }
 
 /// The file whose bytes identify a tokenizer given as a file or a directory.
-func tokenizerFile(_ path: String) -> String {
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else { return path }
-    for name in ["tokenizer.json", "vocab.json"] where FileManager.default.fileExists(atPath: path + "/" + name) { return path + "/" + name }
-    return path
-}
+func tokenizerFile(_ path: String) -> String { tokenizerSourceFile(path) }
 
-
-func tokenizeManifest(tokenizerPath: String, tokenizerHash: String, vocabulary: Int, inputs: [String],
-                      normalization: NormalizationRecord?, dtype: IndexedDType,
-                      eod: (text: String, id: Int32)?, allowSpecial: Bool, fim: FIMConfig, fimNames: [String], fimPSM: Int, fimSPM: Int,
-                      split: Double, boundarySplits: Int, boundaryCandidates: Int, shard: Shard?, batchDocuments: [Int],
-                      textField: String, documents: Int, tokens: Int,
-                      bytes: Int, empty: Int, skipped: Int) -> String {
-    """
-    {
-      "format": "megatron-indexed-dataset",
-      "tokenmill_version": \(encodeJSONString(TokenMill.configuration.version)),
-      "tokenizer": {"path": \(encodeJSONString(tokenizerPath)), "sha256": "\(tokenizerHash)", "vocabulary_size": \(vocabulary)},
-      "inputs": [\(inputs.map { encodeJSONString($0) }.joined(separator: ", "))],
-      "normalization": \(normalization?.jsonText ?? "null"),
-      "options": {"dtype": "\(dtype)", "append_eod": \(eod != nil), "eod_token": \(eod.map { encodeJSONString($0.text) } ?? "null"), "eod_id": \(eod.map { String($0.id) } ?? "null"), "allow_special": \(allowSpecial), "text_field": \(encodeJSONString(textField)), "fim_rate": \(fim.rate), "fim_spm_rate": \(fim.spmRate), "fim_tokens": [\(fimNames.map { encodeJSONString($0) }.joined(separator: ", "))], "split_punctuation_newline": \(split), "seed": \(fim.seed)},
-      "shard": \(shard.map { "{\"index\": \($0.index), \"count\": \($0.count), \"batch_documents\": [\(batchDocuments.map(String.init).joined(separator: ", "))]}" } ?? "null"),
-      "counts": {"documents": \(documents), "tokens": \(tokens), "text_bytes": \(bytes), "empty_skipped": \(empty), "malformed_skipped": \(skipped), "fim_psm": \(fimPSM), "fim_spm": \(fimSPM), "punctuation_newline_split": \(boundarySplits), "punctuation_newline_eligible": \(boundaryCandidates)}
-    }
-
-    """
-}
-
-/// `--shard I/N`.
-struct Shard: ExpressibleByArgument, Equatable {
-    var index: Int
-    var count: Int
-    init(index: Int, count: Int) { self.index = index; self.count = count }
-    init?(argument: String) {
-        let parts = argument.split(separator: "/")
-        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else { return nil }
-        index = i
-        count = n
-    }
-    var defaultValueDescription: String { "\(index)/\(count)" }
-}
-
-/// What `tokenize --resume` needs besides the partial files: where to continue and the counts so far.
-struct ResumeState: Codable {
-    var identity: String
-    var batch = 0
-    var documents = 0, tokens = 0, bytes = 0, empty = 0, skipped = 0, fimPSM = 0, fimSPM = 0
-    /// Optional so that a checkpoint from before token-boundary randomization still reads.
-    var boundarySplits: Int? = 0, boundaryCandidates: Int? = 0
-    var batchDocuments: [Int] = []
+extension Shard: ExpressibleByArgument {
+    /// `--shard I/N`.
+    public init?(argument: String) { self.init(argument) }
+    public var defaultValueDescription: String { "\(index)/\(count)" }
 }
 
 /// The key of a document's seeded choices (FIM, token-boundary randomization): its input's position

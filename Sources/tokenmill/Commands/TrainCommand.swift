@@ -3,6 +3,7 @@
 import ArgumentParser
 import CorpusIO
 import Foundation
+import Pipeline
 import Training
 
 struct TrainCommand: ParsableCommand {
@@ -175,9 +176,8 @@ func configFileVocabularySize(_ config: String) throws -> VocabularySize? {
 }
 
 /// The vocabulary size of the tokenizer the data's manifests name (`trainingDataRecord`), if any.
-func manifestVocabularySize(_ record: [String: Any]) -> VocabularySize? {
-    guard let size = ((record["tokenizer"] as? [String: Any])?["vocabulary_size"] as? NSNumber)?.intValue,
-          let manifest = record["manifest"] as? String else { return nil }
+func manifestVocabularySize(_ record: TrainingDataRecord) -> VocabularySize? {
+    guard let size = record.tokenizer?.vocabularySize, let manifest = record.manifest else { return nil }
     return VocabularySize(size: size, file: manifest, source: "from \(manifest)")
 }
 

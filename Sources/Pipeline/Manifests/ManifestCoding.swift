@@ -1,0 +1,138 @@
+// Reading and writing the JSON records TokenMill leaves beside its outputs (manifests, sidecars, the
+// training-data record, demo stage stamps). Each record is one `Codable` type, read here with errors
+// that name the file and the field, and written in one place by its type.
+// Policy: manifests are outputs, so their bytes never change between versions. Two layouts exist:
+//   - one line per top-level field, nested values inline with ", " and ": " (`ManifestLines`): the
+//     tokenize and pack manifests, written by hand since their first version;
+//   - Foundation's pretty printer with sorted keys (`JSONEncoder` with `.prettyPrinted, .sortedKeys`):
+//     the normalized-corpus sidecar and the training-data record (with `.withoutEscapingSlashes`), demo
+//     stamps (slashes escaped).
+// Inline objects that Foundation wrote compactly (a manifest's "normalization", a pack's "tokenizer")
+// are still written by `JSONEncoder` with `.sortedKeys` (and so escape "/" as "\/", as they always did).
+import CorpusIO
+import Foundation
+
+/// A record that cannot be read: the file, the field (a dotted path, `[i]` for array items) and what is wrong.
+public struct ManifestError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var path: String
+    public var field: String?
+    public var message: String
+
+    public init(path: String, field: String?, _ message: String) {
+        self.path = path; self.field = field; self.message = message
+    }
+
+    public var description: String { "\(path): " + (field.map { "\($0): " } ?? "") + message }
+}
+
+/// Decodes `T` from the JSON `data` read from `path`, turning `DecodingError` into a `ManifestError`
+/// that names the field.
+public func decodeManifest<T: Decodable>(_ type: T.Type, from data: Data, path: String) throws(ManifestError) -> T {
+    func field(_ codingPath: [any CodingKey], _ last: (any CodingKey)? = nil) -> String? {
+        var out = ""
+        for key in codingPath + (last.map { [$0] } ?? []) {
+            if let i = key.intValue { out += "[\(i)]" } else { out += (out.isEmpty ? "" : ".") + key.stringValue }
+        }
+        return out.isEmpty ? nil : out
+    }
+    do {
+        return try JSONDecoder().decode(T.self, from: data)
+    } catch let DecodingError.keyNotFound(key, context) {
+        throw ManifestError(path: path, field: field(context.codingPath, key), "missing")
+    } catch let DecodingError.valueNotFound(type, context) {
+        throw ManifestError(path: path, field: field(context.codingPath), "is null, expected \(describe(type))")
+    } catch let DecodingError.typeMismatch(type, context) {
+        throw ManifestError(path: path, field: field(context.codingPath), "expected \(describe(type))")
+    } catch let DecodingError.dataCorrupted(context) {
+        if context.codingPath.isEmpty { throw ManifestError(path: path, field: nil, "not valid JSON") }
+        throw ManifestError(path: path, field: field(context.codingPath), context.debugDescription)
+    } catch let e as ManifestError {
+        throw e
+    } catch {
+        throw ManifestError(path: path, field: nil, "\(error)")
+    }
+}
+
+/// Reads `path` and decodes `T`; nil when the file does not exist.
+public func readManifest<T: Decodable>(_ type: T.Type, path: String) throws(ManifestError) -> T? {
+    guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    return try decodeManifest(T.self, from: data, path: path)
+}
+
+private func describe(_ type: Any.Type) -> String {
+    switch type {
+    case is String.Type: return "a string"
+    case is Bool.Type: return "true or false"
+    case is Int.Type, is UInt64.Type, is Int32.Type: return "an integer"
+    case is Double.Type: return "a number"
+    default:
+        let name = "\(type)"
+        if name.hasPrefix("Array") { return "an array" }
+        if name.hasPrefix("Dictionary") { return "an object" }
+        return "an object"
+    }
+}
+
+/// Checks a record's "format" field.
+func checkFormat(_ found: String, _ expected: String, in decoder: any Decoder, key: any CodingKey) throws {
+    guard found == expected else {
+        throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [key], debugDescription: "is \(encodeJSONString(found)), expected \(encodeJSONString(expected))"))
+    }
+}
+
+/// A JSON value written inline on one line: objects and arrays separated by ", ", keys by ": ",
+/// numbers as Swift prints them (`0.1`, `0.0`), strings by CorpusIO's JSON string codec.
+public indirect enum InlineJSON: Sendable {
+    case string(String)
+    case number(String)
+    case bool(Bool)
+    case null
+    case array([InlineJSON])
+    case object([(String, InlineJSON)])
+    /// Text written as is (already JSON).
+    case verbatim(String)
+
+    public static func int(_ v: Int) -> InlineJSON { .number(String(v)) }
+    public static func double(_ v: Double) -> InlineJSON { .number("\(v)") }
+    public static func optional(_ v: String?) -> InlineJSON { v.map { .string($0) } ?? .null }
+    /// `value` as Foundation writes it compactly with sorted keys.
+    public static func foundationCompact<T: Encodable>(_ value: T?) -> InlineJSON {
+        guard let value else { return .null }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return .verbatim(String(decoding: try! encoder.encode(value), as: UTF8.self))
+    }
+
+    public var text: String {
+        switch self {
+        case .string(let s): return encodeJSONString(s)
+        case .number(let t), .verbatim(let t): return t
+        case .bool(let b): return b ? "true" : "false"
+        case .null: return "null"
+        case .array(let items): return "[" + items.map(\.text).joined(separator: ", ") + "]"
+        case .object(let members): return "{" + members.map { encodeJSONString($0.0) + ": " + $0.1.text }.joined(separator: ", ") + "}"
+        }
+    }
+}
+
+/// A manifest in the hand-written layout: "{", one `"key": value` line per field indented by two
+/// spaces, "}" and a newline.
+public struct ManifestLines {
+    private var lines: [String] = []
+    public init() {}
+    public mutating func add(_ key: String, _ value: InlineJSON) { lines.append("  " + encodeJSONString(key) + ": " + value.text) }
+    public var text: String { "{\n" + lines.joined(separator: ",\n") + "\n}\n" }
+}
+
+/// `value` in Foundation's pretty layout with sorted keys and a final newline; "/" is escaped as "\/"
+/// only with `escapingSlashes` (the demo's stamps always were).
+public func prettyJSON<T: Encodable>(_ value: T, escapingSlashes: Bool = false) -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = escapingSlashes ? [.prettyPrinted, .sortedKeys] : [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    return try! encoder.encode(value) + Data("\n".utf8)
+}
+
+/// `"sha256": {".bin": "…", ".idx": "…"}` as DatasetHashes records it, keys sorted.
+func hashesJSON(_ hashes: [String: String]) -> InlineJSON {
+    .object(hashes.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })
+}

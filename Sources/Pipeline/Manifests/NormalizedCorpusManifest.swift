@@ -1,0 +1,124 @@
+// What a corpus went through, carried from stage to stage so `bpb --run` can evaluate the way the
+// training data was made:
+//   normalize -o X   X.tokenmill.json (`NormalizedCorpusManifest`): {"bytes", "format", "inputs", "normalization"}
+//   tokenize -o P    P.json "normalization" when every input has such a sidecar naming the same record
+//   pack -o P        P.json copies "tokenizer" and "normalization" from its inputs' manifests
+//   train --data P   RUN/checkpoint/data.json (`TrainingDataRecord`)
+// A `NormalizationRecord` is {"crlf_to_lf", "drop_bom", "form", "strip_control"}; null means unknown.
+import CorpusIO
+import Foundation
+import Normalization
+
+/// The normalization a corpus went through: the form and the cleanups that change text.
+public struct NormalizationRecord: Codable, Equatable, Sendable {
+    public var form: NormalizationForm
+    public var cleanups: Cleanups
+
+    public init(form: NormalizationForm, cleanups: Cleanups) {
+        self.form = form
+        var c = cleanups
+        c.dropEmpty = false   // dropping documents changes no text; not part of the record
+        self.cleanups = c
+    }
+
+    enum CodingKeys: String, CodingKey { case form, dropBOM = "drop_bom", crlfToLF = "crlf_to_lf", stripControl = "strip_control" }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let name = try c.decode(String.self, forKey: .form)
+        guard let form = NormalizationForm(rawValue: name) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [CodingKeys.form], debugDescription: "unknown form \"\(name)\""))
+        }
+        var cleanups = Cleanups.none
+        cleanups.dropBOM = try c.decode(Bool.self, forKey: .dropBOM)
+        cleanups.crlfToLF = try c.decode(Bool.self, forKey: .crlfToLF)
+        cleanups.stripControl = try c.decode(Bool.self, forKey: .stripControl)
+        self.init(form: form, cleanups: cleanups)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(form.rawValue, forKey: .form)
+        try c.encode(cleanups.dropBOM, forKey: .dropBOM)
+        try c.encode(cleanups.crlfToLF, forKey: .crlfToLF)
+        try c.encode(cleanups.stripControl, forKey: .stripControl)
+    }
+
+    /// "nfkc", or "nfkc without control-character stripping" when a cleanup was switched off.
+    public var summary: String {
+        let off = [(cleanups.dropBOM, "BOM dropping"), (cleanups.crlfToLF, "CRLF to LF"), (cleanups.stripControl, "control-character stripping")]
+            .filter { !$0.0 }.map(\.1)
+        return form.rawValue + (off.isEmpty ? "" : " without " + off.joined(separator: ", "))
+    }
+
+    /// The one record shared by all `records` (nil when any is nil or they differ).
+    public static func common(_ records: [NormalizationRecord?]) -> NormalizationRecord? {
+        guard let first = records.first ?? nil, records.allSatisfy({ $0 == first }) else { return nil }
+        return first
+    }
+}
+
+/// X.tokenmill.json, the sidecar `normalize -o X` writes beside its output X.
+public struct NormalizedCorpusManifest: Codable, Equatable, Sendable {
+    public static let format = "tokenmill-normalized-corpus"
+
+    public var normalization: NormalizationRecord
+    /// The inputs as given to `normalize`.
+    public var inputs: [String]
+    /// The size of X when it was written: a sidecar whose size no longer matches is ignored.
+    public var bytes: Int
+
+    public init(normalization: NormalizationRecord, inputs: [String], bytes: Int) {
+        self.normalization = normalization; self.inputs = inputs; self.bytes = bytes
+    }
+
+    /// The sidecar's path for the corpus file `output`.
+    public static func path(for output: String) -> String { output + ".tokenmill.json" }
+
+    enum CodingKeys: String, CodingKey { case format, normalization, inputs, bytes }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try checkFormat(try c.decode(String.self, forKey: .format), Self.format, in: decoder, key: CodingKeys.format)
+        normalization = try c.decode(NormalizationRecord.self, forKey: .normalization)
+        inputs = try c.decode([String].self, forKey: .inputs)
+        bytes = try c.decode(Int.self, forKey: .bytes)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(Self.format, forKey: .format)
+        try c.encode(normalization, forKey: .normalization)
+        try c.encode(inputs, forKey: .inputs)
+        try c.encode(bytes, forKey: .bytes)
+    }
+
+    /// Writes the sidecar of the finished corpus file `output` (its size taken now), atomically.
+    public static func write(output: String, normalization: NormalizationRecord, inputs: [String]) throws {
+        let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? NSNumber)?.intValue ?? 0
+        let file = try OutputFile(path: path(for: output), compress: false)
+        try file.write(Array(prettyJSON(NormalizedCorpusManifest(normalization: normalization, inputs: inputs, bytes: size))))
+        try file.commit()
+    }
+
+    /// The normalization of the corpus file `path` from its sidecar, when it has a readable one that still
+    /// matches the file's size (nil otherwise, as for stdin).
+    public static func normalization(ofCorpusFile corpus: String) -> NormalizationRecord? {
+        guard corpus != "-", let sidecar = try? readManifest(NormalizedCorpusManifest.self, path: path(for: corpus)),
+              let size = (try? FileManager.default.attributesOfItem(atPath: corpus)[.size] as? NSNumber)?.intValue,
+              sidecar.bytes == size else { return nil }
+        return sidecar.normalization
+    }
+
+    /// The normalization shared by all corpus files `inputs`: nil when any is unknown or they differ
+    /// (then `warn` says so).
+    public static func commonNormalization(ofCorpusFiles inputs: [String], warn: (String) -> Void) -> NormalizationRecord? {
+        let records = inputs.map(normalization(ofCorpusFile:))
+        guard let first = records.first ?? nil, !records.contains(where: { $0 == nil }) else { return nil }
+        if records.contains(where: { $0 != first }) {
+            warn("warning: the inputs were normalized differently (their .tokenmill.json sidecars differ); the manifest records no normalization")
+            return nil
+        }
+        return first
+    }
+}

@@ -1,0 +1,154 @@
+// RUN/checkpoint/data.json: what `train --data DATA` read, with the tokenizer and normalization its
+// manifests name (packed data: its own manifest, else its inputs'), for `bpb --run`, `export-hf` and
+// `megatron-args --run`. `import-hf` writes one naming the imported tokenizer. Foundation's pretty layout
+// with sorted keys (ManifestCoding.swift); absent values are written as null.
+import CorpusIO
+import Foundation
+
+public struct TrainingDataRecord: Codable, Equatable, Sendable {
+    public static let format = "tokenmill-training-data"
+    /// The record's file name in a checkpoint directory.
+    public static let fileName = "data.json"
+
+    /// The data as given to `train`, and its absolute path (nil for an imported model).
+    public var data: String?
+    public var dataResolved: String?
+    /// The absolute path of the data's manifest (nil: none).
+    public var manifest: String?
+    public var tokenizer: Tokenizer?
+    public var normalization: NormalizationRecord?
+    /// The manifest the normalization was read from.
+    public var normalizationSource: String?
+    /// The Hugging Face folder of an imported model.
+    public var importedFrom: String?
+
+    /// The tokenizer as the data's manifest names it, and the absolute path of the file found with the
+    /// recorded SHA-256 when training began (nil when none was found).
+    public struct Tokenizer: Codable, Equatable, Sendable {
+        public var path: String
+        public var sha256: String
+        public var vocabularySize: Int?
+        public var resolved: String?
+
+        public init(path: String, sha256: String, vocabularySize: Int?, resolved: String?) {
+            self.path = path; self.sha256 = sha256; self.vocabularySize = vocabularySize; self.resolved = resolved
+        }
+
+        enum CodingKeys: String, CodingKey { case path, sha256, vocabularySize = "vocabulary_size", resolved }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(path, forKey: .path)
+            try c.encode(sha256, forKey: .sha256)
+            try c.encodeIfPresent(vocabularySize, forKey: .vocabularySize)
+            try c.encode(resolved, forKey: .resolved)
+        }
+    }
+
+    public init(data: String?, dataResolved: String?, manifest: String? = nil, tokenizer: Tokenizer? = nil,
+                normalization: NormalizationRecord? = nil, normalizationSource: String? = nil, importedFrom: String? = nil) {
+        self.data = data; self.dataResolved = dataResolved; self.manifest = manifest; self.tokenizer = tokenizer
+        self.normalization = normalization; self.normalizationSource = normalizationSource; self.importedFrom = importedFrom
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case format, data, dataResolved = "data_resolved", manifest, tokenizer, normalization
+        case normalizationSource = "normalization_source", importedFrom = "imported_from"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try checkFormat(try c.decode(String.self, forKey: .format), Self.format, in: decoder, key: CodingKeys.format)
+        data = try c.decodeIfPresent(String.self, forKey: .data)
+        dataResolved = try c.decodeIfPresent(String.self, forKey: .dataResolved)
+        manifest = try c.decodeIfPresent(String.self, forKey: .manifest)
+        tokenizer = try c.decodeIfPresent(Tokenizer.self, forKey: .tokenizer)
+        normalization = try c.decodeIfPresent(NormalizationRecord.self, forKey: .normalization)
+        normalizationSource = try c.decodeIfPresent(String.self, forKey: .normalizationSource)
+        importedFrom = try c.decodeIfPresent(String.self, forKey: .importedFrom)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(Self.format, forKey: .format)
+        try c.encode(data, forKey: .data)
+        try c.encode(dataResolved, forKey: .dataResolved)
+        try c.encode(manifest, forKey: .manifest)
+        try c.encode(tokenizer, forKey: .tokenizer)
+        try c.encode(normalization, forKey: .normalization)
+        try c.encode(normalizationSource, forKey: .normalizationSource)
+        try c.encodeIfPresent(importedFrom, forKey: .importedFrom)
+    }
+
+    /// The record's bytes as the checkpoint stores them.
+    public var encoded: Data { prettyJSON(self) }
+
+    /// The record saved in the checkpoint directory `dir` (nil when it has none).
+    public static func read(checkpoint dir: String) throws(ManifestError) -> TrainingDataRecord? {
+        try readManifest(TrainingDataRecord.self, path: dir + "/" + fileName)
+    }
+
+    /// The record for `train --data data`: the manifest beside a Megatron prefix, the tokenizer it (or, for
+    /// a pack without one, its inputs' manifests) names, found by SHA-256 (`tokenizerFile` maps a tokenizer
+    /// directory to the file hashed), and the normalization.
+    public static func describing(data: String, tokenizerFile: (String) -> String) throws -> TrainingDataRecord {
+        let prefix = data.hasSuffix(".bin") || data.hasSuffix(".idx") ? String(data.dropLast(4)) : data
+        let fm = FileManager.default
+        var record = TrainingDataRecord(data: data, dataResolved: absolutePath(data))
+        guard fm.fileExists(atPath: prefix + ".idx") && fm.fileExists(atPath: prefix + ".bin"),
+              let manifest = try DatasetManifest.read(prefix: prefix) else { return record }
+        let manifestPath = absolutePath(prefix + ".json")
+        let manifestDir = (manifestPath as NSString).deletingLastPathComponent
+        record.manifest = manifestPath
+        // A pack's inputs are tokenize prefixes, as given to `pack` (relative to its working directory, or beside the pack).
+        let inputs: [(path: String, manifest: DatasetManifest?)] = try manifest.inputs.map { i in
+            for candidate in [i, manifestDir + "/" + (i as NSString).lastPathComponent] {
+                if let m = try DatasetManifest.read(prefix: candidate) { return (absolutePath(candidate + ".json"), m) }
+            }
+            return (i, nil)
+        }
+        let packed = manifest.packedManifest != nil
+        var tokenizer = manifest.tokenizer
+        if tokenizer == nil && packed { tokenizer = inputs.compactMap { $0.manifest?.tokenizer }.first }
+        if let t = tokenizer {
+            let candidates = t.path.hasPrefix("/") ? [t.path] : [t.path, manifestDir + "/" + t.path, manifestDir + "/" + (t.path as NSString).lastPathComponent]
+            let resolved = candidates.first { fm.fileExists(atPath: $0) && (try? sha256(ofFile: tokenizerFile($0))) == t.sha256 }.map(absolutePath)
+            record.tokenizer = Tokenizer(path: t.path, sha256: t.sha256, vocabularySize: t.vocabularySize, resolved: resolved)
+        }
+        if let n = manifest.normalization {
+            record.normalization = n
+            record.normalizationSource = manifestPath
+        } else if packed, !inputs.isEmpty, let n = NormalizationRecord.common(inputs.map { $0.manifest?.normalization }) {
+            // A pack from before packs recorded "normalization": its inputs' (a pack that records null got
+            // that from these same inputs, so the fallback finds nothing there).
+            record.normalization = n
+            record.normalizationSource = inputs[0].path
+        }
+        return record
+    }
+
+    /// The record of a resumed run: this (the new data's) record, but the tokenizer must be the one the run
+    /// began with (`old`); data that names no tokenizer keeps the run's tokenizer and normalization.
+    public func resuming(from old: TrainingDataRecord?, warn: (String) -> Void) throws -> TrainingDataRecord {
+        guard let old else { return self }
+        var record = self
+        if let a = old.tokenizer, let b = tokenizer, a.sha256 != b.sha256 {
+            throw ManifestError(path: manifest ?? data ?? "", field: nil,
+                                "tokenized with another tokenizer (\(b.path) sha256 \(b.sha256.prefix(12))…) than the run was trained with (\(a.path) sha256 \(a.sha256.prefix(12))…)")
+        }
+        if tokenizer == nil, let oldTokenizer = old.tokenizer {
+            record.tokenizer = oldTokenizer
+            if normalization == nil {
+                record.normalization = old.normalization
+                record.normalizationSource = old.normalizationSource
+            }
+        }
+        if let before = old.normalization, let after = record.normalization, before != after {
+            warn("warning: the run was trained on \(before.summary)-normalized data and continues on \(after.summary)-normalized data; the record now says \(after.summary)")
+        }
+        return record
+    }
+}
+
+/// An absolute, standardized form of `path` (relative to the current directory).
+public func absolutePath(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
