@@ -1,10 +1,9 @@
 // `tokenmill demo`: the whole job on the bundled corpus in one command — normalize, train the tokenizer,
 // measure it, tokenize with FIM, pack, train the MoE, score bits per byte — then write report.html and
-// report.json. Each stage is the subcommand of the same name with its output in OUT: train and bpb run in
-// this process (`main` settled OpenBLAS's kernel for the demo before it started; their messages are
-// captured into the stage's log as a child's would be), the data stages still as child processes of
-// this executable until they are library stages (issue 19, parts A and B); the report is the Report
-// library's.
+// report.json. Each stage is the subcommand of the same name, run in this process (`main` settled
+// OpenBLAS's kernel for the demo before it started) with its messages captured into OUT/logs/STAGE.log
+// and its output in OUT; the subcommands call the Pipeline, Training and Evaluation libraries, and the
+// report is the Report library's.
 //
 // Reuse: after a stage succeeds, OUT/.stages/NAME.json records its key — the tool version, the stage's
 // arguments (with OUT and the corpus directory written symbolically), the size and SHA-256 of each
@@ -143,16 +142,14 @@ struct DemoCommand: ParsableCommand {
                       corpusInputs: quickConfig().map { [$0.0] } ?? [], after: ["pack"], settings: presetSettings(),
                       outputs: [o(DemoLayout.metrics), o(DemoLayout.run + "/checkpoint/model.safetensors"), o(DemoLayout.run + "/checkpoint/state.json"),
                                 o(DemoLayout.run + "/checkpoint/data.json")],
-                      digestOnly: [o(DemoLayout.metrics), o(DemoLayout.run + "/checkpoint/state.json")], clean: [o(DemoLayout.run)],
-                      inProcess: true),
+                      digestOnly: [o(DemoLayout.metrics), o(DemoLayout.run + "/checkpoint/state.json")], clean: [o(DemoLayout.run)]),
         ]
         var bpb = ["bpb", "--run", o(DemoLayout.run), "--tokenizer", o(DemoLayout.tokenizer), "--normalize", "nfkc", "--baselines", "--json"]
         if let bpbMaxDocs { bpb += ["--max-docs", String(bpbMaxDocs)] }
         stages.append(DemoStage(name: "bpb", args: bpb + threads + [c("test.jsonl.zst")], corpusInputs: [c("test.jsonl.zst")],
                                 after: ["train", "train-tokenizer"], outputs: [o(DemoLayout.bpb)], stdout: o(DemoLayout.bpb),
                                 summary: { _ in bpbSummary(o(DemoLayout.bpb)) },
-                                available: TokenMill.configuration.subcommands.contains { $0.configuration.commandName == "bpb" },
-                                inProcess: true))
+                                available: TokenMill.configuration.subcommands.contains { $0.configuration.commandName == "bpb" }))
         return stages
     }
 

@@ -1,11 +1,11 @@
-// The stage runner behind `tokenmill demo`: runs one stage as a child process of this executable or in
-// this process (`DemoStage.inProcess`, its stderr and stdout captured alike), shows its latest message
-// as a live status line, keeps its messages in OUT/logs/STAGE.log, prints
-// one summary line, and records what produced the stage so that a later run can reuse it (the policy
+// The stage runner behind `tokenmill demo`: runs one stage's subcommand in this process, its stderr and
+// stdout writes captured (`StageCapture`) as a child's pipes would carry them; shows its latest message
+// as a live status line, keeps its messages in OUT/logs/STAGE.log, prints one summary line, and records what produced the stage so that a later run can reuse it (the policy
 // is in DemoCommand.swift).
 import ArgumentParser
 import CorpusIO
 import Foundation
+import Pipeline
 import Report
 
 /// One stage: a subcommand's arguments, what it reads and writes.
@@ -31,8 +31,6 @@ struct DemoStage {
     var summary: (StageMessages) -> String = { $0.lines.last ?? "" }
     /// False when this build lacks the subcommand: the stage is skipped with a note.
     var available = true
-    /// Run the subcommand in the demo's process instead of a child (`DemoRunner.runInProcess`).
-    var inProcess = false
 }
 
 struct StageMessages {
@@ -50,7 +48,6 @@ struct DemoStageRecord {
 final class DemoRunner {
     let out: String
     let corpus: String
-    let executable: String
     let live: Bool
     /// The output digest of each stage done or reused in this run.
     private var digests: [String: String] = [:]
@@ -60,10 +57,6 @@ final class DemoRunner {
         self.out = out
         self.corpus = corpus
         live = progress.progress == .bar || (progress.progress == .auto && isatty(2) != 0)
-        guard let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? Bundle.main.executablePath else {
-            throw RuntimeFailure(description: "cannot find this executable's path (/proc/self/exe)")
-        }
-        executable = exe
         for dir in [out, path(DemoLayout.stamps), path(DemoLayout.logs)] {
             do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
                 throw RuntimeFailure(description: "\(dir): cannot create the directory (\(error.localizedDescription))")
@@ -110,14 +103,13 @@ final class DemoRunner {
 
     private func stampPath(_ stage: DemoStage) -> String { path(DemoLayout.stamps + "/\(stage.name).json") }
 
-    /// The stamp of a finished stage whose key and outputs still match, or nil.
-    private func reusable(_ stage: DemoStage, keyHash: String) -> [String: Any]? {
-        guard let data = FileManager.default.contents(atPath: stampPath(stage)),
-              let stamp = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-              stamp["key"] as? String == keyHash, let outputs = stamp["outputs"] as? [[Any]], outputs.count == stage.outputs.count else { return nil }
-        for (o, recorded) in zip(stage.outputs, outputs) {
-            guard recorded.count == 3, recorded[0] as? String == symbolic(o),
-                  (recorded[1] as? NSNumber)?.intValue == fileSize(o), (recorded[2] as? NSNumber)?.intValue == mtimeMillis(o) else { return nil }
+    /// The stamp of a finished stage whose key and outputs still match, or nil (also for a stamp that
+    /// cannot be read: the stage is redone).
+    private func reusable(_ stage: DemoStage, keyHash: String) -> DemoStageStamp? {
+        guard let stamp = try? DemoStageStamp.read(path: stampPath(stage)),
+              stamp.key == keyHash, stamp.outputs.count == stage.outputs.count else { return nil }
+        for (o, recorded) in zip(stage.outputs, stamp.outputs) {
+            guard recorded.path == symbolic(o), recorded.size == fileSize(o), recorded.modifiedMillis == mtimeMillis(o) else { return nil }
         }
         return stamp
     }
@@ -133,11 +125,10 @@ final class DemoRunner {
         let hasher = SHA256()
         hasher.update(Array(keyText.utf8))
         let keyHash = hasher.hexDigest()
-        if let stamp = reusable(stage, keyHash: keyHash), let digest = stamp["digest"] as? String {
-            digests[stage.name] = digest
-            let summary = stamp["summary"] as? String ?? ""
-            printError("\(label) reused    \(summary)")
-            return DemoStageRecord(name: stage.name, seconds: (stamp["seconds"] as? NSNumber)?.doubleValue ?? 0, reused: true, summary: summary)
+        if let stamp = reusable(stage, keyHash: keyHash) {
+            digests[stage.name] = stamp.digest
+            printError("\(label) reused    \(stamp.summary)")
+            return DemoStageRecord(name: stage.name, seconds: stamp.seconds, reused: true, summary: stamp.summary)
         }
 
         // Not reusable: forget the stage's record first, so an interruption cannot leave it looking done.
@@ -158,17 +149,14 @@ final class DemoRunner {
         for o in stage.digestOnly ?? stage.outputs { digest.update(Array("\(symbolic(o)) \(try sha256(ofFile: o))\n".utf8)) }
         let digestHex = digest.hexDigest()
         digests[stage.name] = digestHex
-        let stamp: [String: Any] = [
-            "stage": stage.name, "key": keyHash, "key_text": keyText, "digest": digestHex, "seconds": seconds, "summary": summary,
-            "outputs": stage.outputs.map { [symbolic($0), fileSize($0) ?? -1, mtimeMillis($0) ?? -1] as [Any] },
-        ]
-        try writeAtomically(Array(try JSONSerialization.data(withJSONObject: stamp, options: [.sortedKeys, .prettyPrinted])) + [10], to: stampPath(stage))
+        let stamp = DemoStageStamp(stage: stage.name, key: keyHash, keyText: keyText, digest: digestHex, seconds: seconds, summary: summary,
+                                   outputs: stage.outputs.map { .init(path: symbolic($0), size: fileSize($0) ?? -1, modifiedMillis: mtimeMillis($0) ?? -1) })
+        try writeAtomically(Array(stamp.encoded), to: stampPath(stage))
         printError("\(label) \(formatDuration(seconds).padding(toLength: 9, withPad: " ", startingAt: 0)) \(summary)")
         return DemoStageRecord(name: stage.name, seconds: seconds, reused: false, summary: summary)
     }
 
-    /// Runs `tokenmill ARGS`, as a child or (`inProcess`) in this process; returns its stderr lines and its
-    /// stdout. Throws when it fails.
+    /// Runs `tokenmill ARGS` in this process; returns its stderr lines and its stdout. Throws when it fails.
     private func runStage(_ stage: DemoStage, label: String) throws -> ([String], Data) {
         let logPath = path(DemoLayout.logs + "/\(stage.name).log")
         // Streamed, not atomic: a log is read while its stage runs, and what a failed stage wrote is kept.
@@ -178,11 +166,10 @@ final class DemoRunner {
         defer { close(fd) }   // nothing buffered: every write below is checked
         let messages = StageMessageLog(log: log, status: LiveStatus(label: label, enabled: live))
         messages.append(Data(("$ tokenmill " + stage.args.joined(separator: " ") + "\n").utf8))
-        let (exit, stdout) = stage.inProcess ? runInProcess(stage, messages: messages) : try runChild(stage, messages: messages)
+        let (exit, stdout) = runInProcess(stage, messages: messages)
         let lines = messages.finish()
         if stage.stdout == nil && !stdout.isEmpty { messages.append(stdout) }
-        // A stage's log is the demo's record of it: a failed write fails the stage (after it has
-        // finished, so a child is not left writing into a closed pipe).
+        // A stage's log is the demo's record of it: a failed write fails the stage (once it has finished).
         if let logFailure = messages.failure {
             throw RuntimeFailure(description: "\(logPath): cannot write the stage's log (\(describeWriteError(logFailure)))")
         }
@@ -193,37 +180,10 @@ final class DemoRunner {
         return (lines, stdout)
     }
 
-    /// The stage as a child process; returns how it ended ("exit N" or "signal N") and its stdout.
-    private func runChild(_ stage: DemoStage, messages: StageMessageLog) throws -> (String, Data) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = stage.args
-        let errPipe = Pipe(), outPipe = Pipe()
-        process.standardError = errPipe
-        process.standardOutput = outPipe
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch { throw RuntimeFailure(description: "\(executable): cannot run (\(error.localizedDescription))") }
-
-        // stdout on another thread (so neither pipe can fill up), stderr here.
-        let stdoutBox = DataBox()
-        let done = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            stdoutBox.data = outPipe.fileHandleForReading.readDataToEndOfFile()
-            done.signal()
-        }
-        while true {
-            let chunk = errPipe.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            messages.receive(chunk)
-        }
-        done.wait()
-        process.waitUntilExit()
-        return (process.terminationReason == .exit ? "exit \(process.terminationStatus)" : "signal \(process.terminationStatus)", stdoutBox.data)
-    }
-
-    /// The stage's subcommand run in this process (`train`, `bpb`: they need OpenBLAS, which `main`
-    /// settled for the demo), its messages and stdout captured as a child's pipes would carry them,
-    /// ending as a child would (argument-parser's message and exit code for an error it throws).
+    /// The stage's subcommand run in this process (OpenBLAS's kernel, which train and bpb need, was
+    /// settled by `main` for the whole demo), its messages and stdout captured as a child's pipes would
+    /// carry them, ending as a child would (argument-parser's message and exit code for an error it
+    /// throws). Returns how it ended ("exit N") and its stdout.
     private func runInProcess(_ stage: DemoStage, messages: StageMessageLog) -> (String, Data) {
         let capture = StageCapture(messages: messages)
         StageCapture.active = capture
@@ -313,8 +273,6 @@ final class StageCapture: @unchecked Sendable {
     func standardOutput(_ text: String) { lock.withLock { out.append(Data(text.utf8)) } }
     var stdout: Data { lock.withLock { out } }
 }
-
-private final class DataBox: @unchecked Sendable { var data = Data() }
 
 /// The live status line of a running stage: its label, elapsed time and latest message, redrawn each
 /// second and on each message, on stderr when it is a terminal.
