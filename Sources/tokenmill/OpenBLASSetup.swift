@@ -11,12 +11,27 @@
 import Foundation
 import Training
 
-/// A command that multiplies matrices: `main` settles OpenBLAS's kernel before running it.
-protocol UsesOpenBLAS {}
+/// A command that multiplies matrices: `main` settles OpenBLAS's kernel before running it, when
+/// `needsOpenBLAS` says it will.
+protocol UsesOpenBLAS {
+    func needsOpenBLAS() -> Bool
+}
+
+extension UsesOpenBLAS {
+    func needsOpenBLAS() -> Bool { true }
+}
 
 extension TrainCommand: UsesOpenBLAS {}
 extension BPBCommand: UsesOpenBLAS {}
-extension DemoCommand: UsesOpenBLAS {}   // runs train and bpb in its own process
+
+extension DemoCommand: UsesOpenBLAS {
+    /// The demo runs train and bpb in its own process, but a demo whose every stage is reused multiplies
+    /// no matrix: it skips the check and the restart (the reuse check stays well under a second).
+    func needsOpenBLAS() -> Bool {
+        guard let corpusDir = try? locateCorpus(corpus) else { return true }
+        return !DemoRunner(checking: out, corpus: corpusDir).reusesAll(plan(corpus: corpusDir))
+    }
+}
 
 enum OpenBLASSetup {
     /// Set in the check child's environment (step 1).

@@ -38,7 +38,7 @@ struct TokenMill: ParsableCommand {
         OpenBLASSetup.runCheckIfAsked()
         do {
             var command = try parseAsRoot()
-            if command is UsesOpenBLAS { OpenBLASSetup.settle() }
+            if let user = command as? UsesOpenBLAS, user.needsOpenBLAS() { OpenBLASSetup.settle() }
             try command.run()
         } catch {
             exit(withError: error)

@@ -53,6 +53,13 @@ final class DemoRunner {
     private var digests: [String: String] = [:]
     private var inputHashes: [String: String] = [:]
 
+    /// A runner that only answers `reusesAll` (it creates nothing).
+    init(checking out: String, corpus: String) {
+        self.out = out
+        self.corpus = corpus
+        live = false
+    }
+
     init(out: String, corpus: String, progress: ProgressOptions) throws {
         self.out = out
         self.corpus = corpus
@@ -101,6 +108,23 @@ final class DemoRunner {
         ((try? FileManager.default.attributesOfItem(atPath: p))?[.modificationDate] as? Date).map { Int(($0.timeIntervalSince1970 * 1000).rounded()) }
     }
 
+    /// The SHA-256 of a stage's key text: what its stamp records.
+    private func keyHash(_ keyText: String) -> String {
+        let hasher = SHA256()
+        hasher.update(Array(keyText.utf8))
+        return hasher.hexDigest()
+    }
+
+    /// Whether `run` would reuse every one of `stages` (in order), found as it would, without running or
+    /// printing anything.
+    func reusesAll(_ stages: [DemoStage]) -> Bool {
+        for stage in stages where stage.available {
+            guard let keyText = try? key(stage), let stamp = reusable(stage, keyHash: keyHash(keyText)) else { return false }
+            digests[stage.name] = stamp.digest
+        }
+        return true
+    }
+
     private func stampPath(_ stage: DemoStage) -> String { path(DemoLayout.stamps + "/\(stage.name).json") }
 
     /// The stamp of a finished stage whose key and outputs still match, or nil (also for a stamp that
@@ -122,9 +146,7 @@ final class DemoRunner {
             return DemoStageRecord(name: stage.name, seconds: 0, reused: false, summary: note)
         }
         let keyText = try key(stage)
-        let hasher = SHA256()
-        hasher.update(Array(keyText.utf8))
-        let keyHash = hasher.hexDigest()
+        let keyHash = keyHash(keyText)
         if let stamp = reusable(stage, keyHash: keyHash) {
             digests[stage.name] = stamp.digest
             printError("\(label) reused    \(stamp.summary)")
