@@ -146,20 +146,20 @@ public struct BPBSettings: Sendable {
 /// The report as one JSON object (keys in a fixed order; the demo report reads it).
 public func bpbReportJSON(settings s: BPBSettings, subsets: [SubsetReport], overall: SubsetReport) -> String {
     func row(_ r: SubsetReport) -> String {
-        var f = "{\"name\": \(jsonString(r.name)), \"documents\": \(r.documents), \"empty_documents\": \(r.emptyDocuments), "
+        var f = "{\"name\": \(encodeJSONString(r.name)), \"documents\": \(r.documents), \"empty_documents\": \(r.emptyDocuments), "
         f += "\"bytes\": \(r.bytes), \"tokens\": \(r.tokens), \"bytes_per_token\": \(jsonNumber(r.bytesPerToken)), "
         f += "\"nll_nats\": \(jsonNumber(r.nll)), \"bpb\": \(jsonNumber(r.bpb)), "
         f += "\"bpb_ci95\": [\(jsonNumber(r.ci95.0)), \(jsonNumber(r.ci95.1))], \"byte_perplexity\": \(jsonNumber(r.bytePerplexity))"
         if let b = r.baselines {
-            f += ", \"baselines\": {" + b.map { "\(jsonString($0.0)): \(jsonNumber($0.1))" }.joined(separator: ", ") + "}"
+            f += ", \"baselines\": {" + b.map { "\(encodeJSONString($0.0)): \(jsonNumber($0.1))" }.joined(separator: ", ") + "}"
         }
         return f + "}"
     }
     var out = "{\n"
-    out += "  \"definition\": \(jsonString(bitsPerByteDefinition)),\n"
-    out += "  \"model\": \(jsonString(s.model)),\n  \"tokenizer\": \(jsonString(s.tokenizer)),\n"
-    out += "  \"normalization\": \(jsonString(s.normalization)),\n"
-    if let source = s.normalizationSource { out += "  \"normalization_source\": \(jsonString(source)),\n" }
+    out += "  \"definition\": \(encodeJSONString(bitsPerByteDefinition)),\n"
+    out += "  \"model\": \(encodeJSONString(s.model)),\n  \"tokenizer\": \(encodeJSONString(s.tokenizer)),\n"
+    out += "  \"normalization\": \(encodeJSONString(s.normalization)),\n"
+    if let source = s.normalizationSource { out += "  \"normalization_source\": \(encodeJSONString(source)),\n" }
     out += "  \"context\": \(s.context),\n  \"stride\": \(s.stride),\n"
     out += "  \"score_eod\": \(s.scoreEOD),\n  \"bootstrap\": {\"resamples\": \(s.resamples), \"seed\": \(s.seed), \"strata\": \"subset\"},\n"
     out += "  \"subsets\": [\n" + subsets.map { "    " + row($0) }.joined(separator: ",\n") + (subsets.isEmpty ? "" : "\n") + "  ],\n"
@@ -200,11 +200,3 @@ public func bpbReportTable(settings s: BPBSettings, subsets: [SubsetReport], ove
 
 /// A JSON number; NaN and infinities (no data) become null.
 func jsonNumber(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
-
-/// A JSON string literal, escaped by CorpusIO's `appendJSONString` (the one JSON string writer).
-public func jsonString(_ s: String) -> String {
-    var out: [UInt8] = []
-    var text = s
-    text.withUTF8 { appendJSONString(UnsafeRawBufferPointer($0), to: &out) }
-    return String(decoding: out, as: UTF8.self)
-}

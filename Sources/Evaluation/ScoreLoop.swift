@@ -42,7 +42,7 @@ public struct BPBScoreLoop {
                 let bytes = bpbDenominatorBytes(textBytes: m.bytes, scoreEOD: scorer.scoreEOD)
                 accumulator.add(subset: m.subset, bytes: bytes, tokens: s.tokens, nll: s.nll)
                 if let perDocument {
-                    perDocLines += Array("{\"subset\": \(jsonString(m.subset)), \"index\": \(s.id), \"bytes\": \(bytes), \"tokens\": \(s.tokens), \"nll_nats\": \(s.nll), \"bpb\": \(bitsPerByte(nll: s.nll, bytes: bytes))}\n".utf8)
+                    perDocLines += Array("{\"subset\": \(encodeJSONString(m.subset)), \"index\": \(s.id), \"bytes\": \(bytes), \"tokens\": \(s.tokens), \"nll_nats\": \(s.nll), \"bpb\": \(bitsPerByte(nll: s.nll, bytes: bytes))}\n".utf8)
                     if perDocLines.count >= 1 << 16 { try perDocument.write(perDocLines); perDocLines.removeAll(keepingCapacity: true) }
                 }
             }
@@ -72,5 +72,61 @@ public struct BPBScoreLoop {
         try collect()
         if let perDocument, !perDocLines.isEmpty { try perDocument.write(perDocLines) }
         return documents
+    }
+}
+
+/// A bpb run that cannot give a figure (no document with text).
+public struct BPBError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+/// The figures of a bpb run.
+public struct BPBResult {
+    public var subsets: [SubsetReport]
+    public var overall: SubsetReport
+    /// Documents read (empty ones included) and the loop's seconds.
+    public var documentsRead: Int
+    public var seconds: Double
+    public var tokensScored: Int, forwards: Int, batch: Int, context: Int
+
+    /// The summary line of `tokenmill bpb`.
+    public var line: String {
+        String(format: "bpb: %@ documents (%@ empty), %@, %@ tokens in %d subsets; overall %.4f bits/byte; %@ tokens/s (%d forwards of %d×%d); %.2f s",
+               formatCount(overall.documents), formatCount(overall.emptyDocuments), formatBytes(Int64(overall.bytes)),
+               formatCount(overall.tokens), subsets.count, overall.bpb,
+               formatCount(Int(Double(tokensScored) / max(seconds, 1e-9))), forwards, batch, context, seconds)
+    }
+}
+
+extension BPBScoreLoop {
+    /// Scores `reader` (committing `perDocument` when done), then summarizes: subsets sorted by name
+    /// with `resamples` bootstrap resamples seeded by `seed`, and the compression baselines when
+    /// `compressors` is set (their progress lines go to `warn` when `progress` is shown).
+    /// - Throws: `BPBError` naming `inputs` when no document had text; the reader's, the model's or a
+    ///   writer's errors.
+    public func evaluate(reader: CorpusReader, inputs: String, resamples: Int, seed: UInt64, progress: ProgressReporter,
+                         warn: (String) -> Void) throws -> BPBResult {
+        let accumulator = BPBAccumulator()
+        let documents: Int
+        do {
+            documents = try perDocument.map { out in try out.committing { try run(reader: reader, into: accumulator, progress: progress, warn: warn) } }
+                ?? run(reader: reader, into: accumulator, progress: progress, warn: warn)
+        } catch {
+            progress.finish()
+            throw error
+        }
+        progress.finish()
+        let seconds = progress.elapsed
+        guard accumulator.scoredDocuments > 0 else {
+            throw BPBError(description: "\(inputs): no usable documents (\(documents) read, \(accumulator.emptyDocuments) empty)")
+        }
+        var (subsets, overall) = accumulator.summarize(resamples: resamples, seed: seed)
+        if let compressors {
+            let b = try compressors.compute(progress: { if progress.enabled { warn("bpb: \($0)") } })
+            for i in subsets.indices { subsets[i].baselines = b[subsets[i].name] }
+            overall.baselines = b["overall"]
+        }
+        return BPBResult(subsets: subsets, overall: overall, documentsRead: documents, seconds: seconds, tokensScored: scorer.tokensScored,
+                         forwards: scorer.forwards, batch: scorer.model.B, context: scorer.context)
     }
 }

@@ -108,7 +108,8 @@ public func appendIDsLine(_ doc: Document, ids: [Int32], keepText: Bool, textPat
         }
     } else if keepText {
         out.append(contentsOf: Array(",\"text\":".utf8))
-        out.append(contentsOf: jsonStringLiteral(doc.text))
+        // subtle: \b and \f as \u0008 and \u000c, as encode has always written them.
+        appendJSONString(doc.text, to: &out, controlEscapes: .unicode)
     }
     out.append(contentsOf: Array("}\n".utf8))
 }
@@ -148,24 +149,4 @@ func removingMember(_ record: [UInt8], valueSpan: Range<Int>) -> [UInt8] {
     while k < record.count && isSpace(record[k]) { k += 1 }
     if k < record.count && record[k] == UInt8(ascii: ",") { k += 1 }
     return Array(record[..<keyStart]) + Array(record[k...])
-}
-
-/// A JSON string literal for `s`.
-func jsonStringLiteral(_ s: String) -> [UInt8] {
-    var out: [UInt8] = [0x22]
-    for b in s.utf8 {
-        switch b {
-        case 0x22: out += [0x5C, 0x22]
-        case 0x5C: out += [0x5C, 0x5C]
-        case 0x0A: out += [0x5C, UInt8(ascii: "n")]
-        case 0x0D: out += [0x5C, UInt8(ascii: "r")]
-        case 0x09: out += [0x5C, UInt8(ascii: "t")]
-        case 0 ..< 0x20:
-            let hex = Array("0123456789abcdef".utf8)
-            out += Array("\\u00".utf8) + [hex[Int(b >> 4)], hex[Int(b & 15)]]
-        default: out.append(b)
-        }
-    }
-    out.append(0x22)
-    return out
 }

@@ -104,17 +104,9 @@ public final class ProgressReporter {
     }
 
     private func jsonEvent(_ event: String, counts: Bool = false, message: String? = nil) -> String {
-        var s = "{\"stage\": \(jsonQuoted(stage)), \"event\": \"\(event)\""
+        var s = "{\"stage\": \(encodeJSONString(stage)), \"event\": \"\(event)\""
         if counts { s += ", \"documents\": \(documents), \"bytes\": \(bytes)" }
-        if let message { s += ", \"message\": \(jsonQuoted(message))" }
+        if let message { s += ", \"message\": \(encodeJSONString(message))" }
         return s + String(format: ", \"seconds\": %.3f}", elapsed)
     }
-}
-
-/// `s` as a JSON string literal.
-func jsonQuoted(_ s: String) -> String {
-    var out: [UInt8] = []
-    var t = s
-    t.withUTF8 { appendJSONString(UnsafeRawBufferPointer($0), to: &out) }
-    return String(decoding: out, as: UTF8.self)
 }

@@ -59,8 +59,8 @@ public struct StatsReport: Sendable {
     public var json: String {
         var s = "{\"overall\": \(Self.object(overall))"
         if let field {
-            s += ", \"by\": \(jsonQuoted(field)), \"groups\": {"
-            s += sortedGroups.map { "\(jsonQuoted($0.key)): \(Self.object($0.value))" }.joined(separator: ", ")
+            s += ", \"by\": \(encodeJSONString(field)), \"groups\": {"
+            s += sortedGroups.map { "\(encodeJSONString($0.key)): \(Self.object($0.value))" }.joined(separator: ", ")
             s += "}"
         }
         return s + "}"

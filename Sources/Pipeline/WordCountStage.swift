@@ -54,8 +54,7 @@ public final class SpillingWordCounts {
     public func spill() throws {
         let path = directory + "/.tokenmill-words-\(getpid())-\(runs.count).run"
         let out = try OutputFile(path: path, compress: false)
-        try out.write(words.sortedSerialized())
-        try out.commit()
+        try out.committing { try out.write(words.sortedSerialized()) }
         runs.append(path)
         words = WordCounts()
     }
@@ -79,12 +78,8 @@ public final class SpillingWordCounts {
     /// `finishSpilling` first; with no runs, writes the counts held).
     public func write(to path: String) throws {
         let out = try OutputFile(path: path, compress: false)
-        do {
+        try out.committing {
             if runs.isEmpty { try out.write(words.serialized()) } else { try mergeSortedRuns(runs, write: { try out.write($0) }) }
-            try out.commit()
-        } catch {
-            out.abandon()
-            throw error
         }
     }
 }

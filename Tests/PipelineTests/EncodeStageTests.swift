@@ -69,17 +69,20 @@ private func jsonLines(_ path: String) throws -> [[String: Any]] {
         #expect(remove("{\"te\\\"xt\": \"x\"}", value: "\"x\"") == "{}")
     }
 
-    @Test func plainTextLiteralsParseBackOnRandomStrings() throws {
+    @Test func plainTextLinesParseBackOnRandomStrings() throws {
         let seed: UInt64 = 20_261_204
         var rng = SplitMix64(seed: seed)
         let alphabet: [Unicode.Scalar] = (0 ..< 0x20).map { Unicode.Scalar($0)! } + ["\"", "\\", "/", "a", "é", "€", "😀", "\u{7F}", "\u{2028}"]
         for i in 0 ..< 300 {
             var s = ""
             for _ in 0 ..< Int(rng.next() % 24) { s.unicodeScalars.append(alphabet[Int(rng.next() % UInt64(alphabet.count))]) }
-            let literal = jsonStringLiteral(s)
-            let parsed = try JSONSerialization.jsonObject(with: Data(literal), options: .fragmentsAllowed) as? String
-            #expect(parsed == s, "seed \(seed), string \(i): \(s.debugDescription)")
-            #expect(!literal.dropFirst().dropLast().contains { $0 < 0x20 }, "seed \(seed), string \(i)")
+            var line: [UInt8] = []
+            appendIDsLine(Document(text: s, location: SourceLocation(path: "x.txt")), ids: [7], keepText: true, textPath: ["text"], to: &line)
+            let parsed = try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any]
+            #expect(parsed?["text"] as? String == s && parsed?["ids"] as? [Int] == [7], "seed \(seed), string \(i): \(s.debugDescription)")
+            #expect(!line.dropLast().contains { $0 < 0x20 }, "seed \(seed), string \(i)")
+            // \b and \f are written as \u escapes, as encode always wrote them.
+            #expect(s.contains("\u{8}") == String(decoding: line, as: UTF8.self).contains("\\u0008"), "seed \(seed), string \(i)")
         }
     }
 

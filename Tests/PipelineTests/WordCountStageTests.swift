@@ -62,3 +62,42 @@ private func table(_ w: WordCounts) -> [String: UInt64] {
         #expect(table(ma) == table(mb))
     }
 }
+
+@Suite struct TokenizerTrainingJobTests {
+    /// Counting two shards into count files (one spilling) and training from the files writes the same
+    /// tokenizer.json as training from the whole corpus.
+    @Test func trainingFromSavedCountsEqualsTrainingFromTheCorpus() throws {
+        let dir = try makeTemporaryDirectory("training-job")
+        let shards = try writeShards(try testCorpusRecords(60), to: dir, "in", shards: 6)
+        var config = BPETrainerConfig()
+        config.vocabSizes = [400, 600]
+        config.specialTokens = ["<|endoftext|>"]
+        func job(_ f: (inout TokenizerTrainingJob) -> Void) -> TokenizerTrainingJob {
+            var j = TokenizerTrainingJob(config: config)
+            j.spillDirectory = dir.path
+            f(&j)
+            return j
+        }
+        var log: [String] = []
+        let runner = DocumentRunner(threads: 2)
+        try job { $0.output = dir.appendingPathComponent("whole.json").path }
+            .run(makeReader: { smallBatchReader(shards) }, runner: runner, log: { log.append($0) })
+        try job { $0.saveCounts = dir.appendingPathComponent("a.counts").path; $0.maxWords = 300 }
+            .run(makeReader: { smallBatchReader(Array(shards[..<3])) }, runner: runner, log: { log.append($0) })
+        try job { $0.saveCounts = dir.appendingPathComponent("b.counts").path }
+            .run(makeReader: { smallBatchReader(Array(shards[3...])) }, runner: runner, log: { log.append($0) })
+        try job { $0.countFiles = [dir.appendingPathComponent("a.counts").path, dir.appendingPathComponent("b.counts").path]
+                  $0.output = dir.appendingPathComponent("parts.json").path }
+            .run(makeReader: nil, runner: runner, log: { log.append($0) })
+        for size in [400, 600] {
+            let whole = try Data(contentsOf: dir.appendingPathComponent("whole-\(size).json"))
+            let parts = try Data(contentsOf: dir.appendingPathComponent("parts-\(size).json"))
+            #expect(whole == parts, "size \(size)")
+            #expect(try Tokenizer.load(path: dir.appendingPathComponent("whole-\(size).json").path).vocabularySize == size)
+        }
+        #expect(log.contains { $0.hasPrefix("train-tokenizer: merging ") && $0.hasSuffix(" spilled runs") })
+        #expect(log.contains { $0.hasPrefix("train-tokenizer: wrote \(dir.path)/whole-600.json: 600 tokens, ") })
+        // No spilled run is left behind.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".run") }.isEmpty)
+    }
+}

@@ -71,6 +71,12 @@ import TokenMillTestSupport
         // Without --prepare: the pack itself, and a note that Megatron would sample its pieces.
         let plain = try runTokenmill(["megatron-args", "--config", "small", "--vocab-size", "50277", "--data", packed])
         #expect(plain.status == 0 && String(decoding: plain.stdout, as: UTF8.self).hasPrefix("--data-path \(packed) \\\n") && plain.stderr.contains("--prepare DIR"), "\(plain.stderr)")
+        // A prefix relative to the working directory, without a directory part (this crashed in Foundation's
+        // deletingLastPathComponent before the packed dataset was read through Pipeline).
+        let relative = try runTokenmill(["megatron-args", "--config", "small", "--vocab-size", "50277", "--data", "packed", "--json"], currentDirectory: dir)
+        #expect(relative.status == 0, "\(relative.stderr)")
+        let r = try #require(try JSONSerialization.jsonObject(with: relative.stdout) as? [String: Any])
+        #expect(r["data_path"] as? [String] == ["packed"] && r["seq_length"] as? Int == 512)
 
         // Bad data or config: one line naming the file, exit 1.
         let vocab = try runTokenmill(["megatron-args", "--config", "small", "--data", packed])

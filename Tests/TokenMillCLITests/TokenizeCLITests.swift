@@ -166,6 +166,21 @@ import TokenMillTestSupport
                                       dir.appendingPathComponent("part0").path, dir.appendingPathComponent("other1").path])
         #expect(mixed.status == 1 && mixed.stderr.contains("manifests disagree"))
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("bad.bin").path))
+        // Shards that agree but all lack a field: one error line naming the file and the field (this crashed
+        // on a force-cast before the manifests were typed).
+        for i in 0 ..< 2 {
+            let url = dir.appendingPathComponent("part\(i).json")
+            var m = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+            var options = m["options"] as! [String: Any]
+            options["allow_special"] = nil
+            m["options"] = options
+            try JSONSerialization.data(withJSONObject: m).write(to: url)
+        }
+        let lacking = try runTokenmill(["merge", "--no-verify", "-o", dir.appendingPathComponent("bad").path,
+                                        dir.appendingPathComponent("part0").path, dir.appendingPathComponent("part1").path])
+        #expect(lacking.status == 1)
+        #expect(lacking.stderr.hasSuffix("error: \(dir.appendingPathComponent("part0").path).json: options.allow_special: missing\n"), "\(lacking.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("bad.bin").path))
     }
 }
 

@@ -83,9 +83,7 @@ public struct MegatronPreparation: Sendable {
         }
         for r in 0...rows { withUnsafeBytes(of: Int64(r).littleEndian) { index.append(contentsOf: $0) } }
         let prefix = dir + "/rows"
-        let file = try OutputFile(path: prefix + ".idx", compress: false)
-        try file.write(index)
-        try file.commit()
+        try writeFileAtomically(index, to: prefix + ".idx")
         let bin = absolutePath(d.prefix + ".bin")
         let target = (bin as NSString).deletingLastPathComponent == absolutePath(dir) ? (bin as NSString).lastPathComponent : bin
         try? fm.removeItem(atPath: prefix + ".bin")
@@ -97,7 +95,7 @@ public struct MegatronPreparation: Sendable {
             throw StageError(.data, "\(d.prefix).json: its inputs' manifests name no single EOD token for the tokenizer's eos_token")
         }
         let resolved = tokenizer.hasPrefix("/") || fm.fileExists(atPath: tokenizer) ? tokenizer
-            : ((d.prefix as NSString).deletingLastPathComponent as NSString).appendingPathComponent(tokenizer)
+            : ((absolutePath(d.prefix) as NSString).deletingLastPathComponent as NSString).appendingPathComponent(tokenizer)
         guard let json = fm.contents(atPath: resolved) else {
             throw StageError(.data, "\(resolved): the tokenizer \(d.prefix).json names is not readable")
         }
@@ -108,9 +106,7 @@ public struct MegatronPreparation: Sendable {
         let config: [String: Any] = ["tokenizer_class": "PreTrainedTokenizerFast", "eos_token": eod, "pad_token": eod, "model_max_length": L]
         for (name, bytes) in [("tokenizer.json", Array(json)),
                               ("tokenizer_config.json", Array(try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])) + [0x0A])] {
-            let out = try OutputFile(path: tdir + "/" + name, compress: false)
-            try out.write(bytes)
-            try out.commit()
+            try writeFileAtomically(bytes, to: tdir + "/" + name)
         }
         return MegatronPreparation(dataPrefix: prefix, tokenizerDirectory: tdir)
     }

@@ -6,8 +6,8 @@
 // input batch. With `resume`, a run continues from the checkpoint (hidden .PREFIX.*.partial files and
 // .PREFIX.resume.json.partial) of a killed run with the same identity, byte-identical to one run.
 // Cost: the tokenizer, 12 bytes per document for the index, about 2 × threads batches of 1 MiB in
-// flight. The batches go through CorpusIO's `orderedParallelMap` directly; each worker borrows an
-// encoder from a small free list (to be replaced by the pipeline's one worker pool).
+// flight. The batches go through CorpusIO's `orderedParallelMap` directly (the reader loop skips batches
+// for shards and resumption); each worker borrows an encoder from the one `WorkerPool`.
 import CorpusIO
 import FillInTheMiddle
 import Foundation
@@ -122,6 +122,32 @@ public struct TokenizeStage: Sendable {
         return hasher.hexDigest()
     }
 
+    /// Encodes one decoded batch: FIM and token-boundary randomization by each document's key.
+    private func encode(_ decoded: DecodedBatch, index: Int, encoder: TokenEncoder) throws -> EncodedBatch {
+        let allow = options.allowSpecial, fim = options.fim, split = options.splitPunctuationNewline
+        let splitsBefore = encoder.randomizedSplits, candidatesBefore = encoder.randomizationCandidates
+        var out = EncodedBatch(index: index, skipped: decoded.skipped.values.reduce(0, +), skipErrors: decoded.skipErrors)
+        out.entries.reserveCapacity(decoded.documents.count)
+        for doc in decoded.documents {
+            out.bytes += doc.text.utf8.count
+            let key = fimDocumentKey(inputIndex: doc.inputIndex, line: doc.location.line ?? 0)
+            if split > 0 { encoder.startDocument(key: key) }  // the FIM parts continue one stream
+            if !doc.text.isEmpty, let plan = fimPlan(fim, key: key, scalarCount: doc.text.unicodeScalars.count) {
+                let (prefix, middle, suffix) = fimSplit(doc.text, plan)
+                out.entries.append(fimAssemble(prefix: try encoder.encode(prefix, allowSpecial: allow),
+                                               middle: try encoder.encode(middle, allowSpecial: allow),
+                                               suffix: try encoder.encode(suffix, allowSpecial: allow),
+                                               tokens: fimTokens, order: plan.order))
+                if plan.order == .psm { out.fimPSM += 1 } else { out.fimSPM += 1 }
+            } else {
+                out.entries.append(try encoder.encode(doc.text, allowSpecial: allow))
+            }
+        }
+        out.boundarySplits = encoder.randomizedSplits - splitsBefore
+        out.boundaryCandidates = encoder.randomizationCandidates - candidatesBefore
+        return out
+    }
+
     /// Where `tokenize --resume` continues: the input batch and the counts so far.
     struct ResumeState: Codable {
         var identity: String
@@ -144,8 +170,8 @@ public struct TokenizeStage: Sendable {
         let options = self.options
         let reader = CorpusReader(inputs: inputs, options: options.read, warn: note)
         let read = reader.options
-        let encoders = EncoderFreeList(tokenizer, splitProbability: options.splitPunctuationNewline, seed: options.fim.seed)
-        let allow = options.allowSpecial, fim = options.fim, fimIDs = fimTokens, split = options.splitPunctuationNewline
+        let encoders = WorkerPool<TokenEncoder>(tokenizer, splitProbability: options.splitPunctuationNewline, seed: options.fim.seed)
+        let allow = options.allowSpecial, fim = options.fim, split = options.splitPunctuationNewline
         let tokenizerHash = try sha256(ofFile: tokenizer.sourceFile(tokenizerPath))
         let identity = resumeIdentity(inputs: inputs, tokenizerSHA256: tokenizerHash)
         // 1. One writer per prefix, taken before any checkpoint file is read or removed.
@@ -195,29 +221,7 @@ public struct TokenizeStage: Sendable {
                 return nil
             }, transform: { (index, batch) -> EncodedBatch in
                 let decoded = try decodeDocuments(batch, options: read)
-                let encoder = try encoders.take()
-                defer { encoders.give(encoder) }
-                let splitsBefore = encoder.randomizedSplits, candidatesBefore = encoder.randomizationCandidates
-                var out = EncodedBatch(index: index, skipped: decoded.skipped.values.reduce(0, +), skipErrors: decoded.skipErrors)
-                out.entries.reserveCapacity(decoded.documents.count)
-                for doc in decoded.documents {
-                    out.bytes += doc.text.utf8.count
-                    let key = fimDocumentKey(inputIndex: doc.inputIndex, line: doc.location.line ?? 0)
-                    if split > 0 { encoder.startDocument(key: key) }  // the FIM parts continue one stream
-                    if !doc.text.isEmpty, let plan = fimPlan(fim, key: key, scalarCount: doc.text.unicodeScalars.count) {
-                        let (prefix, middle, suffix) = fimSplit(doc.text, plan)
-                        out.entries.append(fimAssemble(prefix: try encoder.encode(prefix, allowSpecial: allow),
-                                                       middle: try encoder.encode(middle, allowSpecial: allow),
-                                                       suffix: try encoder.encode(suffix, allowSpecial: allow),
-                                                       tokens: fimIDs, order: plan.order))
-                        if plan.order == .psm { out.fimPSM += 1 } else { out.fimSPM += 1 }
-                    } else {
-                        out.entries.append(try encoder.encode(doc.text, allowSpecial: allow))
-                    }
-                }
-                out.boundarySplits = encoder.randomizedSplits - splitsBefore
-                out.boundaryCandidates = encoder.randomizationCandidates - candidatesBefore
-                return out
+                return try encoders.withWorker { try self.encode(decoded, index: index, encoder: $0) }
             }, consume: { batch in
                 state.batchDocuments.append(batch.entries.lazy.filter { !$0.isEmpty }.count)
                 state.fimPSM += batch.fimPSM
@@ -240,9 +244,7 @@ public struct TokenizeStage: Sendable {
                     sinceCheckpoint = 0
                     try writer.checkpoint()
                     state.batch = batch.index + 1
-                    let file = try OutputFile(path: resumePath, compress: false)
-                    try file.write(Array(try JSONEncoder().encode(state)))
-                    try file.commit()
+                    try writeFileAtomically(Array(try JSONEncoder().encode(state)), to: resumePath)
                 }
             })
             if dtype == .uint16 && writer.maxID >= 65_500 && options.dtype == nil {
@@ -283,25 +285,6 @@ struct EncodedBatch: Sendable {
     var boundarySplits = 0, boundaryCandidates = 0
     var skipped: Int
     var skipErrors: [CorpusError]
-}
-
-/// Encoders the workers borrow and return (one per thread in use).
-private final class EncoderFreeList: @unchecked Sendable {
-    let tokenizer: Tokenizer
-    let splitProbability: Double, seed: UInt64
-    private let lock = NSLock()
-    private var free: [TokenEncoder] = []  // guarded by `lock`
-    init(_ tokenizer: Tokenizer, splitProbability: Double, seed: UInt64) {
-        self.tokenizer = tokenizer; self.splitProbability = splitProbability; self.seed = seed
-    }
-    func take() throws -> TokenEncoder {
-        if let e = lock.withLock({ free.popLast() }) { return e }
-        let e = try tokenizer.makeEncoder()
-        e.splitPunctuationNewline = splitProbability
-        e.seed = seed
-        return e
-    }
-    func give(_ e: TokenEncoder) { lock.withLock { free.append(e) } }
 }
 
 extension Tokenizer {

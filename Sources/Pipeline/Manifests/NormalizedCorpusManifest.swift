@@ -96,9 +96,7 @@ public struct NormalizedCorpusManifest: Codable, Equatable, Sendable {
     /// Writes the sidecar of the finished corpus file `output` (its size taken now), atomically.
     public static func write(output: String, normalization: NormalizationRecord, inputs: [String]) throws {
         let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? NSNumber)?.intValue ?? 0
-        let file = try OutputFile(path: path(for: output), compress: false)
-        try file.write(Array(prettyJSON(NormalizedCorpusManifest(normalization: normalization, inputs: inputs, bytes: size))))
-        try file.commit()
+        try writeFileAtomically(Array(prettyJSON(NormalizedCorpusManifest(normalization: normalization, inputs: inputs, bytes: size))), to: path(for: output))
     }
 
     /// The normalization of the corpus file `path` from its sidecar, when it has a readable one that still

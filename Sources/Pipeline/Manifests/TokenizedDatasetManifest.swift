@@ -226,8 +226,6 @@ public struct TokenizedDatasetManifest: Codable, Equatable, Sendable {
     public func write(prefix: String) throws {
         var m = self
         m.sha256 = try DatasetHashes.compute(prefix: prefix, suffixes: [".bin", ".idx"])
-        let file = try OutputFile(path: Self.path(prefix: prefix), compress: false)
-        try file.write(Array(m.text.utf8))
-        try file.commit()
+        try writeFileAtomically(Array(m.text.utf8), to: Self.path(prefix: prefix))
     }
 }

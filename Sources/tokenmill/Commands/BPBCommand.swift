@@ -143,34 +143,17 @@ struct BPBCommand: ParsableCommand {
             loop.compressors = baselines ? try CompressionBaselines() : nil
             loop.subsetField = subsetField
             loop.maxDocs = maxDocs
-            let reader = try input.makeReader()
-            let progress = progressOptions.makeReporter("bpb")
             loop.perDocument = try perDoc.map { try OutputFile(path: $0) }
-            let accumulator = BPBAccumulator()
-            var documents = 0
-            let body = { documents = try loop.run(reader: reader, into: accumulator, progress: progress, warn: printError) }
-            if let perDocOut = loop.perDocument { try writing(to: perDocOut, progress: progress, body) } else { try body(); progress.finish() }
-            let seconds = progress.elapsed
-            guard accumulator.scoredDocuments > 0 else {
-                throw RuntimeFailure(description: "\(input.inputs.joined(separator: ", ")): no usable documents (\(documents) read, \(accumulator.emptyDocuments) empty)")
-            }
+            let r = try loop.evaluate(reader: try input.makeReader(), inputs: input.inputs.joined(separator: ", "), resamples: resamples, seed: seed,
+                                      progress: progressOptions.makeReporter("bpb"), warn: printError)
             // 3. report
-            var (subsets, overall) = accumulator.summarize(resamples: resamples, seed: seed)
-            if let compressors = loop.compressors {
-                let b = try compressors.compute(progress: { if progress.enabled { printError("bpb: \($0)") } })
-                for i in subsets.indices { subsets[i].baselines = b[subsets[i].name] }
-                overall.baselines = b["overall"]
-            }
             let settings = BPBSettings(model: modelPath, tokenizer: tokenizerPath, normalization: normalization,
                                        context: T, stride: S, scoreEOD: scoreEOD, resamples: resamples, seed: seed,
                                        tokenizerSource: tokenizerSource, normalizationSource: normalizationSource)
-            let text = json ? bpbReportJSON(settings: settings, subsets: subsets, overall: overall)
-                : bpbReportTable(settings: settings, subsets: subsets, overall: overall, baselines: baselines)
+            let text = json ? bpbReportJSON(settings: settings, subsets: r.subsets, overall: r.overall)
+                : bpbReportTable(settings: settings, subsets: r.subsets, overall: r.overall, baselines: baselines)
             try writeStandardOutput(text, what: "the report")
-            printError(String(format: "bpb: %@ documents (%@ empty), %@, %@ tokens in %d subsets; overall %.4f bits/byte; %@ tokens/s (%d forwards of %d×%d); %.2f s",
-                              formatCount(overall.documents), formatCount(overall.emptyDocuments), formatBytes(Int64(overall.bytes)),
-                              formatCount(overall.tokens), subsets.count, overall.bpb,
-                              formatCount(Int(Double(scorer.tokensScored) / max(seconds, 1e-9))), scorer.forwards, batch, T, seconds))
+            printError(r.line)
         } }
     }
 }

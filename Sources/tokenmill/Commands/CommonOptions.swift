@@ -122,15 +122,8 @@ func formatBytes(_ n: Int64) -> String { Pipeline.formatBytes(n) }
 /// Runs `body`, which writes to `out`; commits the output when it succeeds and abandons it when it
 /// throws, and clears the progress line either way.
 func writing(to out: OutputFile, progress: ProgressReporter, _ body: () throws -> Void) throws {
-    do {
-        try body()
-        try out.commit()
-    } catch {
-        out.abandon()
-        progress.finish()
-        throw error
-    }
-    progress.finish()
+    defer { progress.finish() }
+    try out.committing(body)
 }
 
 /// A failure the CLI reports as `error: …` with exit code 1.

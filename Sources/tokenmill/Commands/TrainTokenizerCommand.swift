@@ -86,39 +86,16 @@ struct TrainTokenizerCommand: ParsableCommand {
             config.minFrequency = minFrequency
             config.preset = pretokenizer
             config.normalization = normalize
-            // 1. Count words (in parallel; summing makes the result independent of the thread count).
-            let runner = progressOptions.makeRunner("train-tokenizer: counting")
-            var saved = WordCounts()
-            for path in countFiles { saved.merge(try WordCounts.read(path: path)) }
-            let counts = SpillingWordCounts(saved, maxWords: maxWords, directory: spillDir ?? FileManager.default.temporaryDirectory.path)
-            var read = ReadTotals()
-            if !input.inputs.isEmpty || countFiles.isEmpty {
-                let reader = try input.makeReader()
-                printError("train-tokenizer: counting with \(runner.threads) threads; memory grows with the distinct pre-tokens (about their bytes + 40 B each)")
-                read = try WordCountStage.run(reader: reader, config: config, into: counts, runner: runner)
-                runner.progress.finish()
-            }
-            let counted = "train-tokenizer: \(formatCount(read.documents)) documents, \(formatBytes(Int64(read.bytes)))"
-            let runs = try counts.finishSpilling()
-            if runs > 0 { printError("train-tokenizer: merging \(runs) spilled runs") }
-            if runs > 0, let saveCounts, output == nil {  // the merge streams into the file
-                try counts.write(to: saveCounts)
-                return printError(counted + "; wrote word counts to \(saveCounts)")
-            }
-            let words = try counts.merged()
-            printError(counted + ", \(formatCount(Int(words.total))) pre-tokens, \(formatCount(words.distinct)) distinct" + String(format: " (%.1f s)", runner.progress.elapsed))
-            if let saveCounts {
-                try SpillingWordCounts(words).write(to: saveCounts)
-                printError("train-tokenizer: wrote word counts to \(saveCounts)")
-            }
-            guard let output else { return }
-            // 2. Merges, up to the largest size. 3. One file per size.
-            printError("train-tokenizer: merging; memory estimate \(formatBytes(Int64(BPETrainer.memoryEstimate(words))))")
-            let start = Date()
-            let result = try BPETrainer.train(words, vocabSize: config.vocabSizes.last!, specialTokens: config.specialTokens, minFrequency: config.minFrequency)
-            let mergeSeconds = Date().timeIntervalSince(start)
-            for written in try writeTrainedTokenizers(result, config: config, output: output, tiktoken: tiktoken) { printError(written.line) }
-            printError(String(format: "train-tokenizer: %d merges in %.2f s", result.merges.count, mergeSeconds))
+            var job = TokenizerTrainingJob(config: config)
+            job.countFiles = countFiles
+            job.maxWords = maxWords
+            if let spillDir { job.spillDirectory = spillDir }
+            job.saveCounts = saveCounts
+            job.output = output
+            job.tiktoken = tiktoken
+            let input = self.input
+            let makeReader: (() throws -> CorpusReader)? = !input.inputs.isEmpty || countFiles.isEmpty ? { try input.makeReader() } : nil
+            try job.run(makeReader: makeReader, runner: progressOptions.makeRunner("train-tokenizer: counting"), log: { printError($0) })
         }
     }
 }
