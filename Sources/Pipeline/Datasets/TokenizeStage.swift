@@ -93,7 +93,9 @@ public struct TokenizeStage: Sendable {
     }
 
     /// What decides the output besides the input bytes, encoded with sorted keys: the resume identity
-    /// hashes this (a checkpoint resumes only a run with the same one).
+    /// hashes this (a checkpoint resumes only a run with the same one). It is stored only in the hidden
+    /// .PREFIX.resume.json.partial, never in an output; a checkpoint of a TokenMill that built the
+    /// identity from Swift's debug descriptions is refused like one of other options.
     struct Identity: Encodable {
         var tokenizerSHA256: String
         var inputs: [String]

@@ -36,6 +36,12 @@ public func decodeManifest<T: Decodable>(_ type: T.Type, from data: Data, path: 
         return out.isEmpty ? nil : out
     }
     do {
+        if let formatted = T.self as? any FormattedRecord.Type {
+            let found = try JSONDecoder().decode(FormatField.self, from: data).format
+            guard found == formatted.format else {
+                throw ManifestError(path: path, field: "format", "is \(encodeJSONString(found)), expected \(encodeJSONString(formatted.format))")
+            }
+        }
         return try JSONDecoder().decode(T.self, from: data)
     } catch let DecodingError.keyNotFound(key, context) {
         throw ManifestError(path: path, field: field(context.codingPath, key), "missing")
@@ -73,10 +79,35 @@ private func describe(_ type: Any.Type) -> String {
     }
 }
 
-/// Checks a record's "format" field.
-func checkFormat(_ found: String, _ expected: String, in decoder: any Decoder, key: any CodingKey) throws {
-    guard found == expected else {
-        throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [key], debugDescription: "is \(encodeJSONString(found)), expected \(encodeJSONString(expected))"))
+/// A record whose JSON names its kind in a "format" field; `decodeManifest` checks it first.
+public protocol FormattedRecord: Codable {
+    static var format: String { get }
+}
+
+private struct FormatField: Decodable { var format: String }
+
+/// An optional field written as null when nil, and read as nil when null or absent (synthesized
+/// Codable omits nil optionals; these records have always spelled "unknown" as null).
+@propertyWrapper
+public struct ExplicitNull<Value: Codable & Equatable & Sendable>: Codable, Equatable, Sendable {
+    public var wrappedValue: Value?
+    public init(wrappedValue: Value?) { self.wrappedValue = wrappedValue }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        wrappedValue = c.decodeNil() ? nil : try c.decode(Value.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if let wrappedValue { try c.encode(wrappedValue) } else { try c.encodeNil() }
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// An absent `ExplicitNull` field reads as nil (synthesized decoding calls this overload).
+    public func decode<Value>(_ type: ExplicitNull<Value>.Type, forKey key: Key) throws -> ExplicitNull<Value> {
+        try decodeIfPresent(type, forKey: key) ?? ExplicitNull(wrappedValue: nil)
     }
 }
 

@@ -59,9 +59,10 @@ public struct NormalizationRecord: Codable, Equatable, Sendable {
 }
 
 /// X.tokenmill.json, the sidecar `normalize -o X` writes beside its output X.
-public struct NormalizedCorpusManifest: Codable, Equatable, Sendable {
+public struct NormalizedCorpusManifest: FormattedRecord, Equatable, Sendable {
     public static let format = "tokenmill-normalized-corpus"
 
+    public private(set) var format = Self.format
     public var normalization: NormalizationRecord
     /// The inputs as given to `normalize`.
     public var inputs: [String]
@@ -74,24 +75,6 @@ public struct NormalizedCorpusManifest: Codable, Equatable, Sendable {
 
     /// The sidecar's path for the corpus file `output`.
     public static func path(for output: String) -> String { output + ".tokenmill.json" }
-
-    enum CodingKeys: String, CodingKey { case format, normalization, inputs, bytes }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        try checkFormat(try c.decode(String.self, forKey: .format), Self.format, in: decoder, key: CodingKeys.format)
-        normalization = try c.decode(NormalizationRecord.self, forKey: .normalization)
-        inputs = try c.decode([String].self, forKey: .inputs)
-        bytes = try c.decode(Int.self, forKey: .bytes)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(Self.format, forKey: .format)
-        try c.encode(normalization, forKey: .normalization)
-        try c.encode(inputs, forKey: .inputs)
-        try c.encode(bytes, forKey: .bytes)
-    }
 
     /// Writes the sidecar of the finished corpus file `output` (its size taken now), atomically.
     public static func write(output: String, normalization: NormalizationRecord, inputs: [String]) throws {

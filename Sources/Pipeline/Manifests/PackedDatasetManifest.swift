@@ -94,7 +94,7 @@ public struct PackingReportRecord: Codable, Equatable, Sendable {
 }
 
 /// The manifest of a packed dataset.
-public struct PackedDatasetManifest: Codable, Equatable, Sendable {
+public struct PackedDatasetManifest: FormattedRecord, Equatable, Sendable {
     public static let format = "tokenmill-packed-megatron-dataset"
     public static let layout = "one Megatron document per row of seq_len tokens; its sequences are document pieces, and its last sequence is always padding (pad_id, possibly empty)"
 
@@ -176,8 +176,7 @@ public struct PackedDatasetManifest: Codable, Equatable, Sendable {
     enum ComparisonKeys: String, CodingKey { case bestFit = "best-fit", concat }
 
     public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        try checkFormat(try c.decode(String.self, forKey: .format), Self.format, in: decoder, key: CodingKeys.format)
+        let c = try decoder.container(keyedBy: CodingKeys.self)  // "format" is checked by `decodeManifest`
         tokenizer = try c.decodeIfPresent(TokenizerRecord.self, forKey: .tokenizer)
         inputs = try c.decode([String].self, forKey: .inputs)
         normalization = try c.decodeIfPresent(NormalizationRecord.self, forKey: .normalization)

@@ -22,16 +22,18 @@ public struct TokenizerRecord: Codable, Equatable, Sendable {
 }
 
 /// The manifest of a tokenized Megatron dataset.
-public struct TokenizedDatasetManifest: Codable, Equatable, Sendable {
+public struct TokenizedDatasetManifest: FormattedRecord, Equatable, Sendable {
     public static let format = "megatron-indexed-dataset"
 
+    public private(set) var format = Self.format
     public var tokenmillVersion: String
     public var tokenizer: TokenizerRecord
     public var inputs: [String]
-    public var normalization: NormalizationRecord?
+    /// Written since normalize recorded it (older manifests lack it: unknown).
+    @ExplicitNull public var normalization: NormalizationRecord?
     public var options: Options
     /// Set on the output of `tokenize --shard I/N` only.
-    public var shard: Shard?
+    @ExplicitNull public var shard: Shard?
     public var counts: Counts
     /// SHA-256 by suffix (".bin", ".idx"); nil in manifests written before TokenMill recorded them.
     public var sha256: [String: String]?
@@ -171,32 +173,6 @@ public struct TokenizedDatasetManifest: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case format, tokenmillVersion = "tokenmill_version", tokenizer, inputs, normalization, options, shard, counts, sha256
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        try checkFormat(try c.decode(String.self, forKey: .format), Self.format, in: decoder, key: CodingKeys.format)
-        tokenmillVersion = try c.decodeIfPresent(String.self, forKey: .tokenmillVersion) ?? ""
-        tokenizer = try c.decode(TokenizerRecord.self, forKey: .tokenizer)
-        inputs = try c.decode([String].self, forKey: .inputs)
-        normalization = try c.decodeIfPresent(NormalizationRecord.self, forKey: .normalization)
-        options = try c.decode(Options.self, forKey: .options)
-        shard = try c.decodeIfPresent(Shard.self, forKey: .shard)
-        counts = try c.decode(Counts.self, forKey: .counts)
-        sha256 = try c.decodeIfPresent([String: String].self, forKey: .sha256)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(Self.format, forKey: .format)
-        try c.encode(tokenmillVersion, forKey: .tokenmillVersion)
-        try c.encode(tokenizer, forKey: .tokenizer)
-        try c.encode(inputs, forKey: .inputs)
-        try c.encode(normalization, forKey: .normalization)
-        try c.encode(options, forKey: .options)
-        try c.encode(shard, forKey: .shard)
-        try c.encode(counts, forKey: .counts)
-        try c.encodeIfPresent(sha256, forKey: .sha256)
     }
 
     /// The manifest's bytes, in the layout `tokenize` has always written.

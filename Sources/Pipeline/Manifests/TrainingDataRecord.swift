@@ -5,21 +5,22 @@
 import CorpusIO
 import Foundation
 
-public struct TrainingDataRecord: Codable, Equatable, Sendable {
+public struct TrainingDataRecord: FormattedRecord, Equatable, Sendable {
     public static let format = "tokenmill-training-data"
     /// The record's file name in a checkpoint directory.
     public static let fileName = "data.json"
 
+    public private(set) var format = Self.format
     /// The data as given to `train`, and its absolute path (nil for an imported model).
-    public var data: String?
-    public var dataResolved: String?
+    @ExplicitNull public var data: String?
+    @ExplicitNull public var dataResolved: String?
     /// The absolute path of the data's manifest (nil: none).
-    public var manifest: String?
-    public var tokenizer: Tokenizer?
-    public var normalization: NormalizationRecord?
+    @ExplicitNull public var manifest: String?
+    @ExplicitNull public var tokenizer: Tokenizer?
+    @ExplicitNull public var normalization: NormalizationRecord?
     /// The manifest the normalization was read from.
-    public var normalizationSource: String?
-    /// The Hugging Face folder of an imported model.
+    @ExplicitNull public var normalizationSource: String?
+    /// The Hugging Face folder of an imported model (absent otherwise).
     public var importedFrom: String?
 
     /// The tokenizer as the data's manifest names it, and the absolute path of the file found with the
@@ -28,21 +29,13 @@ public struct TrainingDataRecord: Codable, Equatable, Sendable {
         public var path: String
         public var sha256: String
         public var vocabularySize: Int?
-        public var resolved: String?
+        @ExplicitNull public var resolved: String?
 
         public init(path: String, sha256: String, vocabularySize: Int?, resolved: String?) {
             self.path = path; self.sha256 = sha256; self.vocabularySize = vocabularySize; self.resolved = resolved
         }
 
         enum CodingKeys: String, CodingKey { case path, sha256, vocabularySize = "vocabulary_size", resolved }
-
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(path, forKey: .path)
-            try c.encode(sha256, forKey: .sha256)
-            try c.encodeIfPresent(vocabularySize, forKey: .vocabularySize)
-            try c.encode(resolved, forKey: .resolved)
-        }
     }
 
     public init(data: String?, dataResolved: String?, manifest: String? = nil, tokenizer: Tokenizer? = nil,
@@ -54,30 +47,6 @@ public struct TrainingDataRecord: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case format, data, dataResolved = "data_resolved", manifest, tokenizer, normalization
         case normalizationSource = "normalization_source", importedFrom = "imported_from"
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        try checkFormat(try c.decode(String.self, forKey: .format), Self.format, in: decoder, key: CodingKeys.format)
-        data = try c.decodeIfPresent(String.self, forKey: .data)
-        dataResolved = try c.decodeIfPresent(String.self, forKey: .dataResolved)
-        manifest = try c.decodeIfPresent(String.self, forKey: .manifest)
-        tokenizer = try c.decodeIfPresent(Tokenizer.self, forKey: .tokenizer)
-        normalization = try c.decodeIfPresent(NormalizationRecord.self, forKey: .normalization)
-        normalizationSource = try c.decodeIfPresent(String.self, forKey: .normalizationSource)
-        importedFrom = try c.decodeIfPresent(String.self, forKey: .importedFrom)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(Self.format, forKey: .format)
-        try c.encode(data, forKey: .data)
-        try c.encode(dataResolved, forKey: .dataResolved)
-        try c.encode(manifest, forKey: .manifest)
-        try c.encode(tokenizer, forKey: .tokenizer)
-        try c.encode(normalization, forKey: .normalization)
-        try c.encode(normalizationSource, forKey: .normalizationSource)
-        try c.encodeIfPresent(importedFrom, forKey: .importedFrom)
     }
 
     /// The record's bytes as the checkpoint stores them.
