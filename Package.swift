@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Pipeline", targets: ["Pipeline"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "Evaluation", targets: ["Evaluation"]),
+        .library(name: "Report", targets: ["Report"]),
         .executable(name: "tokenmill", targets: ["tokenmill"]),
     ],
     dependencies: [
@@ -47,10 +48,12 @@ let package = Package(
         // MARK: Model and evaluation
         .target(name: "Training", dependencies: ["CBLAS", "CKernels", "Packing"]),
         .target(name: "Evaluation", dependencies: ["CorpusIO", "Training", "Tokenization", "Pipeline", "CZstd", "CLZMA"]),
+        // The demo's report.html and report.json, from the files the stages above wrote.
+        .target(name: "Report", dependencies: ["CorpusIO", "Pipeline"]),
 
         // MARK: The command line
         .executableTarget(name: "tokenmill", dependencies: [
-            "CorpusIO", "Normalization", "Deduplication", "Tokenization", "FillInTheMiddle", "Packing", "Pipeline", "Training", "Evaluation",
+            "CorpusIO", "Normalization", "Deduplication", "Tokenization", "FillInTheMiddle", "Packing", "Pipeline", "Training", "Evaluation", "Report",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -65,6 +68,7 @@ let package = Package(
         .testTarget(name: "PackingTests", dependencies: ["Packing", "TokenMillTestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "CorpusIO", "Tokenization", "Packing", "TokenMillTestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Training", "TokenMillTestSupport"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "TokenMillTestSupport"]),
         .testTarget(name: "TokenMillCLITests", dependencies: ["CorpusIO", "Packing", "Training", "TokenMillTestSupport"]),
     ]
 )

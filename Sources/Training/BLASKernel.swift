@@ -1,12 +1,15 @@
 // Choosing OpenBLAS's kernel. Debian's OpenBLAS (DYNAMIC_ARCH) reads OPENBLAS_CORETYPE once, when the
-// library loads, and on some CPUs falls back to a slow generic kernel. `selectBLASKernel` therefore
-// runs before anything else in `tokenmill train`: when the variable is unset it picks the best kernel
-// the CPU's flags (/proc/cpuinfo) allow, sets it and re-executes the process (/proc/self/exe, same
-// arguments). The new process checks that kernel's sgemm against the naive matmul once; if it differs,
-// or dies of SIGILL, it re-executes again with the variable set to the empty string (OpenBLAS's own
-// choice). `TOKENMILL_BLAS_SELECTED` marks a re-executed process so this happens at most twice.
-// OPENBLAS_THREAD_TIMEOUT, when unset, is set to 4 on the same re-execution (alone if the kernel was
-// given): OpenBLAS's idle threads otherwise spin in sched_yield for 2^28 cycles after every call,
+// library loads (before `main`), and on some CPUs falls back to a slow generic kernel. The best kernel
+// the CPU's flags (/proc/cpuinfo) allow is therefore chosen before the program that multiplies matrices
+// starts: this file decides, from the environment and the CPU's flags alone, what should happen
+// (`blasKernelStep`), and the program's entry point acts on it (the `tokenmill` CLI: it checks the
+// kernel in a child process against the naive matmul, then restarts itself once with the variables
+// set; a kernel that differs or dies of SIGILL is replaced by the empty string, OpenBLAS's own choice).
+// A library never sets variables or restarts anything; `TOKENMILL_BLAS_SELECTED` marks a restarted
+// process so this happens at most once. A user's OPENBLAS_CORETYPE is kept (some machines set it
+// because old OpenBLAS builds crash there).
+// OPENBLAS_THREAD_TIMEOUT, when unset, is set to 4 on the same restart (alone if the kernel was given):
+// OpenBLAS's idle threads otherwise spin in sched_yield for 2^28 cycles after every call,
 // taking a core from the trainer's own parallel loops between GEMMs (12.6% of a profile's samples in
 // sched_yield); with 4 they sleep at once. bench-train's model, 7 alternated pairs of runs on the same
 // (noisy, shared) machine: 845 tokens/s on average at the default, 915 at 4, 4 faster in 6 pairs of 7.
@@ -28,48 +31,57 @@ public func preferredBLASKernel(cpuinfo: String) -> String? {
     return nil
 }
 
-/// Runs at the start of `tokenmill train`: may re-execute the process (never returns then). Returns a
-/// line describing the kernel in use.
-public func selectBLASKernel() -> String {
-    let env = ProcessInfo.processInfo.environment
-    var again = false
-    if env["OPENBLAS_CORETYPE"] == nil, env["TOKENMILL_BLAS_SELECTED"] == nil,
-       let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8), let kernel = preferredBLASKernel(cpuinfo: info) {
-        setenv("OPENBLAS_CORETYPE", kernel, 1)
-        setenv("TOKENMILL_BLAS_SELECTED", "1", 1)
-        again = true
-    }
-    if env["OPENBLAS_THREAD_TIMEOUT"] == nil {
-        setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1)
-        again = true
-    }
-    if again { reexec() }
-    let idle = "; OPENBLAS_THREAD_TIMEOUT=\(env["OPENBLAS_THREAD_TIMEOUT"] ?? "")"
-    if env["TOKENMILL_BLAS_SELECTED"] == "1" {
-        // Verify the kernel we chose; SIGILL or a wrong result falls back to OpenBLAS's own choice.
-        signal(SIGILL) { _ in fallBack() }
-        if !blasMatchesReference() { fallBack() }
-        signal(SIGILL, SIG_DFL)
-        return "blas: OpenBLAS kernel \(blasCoreName()) (chosen for this CPU and checked; set OPENBLAS_CORETYPE to override)" + idle
-    }
-    if env["TOKENMILL_BLAS_SELECTED"] == "fallback" {
-        return "blas: OpenBLAS kernel \(blasCoreName()) (the preferred kernel failed its check; OpenBLAS's own choice)" + idle
-    }
-    return "blas: OpenBLAS kernel \(blasCoreName()) (from OPENBLAS_CORETYPE)" + idle
+/// The environment variables OpenBLAS's kernel choice reads and writes.
+public enum BLASVariable {
+    public static let coreType = "OPENBLAS_CORETYPE"
+    public static let threadTimeout = "OPENBLAS_THREAD_TIMEOUT"
+    /// Set on the restarted process: "1" (the preferred kernel passed its check) or "fallback".
+    public static let selected = "TOKENMILL_BLAS_SELECTED"
+    /// The idle-thread timeout set when the user gave none (see the notes above).
+    public static let defaultThreadTimeout = "4"
 }
 
-private func fallBack() {
-    setenv("OPENBLAS_CORETYPE", "", 1)
-    setenv("TOKENMILL_BLAS_SELECTED", "fallback", 1)
-    reexec()
+/// What a program's entry point does about OpenBLAS's kernel before it multiplies matrices.
+public enum BLASKernelStep: Equatable, Sendable {
+    /// The loaded OpenBLAS is as it should be: go on.
+    case ready
+    /// Check `kernel` (`blasMatchesReference` in a process started with OPENBLAS_CORETYPE=`kernel`), then
+    /// restart with `blasKernelRestart(environment:kernel:passed:)`.
+    case check(kernel: String)
+    /// Restart the process with these variables set.
+    case restart([String: String])
 }
 
-/// execv(/proc/self/exe, argv); returns only if exec fails.
-private func reexec() {
-    let args = CommandLine.arguments
-    var cargs = args.map { strdup($0) }
-    cargs.append(nil)
-    execv("/proc/self/exe", cargs)
+/// The next step for a process started with `environment` on a CPU described by `cpuinfo`
+/// (/proc/cpuinfo's text; nil when unreadable). A pure function: the caller acts on it.
+public func blasKernelStep(environment: [String: String], cpuinfo: String?) -> BLASKernelStep {
+    if environment[BLASVariable.coreType] == nil, environment[BLASVariable.selected] == nil,
+       let cpuinfo, let kernel = preferredBLASKernel(cpuinfo: cpuinfo) {
+        return .check(kernel: kernel)
+    }
+    if environment[BLASVariable.threadTimeout] == nil {
+        return .restart([BLASVariable.threadTimeout: BLASVariable.defaultThreadTimeout])
+    }
+    return .ready
+}
+
+/// The variables to restart with after `kernel` was checked: the kernel itself when it `passed`, else
+/// the empty string (OpenBLAS's own choice); the thread timeout when `environment` has none.
+public func blasKernelRestart(environment: [String: String], kernel: String, passed: Bool) -> [String: String] {
+    var set = [BLASVariable.coreType: passed ? kernel : "", BLASVariable.selected: passed ? "1" : "fallback"]
+    if environment[BLASVariable.threadTimeout] == nil { set[BLASVariable.threadTimeout] = BLASVariable.defaultThreadTimeout }
+    return set
+}
+
+/// The line `tokenmill train` prints about the kernel in use (`coreName`: `blasCoreName()`), from the
+/// environment the process runs in.
+public func blasKernelDescription(environment: [String: String], coreName: String) -> String {
+    let idle = "; \(BLASVariable.threadTimeout)=\(environment[BLASVariable.threadTimeout] ?? "")"
+    switch environment[BLASVariable.selected] {
+    case "1": return "blas: OpenBLAS kernel \(coreName) (chosen for this CPU and checked; set OPENBLAS_CORETYPE to override)" + idle
+    case "fallback": return "blas: OpenBLAS kernel \(coreName) (the preferred kernel failed its check; OpenBLAS's own choice)" + idle
+    default: return "blas: OpenBLAS kernel \(coreName) (from OPENBLAS_CORETYPE)" + idle
+    }
 }
 
 /// sgemm on a 67×45×53 problem (all transposes) against `naiveGemm`, relative error < 1e-4.

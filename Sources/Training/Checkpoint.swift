@@ -52,7 +52,7 @@ public func huggingFaceConfig(_ c: ModelConfig, specialTokenID: Int? = nil) -> D
 public enum Checkpoint {
     /// Writes the checkpoint of `model`, `optimizer` and `state` into `run`/checkpoint atomically.
     public static func save(run: String, config: RunConfig, model: Model<Float>, optimizer: AdamW<Float>,
-                            state: TrainerState, dataRecord: Data? = nil) throws {
+                            state: TrainerState, dataRecord: Data? = nil, disk: SimulatedDisk? = nil) throws {
         let fm = FileManager.default
         let final = run + "/checkpoint", temp = run + "/checkpoint.tmp", old = run + "/checkpoint.old"
         // Weights that are not finite are not worth keeping: the previous checkpoint stays.
@@ -66,7 +66,7 @@ public enum Checkpoint {
         }
         do {
             try writeFiles(into: temp, config: config, specs: model.specs, params: model.params, exp_avg: optimizer.m,
-                           exp_avg_sq: optimizer.v, optimizerStep: optimizer.step, state: state, dataRecord: dataRecord)
+                           exp_avg_sq: optimizer.v, optimizerStep: optimizer.step, state: state, dataRecord: dataRecord, disk: disk)
         } catch {
             try? fm.removeItem(atPath: temp)
             if let e = error as? SafetensorsError {
@@ -84,19 +84,19 @@ public enum Checkpoint {
     /// into a temporary directory). `params` and the moments hold `specs.totalCount` values each.
     static func writeFiles(into dir: String, config: RunConfig, specs: [ParameterSpec], params: UnsafePointer<Float>,
                            exp_avg: UnsafePointer<Float>, exp_avg_sq: UnsafePointer<Float>, optimizerStep: Int,
-                           state: TrainerState, dataRecord: Data?) throws {
+                           state: TrainerState, dataRecord: Data?, disk: SimulatedDisk? = nil) throws {
         let P = specs.totalCount
         let entries = specs.map { s in
             SafetensorsEntry(name: s.name, dtype: "F32", shape: s.shape, pointer: UnsafeRawPointer(params + s.offset), byteCount: s.count * 4)
         }
-        try writeSafetensors(dir + "/model.safetensors", entries: entries, metadata: ["format": "pt", "step": String(state.step)])
+        try writeSafetensors(dir + "/model.safetensors", entries: entries, metadata: ["format": "pt", "step": String(state.step)], disk: disk)
         try writeSafetensors(dir + "/optimizer.safetensors", entries: [
             SafetensorsEntry(name: "exp_avg", dtype: "F32", shape: [P], pointer: UnsafeRawPointer(exp_avg), byteCount: P * 4),
             SafetensorsEntry(name: "exp_avg_sq", dtype: "F32", shape: [P], pointer: UnsafeRawPointer(exp_avg_sq), byteCount: P * 4),
-        ], metadata: ["step": String(optimizerStep)])
-        try writeFile(dir + "/config.json", huggingFaceConfig(config.model))
-        try writeFile(dir + "/tokenmill.json", config.encoded())
-        if let dataRecord { try writeFile(dir + "/data.json", dataRecord) }
+        ], metadata: ["step": String(optimizerStep)], disk: disk)
+        try writeFile(dir + "/config.json", huggingFaceConfig(config.model), disk: disk)
+        try writeFile(dir + "/tokenmill.json", config.encoded(), disk: disk)
+        if let dataRecord { try writeFile(dir + "/data.json", dataRecord, disk: disk) }
         // state.json last, with the SHA-256 of every file written above (read back from the page cache).
         var files: [String: String] = [:]
         for name in ["model.safetensors", "optimizer.safetensors", "config.json", "tokenmill.json"] + (dataRecord == nil ? [] : ["data.json"]) {
@@ -106,7 +106,7 @@ public enum Checkpoint {
         }
         var object = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(state)) as! [String: Any]
         object[hashesKey] = files
-        try writeFile(dir + "/state.json", try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]))
+        try writeFile(dir + "/state.json", try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), disk: disk)
     }
 
     /// The state.json field holding the SHA-256 of the checkpoint's other files (name → hex digest).
@@ -161,9 +161,9 @@ public enum Checkpoint {
         return state
     }
 
-    static func writeFile(_ path: String, _ data: Data) throws {
+    static func writeFile(_ path: String, _ data: Data, disk: SimulatedDisk? = nil) throws {
         guard let f = fopen(path, "wb") else { throw SafetensorsError(path: path, message: "cannot create: \(String(cString: strerror(errno)))") }
-        let ok = data.withUnsafeBytes { data.isEmpty || checkedWrite($0.baseAddress!, data.count, f, path: path) } && fflush(f) == 0 && fsync(fileno(f)) == 0
+        let ok = data.withUnsafeBytes { data.isEmpty || checkedWrite($0.baseAddress!, data.count, f, path: path, disk: disk) } && fflush(f) == 0 && fsync(fileno(f)) == 0
         let err = errno
         if fclose(f) != 0 || !ok { throw SafetensorsError(path: path, message: "write failed: \(String(cString: strerror(err)))") }
     }

@@ -4,6 +4,7 @@
 // (tests; trains in seconds) and `small` (issue 5: d_model 256, 4 layers of which 1 dense, 1 shared + 16
 // routed experts of hidden 256, top-4, 4 heads, sequence 512).
 // Policy: unknown fields are errors (named); inconsistent sizes are errors (named).
+import CorpusIO
 import Foundation
 
 /// Every size of the model, with transformers' DeepseekV3Config names.
@@ -290,7 +291,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
         }
     }
 
-    /// Loads a preset name or a JSON file; unknown fields and inconsistent sizes throw `ConfigError`.
+    /// Loads a preset name or a JSON or TOML file (`decode`); unknown fields and inconsistent sizes throw
+    /// `ConfigError`, TOML syntax `ConfigFileError` (with the line).
     public static func load(_ nameOrPath: String) throws -> RunConfig {
         if let p = preset(nameOrPath) { return p }
         guard let data = FileManager.default.contents(atPath: nameOrPath) else {
@@ -299,11 +301,19 @@ public struct RunConfig: Codable, Equatable, Sendable {
         return try decode(data, source: nameOrPath)
     }
 
-    /// Decodes and validates JSON, naming the first unknown or inconsistent field.
-    public static func decode(_ data: Data, source: String = "config") throws -> RunConfig {
+    /// A config file's top-level object: TOML when `source` ends in .toml (the same tables and keys as
+    /// the JSON: `[model]`, `[training]`), else JSON.
+    public static func readObject(_ data: Data, source: String) throws -> [String: Any] {
+        if source.lowercased().hasSuffix(".toml") { return try parseTOML(Array(data), path: source) }
         guard let top = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw ConfigError(field: source, message: "not a JSON object")
         }
+        return top
+    }
+
+    /// Decodes and validates JSON or TOML (`readObject`), naming the first unknown or inconsistent field.
+    public static func decode(_ data: Data, source: String = "config") throws -> RunConfig {
+        let top = try readObject(data, source: source)
         let sections: [String: Set<String>] = [
             "model": Set(ModelConfig.CodingKeys.allCases.map(\.rawValue)),
             "training": Set(TrainingConfig.CodingKeys.allCases.map(\.rawValue)),

@@ -9,6 +9,7 @@
 // exactly (`copyFloat32`).
 import CorpusIO
 import Foundation
+import Synchronization
 
 /// One tensor to write: its bytes are read from `pointer` (count elements of `elementSize` bytes).
 public struct SafetensorsEntry {
@@ -29,24 +30,28 @@ public struct SafetensorsError: Error, CustomStringConvertible, Sendable {
     public var description: String { "\(path): \(message)" }
 }
 
-/// Test hook (fault injection): files written by `writeSafetensors` and `Checkpoint` under `directory`
-/// share `bytes` of pretend free space and fail with ENOSPC past it, as on a full disk.
-public struct SimulatedDisk: Sendable {
-    public var directory: String
-    public var bytes: Int
-    public init(directory: String, bytes: Int) { self.directory = directory; self.bytes = bytes }
-}
-nonisolated(unsafe) public var simulatedDisk: SimulatedDisk?
-private let simulatedDiskLock = NSLock()
+/// Fault injection for tests, passed to the writers that take one (`writeSafetensors`, `Trainer`'s
+/// checkpoints): files written under `directory` share `bytes` of pretend free space and fail with
+/// ENOSPC past it, as on a full disk. One instance is one disk: its room shrinks as files are written.
+public final class SimulatedDisk: Sendable {
+    public let directory: String
+    private let room: Mutex<Int>
+    public init(directory: String, bytes: Int) { self.directory = directory; room = Mutex(bytes) }
 
-/// fwrite that honours `simulatedDisk`: writes what fits, then fails with ENOSPC.
-func checkedWrite(_ p: UnsafeRawPointer, _ count: Int, _ f: UnsafeMutablePointer<FILE>, path: String) -> Bool {
-    let allowed: Int? = simulatedDiskLock.withLock {
-        guard let disk = simulatedDisk, path.hasPrefix(disk.directory) else { return nil }
-        let n = min(disk.bytes, count)
-        simulatedDisk!.bytes -= n
-        return n
+    /// Takes up to `count` bytes of the room left for a write to `path`; nil when `path` is elsewhere.
+    func take(_ count: Int, path: String) -> Int? {
+        guard path.hasPrefix(directory) else { return nil }
+        return room.withLock { bytes in
+            let n = min(bytes, count)
+            bytes -= n
+            return n
+        }
     }
+}
+
+/// fwrite that honours `disk` (a test's `SimulatedDisk`): writes what fits, then fails with ENOSPC.
+func checkedWrite(_ p: UnsafeRawPointer, _ count: Int, _ f: UnsafeMutablePointer<FILE>, path: String, disk: SimulatedDisk?) -> Bool {
+    let allowed = disk?.take(count, path: path)
     if let allowed, allowed < count {
         if allowed > 0 { _ = fwrite(p, 1, allowed, f) }
         errno = ENOSPC
@@ -56,9 +61,9 @@ func checkedWrite(_ p: UnsafeRawPointer, _ count: Int, _ f: UnsafeMutablePointer
 }
 
 /// Writes `entries` to `path` (not atomically; `Checkpoint` writes into a temporary directory) and
-/// fsyncs it. Throws on any short write (e.g. a full disk).
+/// fsyncs it. Throws on any short write (e.g. a full disk; `disk` simulates one in tests).
 /// - Complexity: O(total bytes).
-public func writeSafetensors(_ path: String, entries: [SafetensorsEntry], metadata: [String: String]) throws {
+public func writeSafetensors(_ path: String, entries: [SafetensorsEntry], metadata: [String: String], disk: SimulatedDisk? = nil) throws {
     let sorted = entries.sorted { $0.name < $1.name }
     var header = "{"
     var parts: [String] = []
@@ -80,9 +85,9 @@ public func writeSafetensors(_ path: String, entries: [SafetensorsEntry], metada
     }
     var ok = true
     var n = UInt64(headerBytes.count).littleEndian
-    ok = ok && checkedWrite(&n, 8, f, path: path)
-    ok = ok && headerBytes.withUnsafeBytes { checkedWrite($0.baseAddress!, headerBytes.count, f, path: path) }
-    for e in sorted where ok && e.byteCount > 0 { ok = checkedWrite(e.pointer, e.byteCount, f, path: path) }
+    ok = ok && checkedWrite(&n, 8, f, path: path, disk: disk)
+    ok = ok && headerBytes.withUnsafeBytes { checkedWrite($0.baseAddress!, headerBytes.count, f, path: path, disk: disk) }
+    for e in sorted where ok && e.byteCount > 0 { ok = checkedWrite(e.pointer, e.byteCount, f, path: path, disk: disk) }
     ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0
     let err = errno
     ok = (fclose(f) == 0) && ok

@@ -49,8 +49,21 @@ struct SendablePointer<T>: @unchecked Sendable {
     init(_ p: UnsafeMutablePointer<T>) { self.p = p }
 }
 
-/// Worker count for the element-wise loops (OpenBLAS has its own threads for GEMMs).
-nonisolated(unsafe) public var trainingThreads = max(1, ProcessInfo.processInfo.activeProcessorCount)
+/// The worker count of the element-wise loops (OpenBLAS has its own threads for GEMMs): a value bound
+/// for the extent of a call, not a global setting, so two runs in one process may use different counts.
+/// Default: the machine's active cores.
+///
+///     try TrainingThreads.$count.withValue(2) { try trainer.train(until: stop) }
+///
+/// subtle: the value is read on the calling thread (a task-local, which `concurrentPerform`'s workers do
+/// not inherit); `parallelFor` reads it before it fans out, and `Model` once at allocation (the attention
+/// workspace is sized by it), so a model must be built inside the same binding it runs in.
+public enum TrainingThreads {
+    @TaskLocal public static var count = max(1, ProcessInfo.processInfo.activeProcessorCount)
+}
+
+/// `TrainingThreads.count` as bound for the current call.
+var trainingThreads: Int { TrainingThreads.count }
 
 /// Runs `body` over `0..<n` split into at most `trainingThreads` contiguous chunks. Each chunk must write
 /// only its own rows, so results do not depend on the thread count. Small `n·work` runs inline.

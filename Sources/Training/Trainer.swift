@@ -91,6 +91,8 @@ public final class Trainer {
     public var progress: ((String) -> Void)?
     /// Saved as data.json in every checkpoint: what the run is trained on (see Checkpoint).
     public var dataRecord: Data?
+    /// Tests: checkpoints are written to this pretend disk (`SimulatedDisk`), which fills up.
+    public var simulatedDisk: SimulatedDisk?
 
     /// Opens the data, builds the model (initialized from the seed, or loaded with `resume`). `eod`
     /// overrides the EOD id found in the data's manifest.
@@ -290,7 +292,7 @@ public final class Trainer {
     public func saveCheckpoint() throws {
         guard let run else { return }
         state.position = sampler.position
-        try Checkpoint.save(run: run, config: config, model: model, optimizer: optimizer, state: state, dataRecord: dataRecord)
+        try Checkpoint.save(run: run, config: config, model: model, optimizer: optimizer, state: state, dataRecord: dataRecord, disk: simulatedDisk)
     }
 
     /// One MoE layer's routing over the log window: tokens per expert, the last step's max/min, and

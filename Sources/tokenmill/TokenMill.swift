@@ -1,5 +1,6 @@
 // The `tokenmill` command: one subcommand per job, in the order data flows.
 import ArgumentParser
+import Foundation
 
 @main
 struct TokenMill: ParsableCommand {
@@ -33,4 +34,17 @@ struct TokenMill: ParsableCommand {
             FP8GemmErrorCommand.self,
         ]
     )
+
+    /// argument-parser's `main`, with OpenBLAS's kernel settled (`OpenBLASSetup`) after the arguments
+    /// are parsed and before a command that multiplies matrices runs.
+    static func main() {
+        OpenBLASSetup.runCheckIfAsked()
+        do {
+            var command = try parseAsRoot()
+            if let user = command as? UsesOpenBLAS, user.needsOpenBLAS() { OpenBLASSetup.settle() }
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -44,6 +44,46 @@ import Testing
         #expect(blasMatchesReference())
     }
 
+    /// The decision the CLI acts on before a command that multiplies matrices: check the CPU's kernel
+    /// when the user set none, restart once with the variables, and go on once they are set.
+    @Test func kernelStepsFromTheEnvironment() {
+        let epyc = "vendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx fma avx2 bmi2\n"
+        #expect(blasKernelStep(environment: [:], cpuinfo: epyc) == .check(kernel: "Zen"))
+        #expect(blasKernelStep(environment: ["OPENBLAS_THREAD_TIMEOUT": "9"], cpuinfo: epyc) == .check(kernel: "Zen"))
+        // A user's kernel is kept; only the idle-thread timeout is added.
+        #expect(blasKernelStep(environment: ["OPENBLAS_CORETYPE": "Haswell"], cpuinfo: epyc) == .restart(["OPENBLAS_THREAD_TIMEOUT": "4"]))
+        #expect(blasKernelStep(environment: ["OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_THREAD_TIMEOUT": "1"], cpuinfo: epyc) == .ready)
+        // An unknown CPU or unreadable cpuinfo: OpenBLAS's own choice, with the timeout.
+        #expect(blasKernelStep(environment: [:], cpuinfo: "flags\t: sse2\n") == .restart(["OPENBLAS_THREAD_TIMEOUT": "4"]))
+        #expect(blasKernelStep(environment: [:], cpuinfo: nil) == .restart(["OPENBLAS_THREAD_TIMEOUT": "4"]))
+        // The restarted process (kernel checked or fallen back) goes on: at most one restart.
+        for passed in [true, false] {
+            let restart = blasKernelRestart(environment: [:], kernel: "Zen", passed: passed)
+            #expect(restart == ["OPENBLAS_CORETYPE": passed ? "Zen" : "", "TOKENMILL_BLAS_SELECTED": passed ? "1" : "fallback",
+                                "OPENBLAS_THREAD_TIMEOUT": "4"])
+            #expect(blasKernelStep(environment: restart, cpuinfo: epyc) == .ready)
+        }
+        #expect(blasKernelRestart(environment: ["OPENBLAS_THREAD_TIMEOUT": "2"], kernel: "Zen", passed: true)["OPENBLAS_THREAD_TIMEOUT"] == nil)
+        #expect(blasKernelDescription(environment: ["TOKENMILL_BLAS_SELECTED": "1", "OPENBLAS_THREAD_TIMEOUT": "4"], coreName: "Zen")
+                == "blas: OpenBLAS kernel Zen (chosen for this CPU and checked; set OPENBLAS_CORETYPE to override); OPENBLAS_THREAD_TIMEOUT=4")
+        #expect(blasKernelDescription(environment: ["TOKENMILL_BLAS_SELECTED": "fallback"], coreName: "Prescott")
+                == "blas: OpenBLAS kernel Prescott (the preferred kernel failed its check; OpenBLAS's own choice); OPENBLAS_THREAD_TIMEOUT=")
+        #expect(blasKernelDescription(environment: ["OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_THREAD_TIMEOUT": "4"], coreName: "Haswell")
+                == "blas: OpenBLAS kernel Haswell (from OPENBLAS_CORETYPE); OPENBLAS_THREAD_TIMEOUT=4")
+    }
+
+    /// The element-wise loops' worker count is a scoped value: a binding ends with its call.
+    @Test func trainingThreadsAreBoundForACall() {
+        let outside = TrainingThreads.count
+        #expect(outside >= 1)
+        TrainingThreads.$count.withValue(3) {
+            #expect(TrainingThreads.count == 3)
+            TrainingThreads.$count.withValue(1) { #expect(TrainingThreads.count == 1) }
+            #expect(TrainingThreads.count == 3)
+        }
+        #expect(TrainingThreads.count == outside)
+    }
+
     @Test func warmupThenCosine() {
         let lr = { (s: Int) in learningRate(step: s, warmup: 10, total: 110, peak: 1, minimum: 0.1) }
         #expect(abs(lr(0) - 0.1) < 1e-12)

@@ -172,12 +172,11 @@ import Testing
         let before = try files.map { try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint/" + $0)) }
         // Room for part of the weights only, then for all but the last JSON file.
         for room in [5_000, before[0].count + before[1].count + 10] {
-            simulatedDisk = SimulatedDisk(directory: run, bytes: room)
-            defer { simulatedDisk = nil }
+            trainer.simulatedDisk = SimulatedDisk(directory: run, bytes: room)
             #expect {
                 try trainer.train(until: StopCondition(steps: 5))
             } throws: { "\($0)".contains("No space left on device; the previous checkpoint is kept") }
-            simulatedDisk = nil
+            trainer.simulatedDisk = nil
             let after = try files.map { try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint/" + $0)) }
             #expect(after == before)
             #expect(!FileManager.default.fileExists(atPath: run + "/checkpoint.tmp"))
@@ -250,5 +249,39 @@ import Testing
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("tm-trainer-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
+    }
+}
+
+/// A run config written as TOML decodes to the same `RunConfig` as its JSON, with the same checks.
+@Suite struct RunConfigTOMLTests {
+    @Test func tomlAndJSONGiveTheSameConfig() throws {
+        let json = #"{"model": {"hidden_size": 48, "n_routed_experts": 8, "routed_scaling_factor": 2}, "training": {"steps": 7, "learning_rate": 0.001, "seed": 9}}"#
+        let toml = """
+        [model]
+        hidden_size = 48
+        n_routed_experts = 8
+        routed_scaling_factor = 2
+        [training]
+        steps = 7
+        learning_rate = 1e-3
+        seed = 9
+        """
+        let fromJSON = try RunConfig.decode(Data(json.utf8), source: "run.json")
+        let fromTOML = try RunConfig.decode(Data(toml.utf8), source: "run.toml")
+        #expect(fromTOML == fromJSON)
+        #expect(fromTOML.model.hiddenSize == 48 && fromTOML.training.steps == 7 && fromTOML.training.seed == 9)
+        #expect(fromTOML != RunConfig(model: ModelConfig(), training: TrainingConfig()))
+    }
+
+    @Test func tomlErrorsNameTheFieldOrTheLine() {
+        #expect {
+            _ = try RunConfig.decode(Data("[training]\nstep = 7\n".utf8), source: "run.toml")
+        } throws: { "\($0)" == "config field 'training.step': unknown field" }
+        #expect {
+            _ = try RunConfig.decode(Data("[training]\nsteps = 0\n".utf8), source: "run.toml")
+        } throws: { "\($0)" == "config field 'training.steps': must be positive" }
+        #expect {
+            _ = try RunConfig.decode(Data("[model]\n\nhidden_size = 4 8\n".utf8), source: "run.toml")
+        } throws: { "\($0)".hasPrefix("run.toml:3: ") }
     }
 }

@@ -101,9 +101,8 @@ struct BPBCommand: ParsableCommand {
     }
 
     func run() throws {
-        _ = selectBLASKernel()
-        try reportingErrors {
-            if let t = progressOptions.threads { trainingThreads = t; setBLASThreads(t) }
+        try TrainingThreads.$count.withValue(progressOptions.threads ?? TrainingThreads.count) { try reportingErrors {
+            if let t = progressOptions.threads { setBLASThreads(t) }
             // 1. model, tokenizer, end-of-text id
             let modelPath = runDirectory ?? checkpoint!
             let dir = try runDirectory.map { try CheckpointModel.directory(run: $0) } ?? checkpoint!
@@ -155,7 +154,7 @@ struct BPBCommand: ParsableCommand {
                 : bpbReportTable(settings: settings, subsets: r.subsets, overall: r.overall, baselines: baselines)
             try writeStandardOutput(text, what: "the report")
             printError(r.line)
-        }
+        } }
     }
 }
 

@@ -78,7 +78,7 @@ struct ProgressOptions: ParsableArguments {
     var workerThreads: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
 
     func makeReporter(_ verb: String) -> ProgressReporter {
-        ProgressReporter(stage: verb, mode: progress, isTerminal: isatty(2) != 0, write: writeStandardError)
+        ProgressReporter(stage: verb, mode: progress, isTerminal: standardErrorIsTerminal(), write: writeStandardError)
     }
 
     /// The document runner: --threads workers, progress as chosen, warnings on stderr.
@@ -96,7 +96,13 @@ func printError(_ message: String) {
 /// `reportingErrors` turns the count into exit 1 when the command ends, so a run whose messages were
 /// lost does not look clean. (FileHandle.write(_:) would stop the process with a trap instead.)
 func writeStandardError(_ text: String) {
+    if let capture = StageCapture.active { capture.standardError(text); return }   // a demo stage run in-process
     do { try FileHandle.standardError.write(contentsOf: Data(text.utf8)) } catch { lostStandardErrorWrites.increment() }
+}
+
+/// Whether stderr is a terminal (never while a demo stage runs in-process: its stderr is a log).
+func standardErrorIsTerminal() -> Bool {
+    StageCapture.active == nil && isatty(2) != 0
 }
 
 /// Standard-error writes that failed (see `writeStandardError`).

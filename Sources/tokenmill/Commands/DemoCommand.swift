@@ -1,7 +1,9 @@
 // `tokenmill demo`: the whole job on the bundled corpus in one command — normalize, train the tokenizer,
 // measure it, tokenize with FIM, pack, train the MoE, score bits per byte — then write report.html and
-// report.json. Each stage is this same executable run as a child process (the trainer may re-execute
-// itself to pick an OpenBLAS kernel, which must not restart the whole demo), with its output in OUT.
+// report.json. Each stage is the subcommand of the same name, run in this process (`main` settled
+// OpenBLAS's kernel for the demo before it started) with its messages captured into OUT/logs/STAGE.log
+// and its output in OUT; the subcommands call the Pipeline, Training and Evaluation libraries, and the
+// report is the Report library's.
 //
 // Reuse: after a stage succeeds, OUT/.stages/NAME.json records its key — the tool version, the stage's
 // arguments (with OUT and the corpus directory written symbolically), the size and SHA-256 of each
@@ -13,6 +15,7 @@
 import ArgumentParser
 import CorpusIO
 import Foundation
+import Report
 import Training
 
 struct DemoCommand: ParsableCommand {
@@ -93,7 +96,7 @@ struct DemoCommand: ParsableCommand {
             // The record of the run (settings and stage timings), then the report.
             try writeRecord(records, corpus: corpusDir)
             let data = try ReportData.load(directory: out)
-            try writeReport(data, directory: out)
+            try data.write(directory: out, version: TokenMill.configuration.version)
             printError("report: \((out as NSString).appendingPathComponent(DemoLayout.reportHTML)) (figures also in \(DemoLayout.reportJSON))")
             if let table = bpbTable(data, test: (corpusDir as NSString).appendingPathComponent("test.jsonl.zst")) { try writeStandardOutput(table + "\n", what: "the bits-per-byte table") }
         }
@@ -227,17 +230,12 @@ struct ReportCommand: ParsableCommand {
                 throw RuntimeFailure(description: "\(directory): not a directory")
             }
             let data = try ReportData.load(directory: directory)
-            try writeReport(data, directory: directory)
+            try data.write(directory: directory, version: TokenMill.configuration.version)
             let missing = data.missing.keys.sorted()
             printError("report: wrote \((directory as NSString).appendingPathComponent(DemoLayout.reportHTML)) and \(DemoLayout.reportJSON)" +
                        (missing.isEmpty ? "" : "; without \(missing.joined(separator: ", ")) (missing: \(missing.map { data.missing[$0]! }.joined(separator: ", ")))"))
         }
     }
-}
-
-func writeReport(_ data: ReportData, directory: String) throws {
-    try writeAtomically(Array(data.html().utf8), to: (directory as NSString).appendingPathComponent(DemoLayout.reportHTML))
-    try writeAtomically(Array(try data.json()) + [10], to: (directory as NSString).appendingPathComponent(DemoLayout.reportJSON))
 }
 
 func writeAtomically(_ bytes: [UInt8], to path: String) throws {

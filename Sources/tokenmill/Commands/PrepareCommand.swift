@@ -1,5 +1,6 @@
 // `tokenmill prepare`: normalize → tokenize (with FIM) → pack in one process, from a JSON or TOML config.
 import ArgumentParser
+import CorpusIO
 import Foundation
 
 struct PrepareCommand: ParsableCommand {
@@ -49,7 +50,7 @@ struct PrepareCommand: ParsableCommand {
             guard let data = FileManager.default.contents(atPath: config) else {
                 throw RuntimeFailure(description: "\(config): cannot read the config")
             }
-            let root = try readConfig(data, path: config)
+            let root = try readConfigObject(data, path: config)
             stages = try prepareStages(root, file: config, progress: progressOptions)
         }
         for args in stages {
@@ -57,22 +58,6 @@ struct PrepareCommand: ParsableCommand {
             try command.run()
         }
     }
-}
-
-/// A config file's top-level object, read as TOML or JSON by the extension, else by the content.
-func readConfig(_ data: Data, path: String) throws -> [String: Any] {
-    let lower = path.lowercased()
-    let toml = lower.hasSuffix(".toml") ? true : lower.hasSuffix(".json") ? false
-        : data.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) } != UInt8(ascii: "{")
-    if toml {
-        do { return try parseTOML(Array(data)) } catch let e as TOMLSyntaxError {
-            throw RuntimeFailure(description: "\(path):\(e.line): \(e.message)")
-        }
-    }
-    guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-        throw RuntimeFailure(description: "\(path): not a JSON object")
-    }
-    return root
 }
 
 /// The subcommand argument lists a prepare config stands for.

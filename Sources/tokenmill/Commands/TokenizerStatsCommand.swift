@@ -46,7 +46,7 @@ struct TokenizerStatsCommand: ParsableCommand {
             let report = try TokenizerStatsReport(tokenizer: tokenizer, name: tokenizerOptions.path, reader: reader, by: by,
                                                   allowSpecial: allowSpecial, runner: runner)
             runner.progress.finish()
-            print(json ? try report.json(longest: longest) : report.text(longest: longest))
+            try writeStandardOutput((json ? try report.json(longest: longest) : report.text(longest: longest)) + "\n", what: "the report")
         }
     }
 }

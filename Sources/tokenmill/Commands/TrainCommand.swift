@@ -1,6 +1,7 @@
 // `tokenmill train`: pretrain the DeepSeek-V3-style MoE model (Training target) on a token file, with
 // metrics, validation and atomic checkpoints in the run directory.
 import ArgumentParser
+import CorpusIO
 import Foundation
 import Pipeline
 import Training
@@ -13,7 +14,8 @@ struct TrainCommand: ParsableCommand {
         Example: tokenmill train --config tiny --data corpus_text_document --out runs/tiny --steps 200
 
         --config takes a preset (tiny, small) or a JSON file {"model": {...}, "training": {...}} whose \
-        model fields follow transformers' DeepseekV3Config. --data takes a Megatron dataset prefix (.bin \
+        model fields follow transformers' DeepseekV3Config, or the same as TOML (a .toml file with \
+        [model] and [training] tables; `tokenmill prepare --help` lists the TOML accepted). --data takes a Megatron dataset prefix (.bin \
         with .idx) or a raw token file (.u16 or .i32). A packed dataset from `tokenmill pack` is read row \
         by row (windows of training.sequence_length): attention segments and RoPE positions restart at \
         the row start, at every EOD id and at a truncated piece; targets in the padding or crossing into a \
@@ -52,7 +54,7 @@ struct TrainCommand: ParsableCommand {
         """
     )
 
-    @Option(help: "A preset (tiny, small) or a JSON config file.")
+    @Option(help: "A preset (tiny, small) or a JSON or TOML (.toml) config file.")
     var config: String
 
     @Option(help: "The training tokens: a Megatron dataset prefix or a .u16/.i32 token file.")
@@ -105,7 +107,6 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let kernel = selectBLASKernel()
         var runConfig: RunConfig
         do {
             runConfig = try RunConfig.load(config)
@@ -117,9 +118,11 @@ struct TrainCommand: ParsableCommand {
             // Bad usage: the same exit code as argument-parser's ValidationError, without its usage dump.
             printError("error: \(e)")
             throw ExitCode(64)
+        } catch let e as ConfigFileError {
+            printError("error: \(e)")   // a TOML syntax error, with its line: bad data
+            throw ExitCode(1)
         }
-        if let threads { trainingThreads = threads }
-        try reportingErrors {
+        try TrainingThreads.$count.withValue(threads ?? TrainingThreads.count) { try reportingErrors {
             // What the run is trained on, for `bpb --run`; a resumed run must keep its tokenizer.
             let dataRecord = try trainingDataRecord(data: data)
             let checkpoint = out.flatMap { Checkpoint.directory(run: $0) }
@@ -133,9 +136,9 @@ struct TrainCommand: ParsableCommand {
                 runConfig.model.vocabSize = vocabulary.size
                 do { try runConfig.validate() } catch let e as ConfigError { throw ValidationError("\(e)") }
             }
-            printError(kernel)
+            printError(OpenBLASSetup.description())
             let peak = measureSgemmGFLOPS()
-            let live = ProgressReporter(verb: "train", enabled: progress == .bar || (progress == .auto && isatty(2) != 0))
+            let live = ProgressReporter(verb: "train", enabled: progress == .bar || (progress == .auto && standardErrorIsTerminal()))
             let trainer = try Trainer(config: runConfig, data: data, run: out, resume: resume, eod: eodID, log: { live.clear(); printError($0) })
             trainer.dataRecord = trainingDataRecordJSON(record)
             if live.enabled { trainer.progress = { live.show($0) } }
@@ -158,7 +161,7 @@ struct TrainCommand: ParsableCommand {
             if let v = trainer.evaluate() { summary += String(format: ", validation loss %.4f", v) }
             if let lost = trainer.metricsLossSummary { summary += "; warning: \(lost)" }
             printError(summary)
-        }
+        } }
     }
 }
 
@@ -174,7 +177,7 @@ struct VocabularySize {
 /// model.vocab_size as a --config file writes it (nil for a preset or a file without it).
 func configFileVocabularySize(_ config: String) throws -> VocabularySize? {
     guard RunConfig.preset(config) == nil, let data = FileManager.default.contents(atPath: config),
-          let top = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+          let top = try? RunConfig.readObject(data, source: config),
           let size = ((top["model"] as? [String: Any])?["vocab_size"] as? NSNumber)?.intValue else { return nil }
     return VocabularySize(size: size, file: config, source: "from \(config)")
 }

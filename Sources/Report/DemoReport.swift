@@ -3,97 +3,102 @@
 // which file is missing); a malformed one is an error naming the file and line.
 // Cost: reads every file whole; metrics.jsonl grows by one line per logged step (a 10-minute run: a
 // few hundred lines).
+// The Report library: the CLI's `report` and `demo` call it, and Tests/ReportTests renders committed
+// fixture inputs and compares the output with committed expected files (snapshot tests).
+import CorpusIO
 import Foundation
+import Pipeline
 
 /// Where `tokenmill demo` puts things inside its output directory.
-enum DemoLayout {
-    static let record = "demo.json"
-    static let stamps = ".stages"
-    static let logs = "logs"
-    static let trainNormalized = "train.nfkc.jsonl.zst"
-    static let testNormalized = "test.nfkc.jsonl.zst"
-    static let tokenizer = "tokenizer.json"
-    static let tokenizerStats = "tokenizer-stats.json"
-    static let tokenized = "train"
-    static let packed = "train.packed"
-    static let run = "run"
-    static let metrics = "run/metrics.jsonl"
-    static let bpb = "bpb.json"
-    static let reportHTML = "report.html"
-    static let reportJSON = "report.json"
+public enum DemoLayout {
+    public static let record = "demo.json"
+    public static let stamps = ".stages"
+    public static let logs = "logs"
+    public static let trainNormalized = "train.nfkc.jsonl.zst"
+    public static let testNormalized = "test.nfkc.jsonl.zst"
+    public static let tokenizer = "tokenizer.json"
+    public static let tokenizerStats = "tokenizer-stats.json"
+    public static let tokenized = "train"
+    public static let packed = "train.packed"
+    public static let run = "run"
+    public static let metrics = "run/metrics.jsonl"
+    public static let bpb = "bpb.json"
+    public static let reportHTML = "report.html"
+    public static let reportJSON = "report.json"
 }
 
-/// A malformed input of the report.
-struct ReportInputError: Error, CustomStringConvertible {
-    var description: String
+/// A malformed input of the report (naming the file and line), or a report that cannot be written.
+public struct ReportError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Bytes per token of one subset of the test split.
-struct TokenizerRow {
-    var name: String
-    var documents: Int
-    var bytes: Int
-    var tokens: Int
-    var bytesPerToken: Double { tokens > 0 ? Double(bytes) / Double(tokens) : 0 }
+public struct TokenizerRow {
+    public var name: String
+    public var documents: Int
+    public var bytes: Int
+    public var tokens: Int
+    public var bytesPerToken: Double { tokens > 0 ? Double(bytes) / Double(tokens) : 0 }
 }
 
 /// One packing strategy's outcome on the training documents.
-struct PackingRow {
-    var documents = 0, tokens = 0, rows = 0, truncatedDocuments = 0, paddingTokens = 0
-    var truncatedShare = 0.0, paddingShare = 0.0
+public struct PackingRow {
+    public var documents = 0, tokens = 0, rows = 0, truncatedDocuments = 0, paddingTokens = 0
+    public var truncatedShare = 0.0, paddingShare = 0.0
 }
 
 /// One logged training step.
-struct LossPoint {
-    var step: Int
-    var tokens: Double
-    var loss: Double
-    var main: Double
-    var mtp: [Double]
+public struct LossPoint {
+    public var step: Int
+    public var tokens: Double
+    public var loss: Double
+    public var main: Double
+    public var mtp: [Double]
 }
 
 /// Expert load of one MoE layer over each log window (the steps since the previous logged step).
-struct ExpertLayerSeries {
-    var layer: Int
-    var tokens: [Double] = []
+public struct ExpertLayerSeries {
+    public var layer: Int
+    public var tokens: [Double] = []
     /// Tokens routed to each expert over each log window, when the metrics carry them ("loads").
-    var loads: [[Int]] = []
-    var maxOverMin: [Double] = []
-    var biasMin: [Double] = []
-    var biasMax: [Double] = []
+    public var loads: [[Int]] = []
+    public var maxOverMin: [Double] = []
+    public var biasMin: [Double] = []
+    public var biasMax: [Double] = []
 }
 
 /// One row of the bits-per-byte table.
-struct BPBRow {
-    var name: String
-    var documents: Int
-    var bytes: Int
-    var tokens: Int
-    var bpb: Double
-    var interval: (Double, Double)?
-    var baselines: [(String, Double)]
+public struct BPBRow {
+    public var name: String
+    public var documents: Int
+    public var bytes: Int
+    public var tokens: Int
+    public var bpb: Double
+    public var interval: (Double, Double)?
+    public var baselines: [(String, Double)]
 }
 
 /// Everything the report shows.
-struct ReportData {
-    var title = "TokenMill demo report"
-    var settings: [(String, String)] = []
-    var stages: [(name: String, seconds: Double, reused: Bool, summary: String)] = []
-    var tokenizerSummary: [(String, String)] = []
-    var tokenizerRows: [TokenizerRow] = []
-    var tokenizerOverall: TokenizerRow?
-    var packingSeqLen = 0
-    var packing: [(String, PackingRow)] = []
-    var validationRows: PackingRow?
-    var losses: [LossPoint] = []
-    var validation: [(step: Int, tokens: Double, loss: Double)] = []
-    var experts: [ExpertLayerSeries] = []
-    var expertsPerLayer = 0
-    var bpbDefinition = ""
-    var bpbRows: [BPBRow] = []
-    var bpbOverall: BPBRow?
+public struct ReportData {
+    public var title = "TokenMill demo report"
+    public var settings: [(String, String)] = []
+    public var stages: [(name: String, seconds: Double, reused: Bool, summary: String)] = []
+    public var tokenizerSummary: [(String, String)] = []
+    public var tokenizerRows: [TokenizerRow] = []
+    public var tokenizerOverall: TokenizerRow?
+    public var packingSeqLen = 0
+    public var packing: [(String, PackingRow)] = []
+    public var validationRows: PackingRow?
+    public var losses: [LossPoint] = []
+    public var validation: [(step: Int, tokens: Double, loss: Double)] = []
+    public var experts: [ExpertLayerSeries] = []
+    public var expertsPerLayer = 0
+    public var bpbDefinition = ""
+    public var bpbRows: [BPBRow] = []
+    public var bpbOverall: BPBRow?
     /// Figures left out, with the reason (e.g. "bpb.json is missing").
-    var missing: [String: String] = [:]
+    public var missing: [String: String] = [:]
 }
 
 // MARK: - Reading a demo directory
@@ -101,7 +106,7 @@ struct ReportData {
 private func readJSONObject(_ path: String) throws -> [String: Any]? {
     guard let data = FileManager.default.contents(atPath: path) else { return nil }
     guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-        throw ReportInputError(description: "\(path): not a JSON object")
+        throw ReportError(description: "\(path): not a JSON object")
     }
     return object
 }
@@ -111,7 +116,7 @@ private func double(_ v: Any?) -> Double? { (v as? NSNumber)?.doubleValue }
 
 extension ReportData {
     /// Reads the figures of the demo directory `dir`.
-    static func load(directory dir: String) throws -> ReportData {
+    public static func load(directory dir: String) throws -> ReportData {
         var r = ReportData()
         func path(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
 
@@ -164,7 +169,7 @@ extension ReportData {
             var pendingValidation: [(Int, Double)] = []
             for (n, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
                 guard let o = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else {
-                    throw ReportInputError(description: "\(metricsPath):\(n + 1): not a JSON object")
+                    throw ReportError(description: "\(metricsPath):\(n + 1): not a JSON object")
                 }
                 guard let step = int(o["step"]) else { continue }
                 if let v = double(o["val_loss"]) { pendingValidation.append((step, v)); continue }
@@ -211,7 +216,7 @@ extension ReportData {
             r.bpbDefinition = bpb["definition"] as? String ?? ""
             r.bpbRows = (bpb["subsets"] as? [[String: Any]] ?? []).compactMap(row)
             r.bpbOverall = (bpb["overall"] as? [String: Any]).flatMap(row)
-            if r.bpbOverall == nil { throw ReportInputError(description: "\(path(DemoLayout.bpb)): no \"overall\" row with \"name\" and \"bpb\"") }
+            if r.bpbOverall == nil { throw ReportError(description: "\(path(DemoLayout.bpb)): no \"overall\" row with \"name\" and \"bpb\"") }
         } else { r.missing["bpb"] = "\(DemoLayout.bpb) is missing" }
         return r
     }
@@ -220,8 +225,9 @@ extension ReportData {
 // MARK: - report.json
 
 extension ReportData {
-    /// The figures as a JSON object (key-sorted, so equal inputs give equal bytes).
-    func json() throws -> Data {
+    /// The figures as a JSON object (key-sorted, so equal inputs give equal bytes); `version` is the
+    /// tokenmill version that wrote it.
+    public func json(version: String) throws -> Data {
         func tok(_ t: TokenizerRow) -> [String: Any] {
             ["name": t.name, "documents": t.documents, "bytes": t.bytes, "tokens": t.tokens, "bytes_per_token": t.bytesPerToken]
         }
@@ -237,7 +243,7 @@ extension ReportData {
         }
         var root: [String: Any] = [
             "format": "tokenmill-demo-report",
-            "tokenmill_version": TokenMill.configuration.version,
+            "tokenmill_version": version,
             "settings": settings.map { [$0.0, $0.1] },
             "stages": stages.map { ["name": $0.name, "seconds": $0.seconds, "reused": $0.reused, "summary": $0.summary] as [String: Any] },
             "missing": missing,
@@ -269,7 +275,23 @@ extension ReportData {
         do {
             return try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .prettyPrinted])
         } catch {
-            throw RuntimeFailure(description: "\(DemoLayout.reportJSON): cannot encode the report as JSON (\(error))")
+            throw ReportError(description: "\(DemoLayout.reportJSON): cannot encode the report as JSON (\(error))")
         }
     }
+}
+
+// MARK: - Writing
+
+extension ReportData {
+    /// Writes report.html and report.json into `directory`, each atomically (a temporary name, renamed
+    /// when complete).
+    public func write(directory: String, version: String) throws {
+        try writeAtomically(Array(html(version: version).utf8), to: (directory as NSString).appendingPathComponent(DemoLayout.reportHTML))
+        try writeAtomically(Array(try json(version: version)) + [10], to: (directory as NSString).appendingPathComponent(DemoLayout.reportJSON))
+    }
+}
+
+private func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+    let file = try OutputFile(path: path, compress: false)
+    do { try file.write(bytes); try file.commit() } catch { file.abandon(); throw error }
 }

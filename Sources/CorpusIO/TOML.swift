@@ -1,4 +1,5 @@
-// A small, strict reader for the part of TOML 1.0 that `prepare` configs use, written here instead of
+// A small, strict reader for the part of TOML 1.0 that config files use (`prepare`'s, and `train`'s
+// --config file, whose TOML decodes into the same `RunConfig` as its JSON), written here instead of
 // depending on a TOML package: LebJe/TOMLKit 0.6.0 builds here, but it wraps the C++ toml++ library,
 // which added about 47 s (debug) and 58 s (release) of CPU time to a from-scratch build (measured on
 // this 2-core machine) for a config of ten lines.
@@ -10,21 +11,53 @@
 // inline tables `{k = v, …}`. Refused with an error naming the line: multi-line strings, dates and
 // times, hexadecimal/octal/binary integers, inf and nan, arrays of tables `[[…]]`, duplicate keys and
 // tables defined twice. Numbers come out as NSNumber, booleans as Bool, tables as [String: Any], like
-// JSONSerialization's output, so one validator serves both config formats.
+// JSONSerialization's output, so one validator serves both config formats (`readConfigObject`).
+// It lives in CorpusIO, the library every other one builds on, so that Training's run config and the
+// pipeline's configs read TOML alike.
 import Foundation
 
-/// A TOML syntax error at a 1-based line.
-struct TOMLSyntaxError: Error, CustomStringConvertible {
-    var line: Int
-    var message: String
-    var description: String { "line \(line): \(message)" }
+/// A config file that cannot be read: its path, the 1-based line when known (TOML syntax), and what is
+/// wrong.
+public struct ConfigFileError: Error, CustomStringConvertible, Sendable {
+    public var path: String
+    public var line: Int?
+    public var message: String
+    public init(path: String, line: Int? = nil, message: String) { self.path = path; self.line = line; self.message = message }
+    public var description: String { line.map { "\(path):\($0): \(message)" } ?? "\(path): \(message)" }
 }
 
-/// Parses a TOML document (the subset above) into a dictionary.
+/// Parses a TOML document (the subset above) into a dictionary; `path` names the file in errors.
 /// - Complexity: O(n) in the document's bytes.
-func parseTOML(_ text: [UInt8]) throws -> [String: Any] {
+public func parseTOML(_ text: [UInt8], path: String) throws -> [String: Any] {
     var parser = TOMLParser(bytes: text)
-    return try parser.document().dictionary
+    do { return try parser.document().dictionary } catch let e as TOMLSyntaxError {
+        throw ConfigFileError(path: path, line: e.line, message: e.message)
+    }
+}
+
+/// Whether a config file is TOML: by the extension (.toml or .json), else by the content (JSON starts
+/// with '{').
+public func isTOMLConfig(_ data: Data, path: String) -> Bool {
+    let lower = path.lowercased()
+    if lower.hasSuffix(".toml") { return true }
+    if lower.hasSuffix(".json") { return false }
+    return data.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) } != UInt8(ascii: "{")
+}
+
+/// A config file's top-level object, read as TOML or JSON (`isTOMLConfig`): numbers as NSNumber, tables
+/// as [String: Any], whichever the format.
+public func readConfigObject(_ data: Data, path: String) throws -> [String: Any] {
+    if isTOMLConfig(data, path: path) { return try parseTOML(Array(data), path: path) }
+    guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        throw ConfigFileError(path: path, message: "not a JSON object")
+    }
+    return root
+}
+
+/// A TOML syntax error at a 1-based line, inside the parser (`parseTOML` adds the path).
+private struct TOMLSyntaxError: Error {
+    var line: Int
+    var message: String
 }
 
 /// A table under construction: `explicit` once a `[header]` defined it, `sealed` for inline tables.
