@@ -92,6 +92,11 @@ public final class WorkerPool<State>: @unchecked Sendable {
         lock.withLock { if idle.count < keep { idle.append(state) } }
     }
 
+    /// Takes every idle object out of the pool (to release resources they hold).
+    public func removeAll() -> [State] {
+        lock.withLock { let all = idle; idle.removeAll(); return all }
+    }
+
     /// Runs `body` with a borrowed object and gives it back afterwards, also when `body` throws.
     public func withWorker<R>(_ body: (State) throws -> R) throws -> R {
         let state = try take()

@@ -50,25 +50,25 @@ public struct OutputError: Error, Sendable, CustomStringConvertible {
 /// and the writer only appends: compression scales with the threads, and since frames follow the
 /// batches, the bytes do not depend on the thread count.
 public final class ZstdFrameEncoder: Sendable {
-    private let pool = Mutex<[UInt]>([])  // ZSTD_CCtx pointers as bit patterns (pointers are not Sendable)
+    private let contexts = WorkerPool<UInt>()  // ZSTD_CCtx pointers as bit patterns (pointers are not Sendable)
     public let level: Int32
 
     public init(level: Int32 = 3) { self.level = level }
 
     deinit {
-        pool.withLock { for c in $0 { ZSTD_freeCCtx(OpaquePointer(bitPattern: c)) } }
+        for c in contexts.removeAll() { ZSTD_freeCCtx(OpaquePointer(bitPattern: c)) }
     }
 
     /// One zstd frame (with a checksum) holding `bytes`.
     public func frame(_ bytes: [UInt8]) throws -> [UInt8] {
-        let ctx = pool.withLock { $0.popLast() }.flatMap { OpaquePointer(bitPattern: $0) } ?? {
+        let handle = contexts.take {
             let c = ZSTD_createCCtx()
             ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level)
             ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1)
-            return c
-        }()
-        let handle = UInt(bitPattern: ctx)
-        defer { pool.withLock { $0.append(handle) } }
+            return UInt(bitPattern: c)
+        }
+        defer { contexts.give(handle) }
+        let ctx = OpaquePointer(bitPattern: handle)
         var out = [UInt8](repeating: 0, count: ZSTD_compressBound(bytes.count))
         let n = out.withUnsafeMutableBytes { o in
             bytes.withUnsafeBytes { i in ZSTD_compress2(ctx, o.baseAddress, o.count, i.baseAddress, i.count) }
