@@ -56,12 +56,10 @@ public struct TokenizeStage: Sendable {
         self.options = options
         let vocabulary = tokenizer.vocabularySize
         if options.appendEOD {
-            let candidates = options.eodToken.map { [$0] } ?? ["<|endoftext|>", "<｜end▁of▁sentence｜>", "<|end_of_text|>", "</s>", "<eos>"]
-            guard let found = candidates.lazy.compactMap({ t in tokenizer.singleTokenID(t).map { (t, Int32($0)) } }).first else {
-                throw StageError(.usage, options.eodToken.map { "--eod-token \($0) is not a single token of this tokenizer." }
-                    ?? "The tokenizer has no end-of-text token (<|endoftext|>, <｜end▁of▁sentence｜>, <|end_of_text|>, </s>); name one with --eod-token or pass --no-append-eod.")
+            guard let found = tokenizer.endOfText(named: options.eodToken) else {
+                throw StageError(.usage, Tokenizer.missingEndOfText(named: options.eodToken, hint: "name one with --eod-token or pass --no-append-eod"))
             }
-            eod = .init(token: found.0, id: found.1)
+            eod = .init(token: found.token, id: Int32(found.id))
         } else {
             eod = nil
         }
@@ -295,6 +293,23 @@ extension Tokenizer {
         if let id = addedTokenID(text) { return id }
         guard let ids = try? encode(text, allowSpecial: true), ids.count == 1 else { return nil }
         return ids[0]
+    }
+
+    /// The end-of-text tokens looked for, in order, when none is named: GPT-2/tiktoken's, DeepSeek's,
+    /// Llama 3's, SentencePiece's and Gemma's.
+    public static let endOfTextCandidates = ["<|endoftext|>", "<｜end▁of▁sentence｜>", "<|end_of_text|>", "</s>", "<eos>"]
+
+    /// The end-of-text token: `named` when given (nil unless it is a single token), else the first of
+    /// `endOfTextCandidates` this tokenizer has as a single token.
+    public func endOfText(named: String? = nil) -> (token: String, id: Int)? {
+        let candidates = named.map { [$0] } ?? Tokenizer.endOfTextCandidates
+        return candidates.lazy.compactMap { t in self.singleTokenID(t).map { (token: t, id: $0) } }.first
+    }
+
+    /// The message for a tokenizer without the end-of-text token `named` (or any of the candidates).
+    public static func missingEndOfText(named: String?, hint: String) -> String {
+        named.map { "--eod-token \($0) is not a single token of this tokenizer." }
+            ?? "The tokenizer has no end-of-text token (<|endoftext|>, <｜end▁of▁sentence｜>, <|end_of_text|>, </s>); \(hint)."
     }
 
     /// The file whose bytes identify a tokenizer given as `path`, a file or a directory (its

@@ -117,10 +117,8 @@ struct BPBCommand: ParsableCommand {
             guard tokenizer.vocabularySize == config.model.vocabSize else {
                 throw RuntimeFailure(description: "\(tokenizerPath): the tokenizer has \(tokenizer.vocabularySize) ids but the model's vocabulary (\(dir)) has \(config.model.vocabSize); use the tokenizer the model was trained with")
             }
-            let candidates = eodToken.map { [$0] } ?? ["<|endoftext|>", "<｜end▁of▁sentence｜>", "<|end_of_text|>", "</s>", "<eos>"]
-            guard let eod = candidates.lazy.compactMap({ singleTokenID(tokenizer, $0) }).first else {
-                throw ValidationError(eodToken.map { "--eod-token \($0) is not a single token of this tokenizer." }
-                    ?? "The tokenizer has no end-of-text token (<|endoftext|>, <｜end▁of▁sentence｜>, <|end_of_text|>, </s>); name one with --eod-token.")
+            guard let eod = tokenizer.endOfText(named: eodToken)?.id else {
+                throw ValidationError(Tokenizer.missingEndOfText(named: eodToken, hint: "name one with --eod-token"))
             }
             let model = try CheckpointModel.load(directory: dir, config: config, batch: batch)
             let scorer = BPBScorer(model: model, eod: Int32(eod), stride: S, scoreEOD: scoreEOD)

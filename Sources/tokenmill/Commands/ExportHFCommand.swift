@@ -118,8 +118,7 @@ func huggingFaceTokenizerFiles(_ tokenizer: Tokenizer, file: String, maxLength: 
     let isJSON = name.hasSuffix(".json") && name != "vocab.json" && !name.hasSuffix("-vocab.json")
     var files: [String: Data] = [:]
     files["tokenizer.json"] = isJSON ? try Data(contentsOf: URL(fileURLWithPath: file)) : Data(tokenizer.huggingFaceJSON().utf8)
-    let candidates = ["<|endoftext|>", "<｜end▁of▁sentence｜>", "<|end_of_text|>", "</s>", "<eos>"]
-    let eod = candidates.lazy.compactMap { t in singleTokenID(tokenizer, t).map { (text: t, id: $0) } }.first
+    let eod = tokenizer.endOfText().map { (text: $0.token, id: $0.id) }
     var config: [String: Any] = ["tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": maxLength,
                                  "clean_up_tokenization_spaces": false, "add_bos_token": false, "add_eos_token": false]
     var map: [String: Any] = [:]

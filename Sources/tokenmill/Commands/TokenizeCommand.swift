@@ -135,9 +135,6 @@ struct TokenizeCommand: ParsableCommand {
     }
 }
 
-/// The id of `text` when the tokenizer encodes it (special tokens allowed) as exactly one token.
-func singleTokenID(_ tokenizer: Tokenizer, _ text: String) -> Int? { tokenizer.singleTokenID(text) }
-
 /// The file whose bytes identify a tokenizer given as a file or a directory.
 func tokenizerFile(_ path: String) -> String { tokenizerSourceFile(path) }
 
