@@ -1,4 +1,5 @@
-// `tokenmill prepare`: normalize → tokenize (with FIM) → pack in one process, from a JSON or TOML config.
+// `tokenmill prepare`: normalize → tokenize (with FIM) → pack in one process, from a JSON or TOML config
+// (Pipeline's `PrepareConfig`), calling the stages the subcommands call and printing their summary lines.
 import ArgumentParser
 import CorpusIO
 import Foundation
@@ -29,8 +30,8 @@ struct PrepareCommand: ParsableCommand {
         tokenized documents) and OUTPUT.packed.* (when "pack" is given). Each stage is the subcommand of \
         the same name with these options (tokenize's keys are its options' names with underscores: \
         "split_punctuation_newline" is --split-punctuation-newline, the token-boundary randomization \
-        rate), and prints its own summary line. An unknown key is an error \
-        that names it. Memory: that of the largest stage (see their --help).
+        rate), checked as that subcommand checks them, and prints its own summary line. An unknown key, \
+        a value of the wrong type or out of range is an error that names the key. Memory: that of the largest stage (see their --help).
 
         The format follows the extension (.json or .toml), else the content (JSON starts with '{'). \
         TOML is read by a small strict reader: comments, [table] and [a.b] headers, bare, quoted and \
