@@ -31,9 +31,7 @@ struct InputOptions: ParsableArguments {
     var textLayout: TextLayoutOption = .file
 
     func validate() throws {
-        if textField.isEmpty || textField.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty) {
-            throw ValidationError("--text-field must be a dotted path of non-empty keys, like 'text' or 'meta.body'.")
-        }
+        try runningStage { try ReadOptions.validate(textField: textField) }
     }
 
     var readOptions: ReadOptions {

@@ -71,14 +71,14 @@ struct PackCommand: ParsableCommand {
 
     @OptionGroup var progressOptions: ProgressOptions
 
-    func validate() throws {
-        if sequenceLength < 2 { throw ValidationError("--seq-len must be at least 2.") }
-        if bufferDocs < 0 { throw ValidationError("--buffer-docs must be 0 (all) or more.") }
-        if !(0 ..< 1).contains(validFraction) { throw ValidationError("--valid-fraction must be at least 0 and below 1.") }
-        if let shard, shard.count > 1, bufferDocs == 0 {
-            throw ValidationError("--shard needs --buffer-docs N: shards pack whole buffers (give the single run the same --buffer-docs).")
-        }
+    var options: PackOptions {
+        var o = PackOptions(sequenceLength: sequenceLength)
+        o.strategy = strategy; o.bufferDocs = bufferDocs; o.padID = padID; o.seed = seed
+        o.shuffle = shuffle; o.validFraction = validFraction; o.shard = shard
+        return o
     }
+
+    func validate() throws { try runningStage { try options.validate() } }
 
     func run() throws {
         try reportingErrors {
@@ -87,21 +87,14 @@ struct PackCommand: ParsableCommand {
             } else {
                 for prefix in inputs { try verifyDataset(prefix, noVerify: false, command: "pack") }
             }
-            var options = PackOptions(sequenceLength: sequenceLength)
-            options.strategy = strategy; options.bufferDocs = bufferDocs; options.padID = padID; options.seed = seed
-            options.shuffle = shuffle; options.validFraction = validFraction; options.shard = shard
+            let options = self.options
             let progress = progressOptions.makeReporter("pack")
             let m: PackedDatasetManifest
             do {
                 m = try runningStage { try PackStage(inputs: inputs, options: options).run(output: output, progress: { progress.update(documents: $0, bytes: 0) }) }
             } catch { progress.finish(); throw error }
             progress.finish()
-            func line(_ name: String, _ r: PackingReport) -> String {
-                "\(name): \(formatCount(r.documents)) documents → \(formatCount(r.rows)) rows of \(sequenceLength); truncated \(formatCount(r.truncatedDocuments)) (\(String(format: "%.2f", 100 * r.truncatedShare))%), padding \(formatCount(r.paddingTokens)) tokens (\(String(format: "%.2f", 100 * r.paddingShare))%)"
-            }
-            let name = "pack \(strategy.rawValue)" + (shard.map { " (shard \($0.index)/\($0.count))" } ?? "")
-            printError(line(name, m.report) + (validFraction > 0 ? "; validation: \(formatCount(m.validation.documents)) documents → \(formatCount(m.validation.rows)) rows" : "") + String(format: "; %.2f s", progress.elapsed))
-            printError("  for comparison on the same documents: " + line("best-fit", m.bestFit) + "; " + line("concat", m.concat))
+            for line in m.summaryLines(options: options, seconds: progress.elapsed) { printError(line) }
         }
     }
 }

@@ -1,7 +1,10 @@
-// `tokenmill prepare`: normalize → tokenize (with FIM) → pack in one process, from a JSON or TOML config.
+// `tokenmill prepare`: normalize → tokenize (with FIM) → pack in one process, from a JSON or TOML config
+// (Pipeline's `PrepareConfig`), calling the stages the subcommands call and printing their summary lines.
 import ArgumentParser
 import CorpusIO
 import Foundation
+import Normalization
+import Pipeline
 
 struct PrepareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,8 +30,8 @@ struct PrepareCommand: ParsableCommand {
         tokenized documents) and OUTPUT.packed.* (when "pack" is given). Each stage is the subcommand of \
         the same name with these options (tokenize's keys are its options' names with underscores: \
         "split_punctuation_newline" is --split-punctuation-newline, the token-boundary randomization \
-        rate), and prints its own summary line. An unknown key is an error \
-        that names it. Memory: that of the largest stage (see their --help).
+        rate), checked as that subcommand checks them, and prints its own summary line. An unknown key, \
+        a value of the wrong type or out of range is an error that names the key. Memory: that of the largest stage (see their --help).
 
         The format follows the extension (.json or .toml), else the content (JSON starts with '{'). \
         TOML is read by a small strict reader: comments, [table] and [a.b] headers, bare, quoted and \
@@ -45,83 +48,44 @@ struct PrepareCommand: ParsableCommand {
     @OptionGroup var progressOptions: ProgressOptions
 
     func run() throws {
-        var stages: [[String]] = []
         try reportingErrors {
-            guard let data = FileManager.default.contents(atPath: config) else {
-                throw RuntimeFailure(description: "\(config): cannot read the config")
+            let prepare = try runningStage { try PrepareConfig.read(path: config) }
+            let common = progressOptions
+            var options = prepare.tokenizeOptions
+            options.threads = common.workerThreads
+            var tokenizeInputs = prepare.inputs
+            if prepare.normalize != nil {
+                let output = prepare.normalizedPath
+                let runner = common.makeRunner("normalize")
+                let out = try OutputFile(path: output)
+                let reader = CorpusReader(inputs: try expandInputs(prepare.inputs), options: options.read, warn: { printError($0) })
+                var summary = NormalizeSummary()
+                try writing(to: out, progress: runner.progress) {
+                    summary = try NormalizeStage.run(reader: reader, form: prepare.normalizationForm, cleanups: Cleanups(), output: out, runner: runner)
+                }
+                try writeNormalizationSidecar(output: output, record: NormalizationRecord(form: prepare.normalizationForm, cleanups: Cleanups()), inputs: prepare.inputs)
+                printError(summary.line + String(format: "; %.2f s", runner.progress.elapsed))
+                tokenizeInputs = [output]
             }
-            let root = try readConfigObject(data, path: config)
-            stages = try prepareStages(root, file: config, progress: progressOptions)
-        }
-        for args in stages {
-            var command = try TokenMill.parseAsRoot(args)
-            try command.run()
+            let stage = try runningStage { try TokenizeStage(tokenizer: try TokenizerOptions.load(path: prepare.tokenizer, preset: nil), tokenizerPath: prepare.tokenizer, options: options) }
+            let inputs = try expandInputs(tokenizeInputs)
+            let tokenized = try reporting(common.makeReporter("tokenize")) { progress in
+                try stage.run(inputs: inputs, output: prepare.output, version: TokenMill.configuration.version, note: { printError($0) },
+                              progress: { progress.update(documents: $0, bytes: $1) })
+            }
+            printError(tokenized.0.summaryLine(output: prepare.output, seconds: tokenized.1))
+            guard let packOptions = prepare.packOptions else { return }
+            try verifyDataset(prepare.output, noVerify: false, command: "pack")
+            let packed = try reporting(common.makeReporter("pack")) { progress in
+                try PackStage(inputs: [prepare.output], options: packOptions).run(output: prepare.packedPrefix, progress: { progress.update(documents: $0, bytes: 0) })
+            }
+            for line in packed.0.summaryLines(options: packOptions, seconds: packed.1) { printError(line) }
         }
     }
-}
 
-/// The subcommand argument lists a prepare config stands for.
-func prepareStages(_ root: [String: Any], file: String, progress: ProgressOptions) throws -> [[String]] {
-    func unknown(_ object: [String: Any], _ allowed: Set<String>, at path: String) throws {
-        if let key = object.keys.sorted().first(where: { !allowed.contains($0) }) {
-            throw ValidationError("\(file): unknown key '\(path)\(key)' (known: \(allowed.sorted().joined(separator: ", "))).")
-        }
+    /// Runs a stage with `progress`, finishing it either way; the stage's result and its seconds.
+    private func reporting<T>(_ progress: ProgressReporter, _ body: (ProgressReporter) throws -> T) throws -> (T, Double) {
+        defer { progress.finish() }
+        return (try runningStage { try body(progress) }, progress.elapsed)
     }
-    func section(_ key: String) throws -> [String: Any]? {
-        guard let value = root[key], !(value is NSNull) else { return nil }
-        guard let object = value as? [String: Any] else { throw ValidationError("\(file): '\(key)' must be an object.") }
-        return object
-    }
-    func string(_ object: [String: Any], _ key: String, at path: String) throws -> String? {
-        guard let v = object[key] else { return nil }
-        guard let s = v as? String else { throw ValidationError("\(file): '\(path)\(key)' must be a string.") }
-        return s
-    }
-    func number(_ object: [String: Any], _ key: String, at path: String) throws -> String? {
-        guard let v = object[key] else { return nil }
-        // subtle: on Linux an integer NSNumber also casts to Bool; JSON booleans have objCType "c".
-        guard let n = v as? NSNumber, String(cString: n.objCType) != "c" else { throw ValidationError("\(file): '\(path)\(key)' must be a number.") }
-        return n.stringValue
-    }
-    try unknown(root, ["inputs", "output", "tokenizer", "text_field", "normalize", "tokenize", "pack"], at: "")
-    guard let inputs = root["inputs"] as? [String], !inputs.isEmpty else { throw ValidationError("\(file): 'inputs' must be a non-empty list of paths.") }
-    guard let output = try string(root, "output", at: "") else { throw ValidationError("\(file): 'output' (the output prefix) is required.") }
-    guard let tokenizer = try string(root, "tokenizer", at: "") else { throw ValidationError("\(file): 'tokenizer' is required.") }
-    let field = try string(root, "text_field", at: "") ?? "text"
-    var common = ["--progress", progress.progress.rawValue]
-    if let t = progress.threads { common += ["--threads", String(t)] }
-    var stages: [[String]] = []
-    var tokenizeInputs = inputs
-    if let n = try section("normalize") {
-        try unknown(n, ["form"], at: "normalize.")
-        let normalized = output + ".normalized.jsonl.zst"
-        stages.append(["normalize", "--form", try string(n, "form", at: "normalize.") ?? "nfkc", "--text-field", field, "-o", normalized] + common + inputs)
-        tokenizeInputs = [normalized]
-    }
-    var tokenize = ["tokenize", "--tokenizer", tokenizer, "--text-field", field, "-o", output] + common
-    if let t = try section("tokenize") {
-        try unknown(t, ["fim_rate", "fim_spm_rate", "split_punctuation_newline", "seed", "append_eod", "eod_token", "fim_tokens", "allow_special"], at: "tokenize.")
-        if let v = try number(t, "fim_rate", at: "tokenize.") { tokenize += ["--fim-rate", v] }
-        if let v = try number(t, "fim_spm_rate", at: "tokenize.") { tokenize += ["--fim-spm-rate", v] }
-        if let v = try number(t, "split_punctuation_newline", at: "tokenize.") { tokenize += ["--split-punctuation-newline", v] }
-        if let v = try number(t, "seed", at: "tokenize.") { tokenize += ["--seed", v] }
-        if let v = try string(t, "eod_token", at: "tokenize.") { tokenize += ["--eod-token", v] }
-        if let v = try string(t, "fim_tokens", at: "tokenize.") { tokenize += ["--fim-tokens", v] }
-        if t["append_eod"] as? Bool == false { tokenize.append("--no-append-eod") }
-        if t["allow_special"] as? Bool == true { tokenize.append("--allow-special") }
-    }
-    stages.append(tokenize + tokenizeInputs)
-    if let p = try section("pack") {
-        try unknown(p, ["seq_len", "strategy", "valid_fraction", "seed", "buffer_docs", "pad_id", "shuffle"], at: "pack.")
-        guard let L = try number(p, "seq_len", at: "pack.") else { throw ValidationError("\(file): 'pack.seq_len' is required.") }
-        var pack = ["pack", "--seq-len", L, "-o", output + ".packed"] + common
-        if let v = try string(p, "strategy", at: "pack.") { pack += ["--strategy", v] }
-        if let v = try number(p, "valid_fraction", at: "pack.") { pack += ["--valid-fraction", v] }
-        if let v = try number(p, "seed", at: "pack.") { pack += ["--seed", v] }
-        if let v = try number(p, "buffer_docs", at: "pack.") { pack += ["--buffer-docs", v] }
-        if let v = try number(p, "pad_id", at: "pack.") { pack += ["--pad-id", v] }
-        if p["shuffle"] as? Bool == false { pack.append("--no-shuffle") }
-        stages.append(pack + [output])
-    }
-    return stages
 }

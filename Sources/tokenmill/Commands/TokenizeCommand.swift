@@ -91,11 +91,7 @@ struct TokenizeCommand: ParsableCommand {
     var shard: Shard?
 
     func validate() throws {
-        if !(0 ... 1).contains(fimRate) { throw ValidationError("--fim-rate must be between 0 and 1.") }
-        if !(0 ... 1).contains(fimSPMRate) { throw ValidationError("--fim-spm-rate must be between 0 and 1.") }
-        if !(0 ... 1).contains(splitProbability) { throw ValidationError("--split-punctuation-newline must be between 0 and 1.") }
-        if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1.") }
-        if let fimTokens, fimTokens.split(separator: ",").count != 3 { throw ValidationError("--fim-tokens takes three tokens: BEGIN,HOLE,END.") }
+        try runningStage { try TokenizeOptions.validate(fimRate: fimRate, fimSPMRate: fimSPMRate, splitPunctuationNewline: splitProbability, checkpointEvery: checkpointEvery, fimTokens: fimTokens) }
     }
 
     func run() throws {
@@ -125,12 +121,7 @@ struct TokenizeCommand: ParsableCommand {
                 }
             } catch { progress.finish(); throw error }
             progress.finish()
-            let c = m.counts
-            printError("tokenize: \(formatCount(c.documents)) documents, \(formatBytes(Int64(c.textBytes))) → \(formatCount(c.tokens)) tokens (\(stage.dtype), \(stage.eod.map { "EOD \($0.id) appended" } ?? "no EOD")) in \(output).bin/.idx" +
-                       (fimRate > 0 ? ", FIM \(formatCount(c.fimPSM)) PSM + \(formatCount(c.fimSPM)) SPM" : "") +
-                       (splitProbability > 0 ? ", punctuation + line break split \(formatCount(c.punctuationNewlineSplit)) of \(formatCount(c.punctuationNewlineEligible))" : "") +
-                       (c.emptySkipped > 0 ? ", \(formatCount(c.emptySkipped)) empty skipped" : "") + (c.malformedSkipped > 0 ? ", \(formatCount(c.malformedSkipped)) skipped" : "") +
-                       String(format: "; %.2f s", progress.elapsed))
+            printError(m.summaryLine(output: output, seconds: progress.elapsed))
         }
     }
 }
