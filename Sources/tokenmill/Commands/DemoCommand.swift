@@ -5,7 +5,8 @@
 // and its output in OUT; the subcommands call the Pipeline, Training and Evaluation libraries, and the
 // report is the Report library's.
 //
-// Reuse: after a stage succeeds, OUT/.stages/NAME.json records its key — the tool version, the stage's
+// Reuse (Pipeline's `StageCache`; DemoRunner.swift runs the stages): after a stage succeeds,
+// OUT/.stages/NAME.json records its key — the tool version, the stage's
 // arguments (with OUT and the corpus directory written symbolically), the size and SHA-256 of each
 // corpus file it reads, and the digest of each earlier stage's outputs it reads — plus the size and
 // modification time of its outputs and their digest. A later run skips a stage whose key matches and

@@ -1,7 +1,7 @@
 // The stage runner behind `tokenmill demo`: runs one stage's subcommand in this process, its stderr and
 // stdout writes captured (`StageCapture`) as a child's pipes would carry them; shows its latest message
-// as a live status line, keeps its messages in OUT/logs/STAGE.log, prints one summary line, and records what produced the stage so that a later run can reuse it (the policy
-// is in DemoCommand.swift).
+// as a live status line, keeps its messages in OUT/logs/STAGE.log and prints one summary line. Whether a
+// stage is reused, and the stamp that records a finished one, are Pipeline's `StageCache`.
 import ArgumentParser
 import CorpusIO
 import Foundation
@@ -31,6 +31,11 @@ struct DemoStage {
     var summary: (StageMessages) -> String = { $0.lines.last ?? "" }
     /// False when this build lacks the subcommand: the stage is skipped with a note.
     var available = true
+
+    /// What the stage cache keys and stamps.
+    var cached: CachedStage {
+        CachedStage(name: name, args: args, corpusInputs: corpusInputs, after: after, settings: settings, outputs: outputs, digestOnly: digestOnly)
+    }
 }
 
 struct StageMessages {
@@ -49,21 +54,22 @@ final class DemoRunner {
     let out: String
     let corpus: String
     let live: Bool
-    /// The output digest of each stage done or reused in this run.
-    private var digests: [String: String] = [:]
-    private var inputHashes: [String: String] = [:]
+    /// Keys, stamps and reuse decisions (Pipeline's `StageCache`).
+    private let cache: StageCache
 
     /// A runner that only answers `reusesAll` (it creates nothing).
     init(checking out: String, corpus: String) {
         self.out = out
         self.corpus = corpus
         live = false
+        cache = StageCache(out: out, corpus: corpus, version: TokenMill.configuration.version, stamps: DemoLayout.stamps)
     }
 
     init(out: String, corpus: String, progress: ProgressOptions) throws {
         self.out = out
         self.corpus = corpus
         live = progress.progress == .bar || (progress.progress == .auto && isatty(2) != 0)
+        cache = StageCache(out: out, corpus: corpus, version: TokenMill.configuration.version, stamps: DemoLayout.stamps)
         for dir in [out, path(DemoLayout.stamps), path(DemoLayout.logs)] {
             do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
                 throw RuntimeFailure(description: "\(dir): cannot create the directory (\(error.localizedDescription))")
@@ -73,69 +79,10 @@ final class DemoRunner {
 
     private func path(_ name: String) -> String { (out as NSString).appendingPathComponent(name) }
 
-    /// A path with OUT and the corpus directory written symbolically, so keys survive a new working directory.
-    private func symbolic(_ p: String) -> String {
-        if p == out || p.hasPrefix(out + "/") { return "$OUT" + p.dropFirst(out.count) }
-        if p == corpus || p.hasPrefix(corpus + "/") { return "$CORPUS" + p.dropFirst(corpus.count) }
-        return p
-    }
-
-    /// The text a stage's reuse depends on: tool version, arguments (less --threads, which changes no
-    /// output), the stage's settings, corpus files' sizes and hashes, and earlier stages' digests.
-    private func key(_ stage: DemoStage) throws -> String {
-        var args: [String] = []
-        var skip = false
-        for a in stage.args {
-            if skip { skip = false; continue }
-            if a == "--threads" { skip = true; continue }
-            args.append(symbolic(a))
-        }
-        var key = "tokenmill \(TokenMill.configuration.version)\nstage \(stage.name)\nargs \(args.joined(separator: " "))\n"
-        if !stage.settings.isEmpty { key += "settings \(stage.settings)\n" }
-        for input in stage.corpusInputs {
-            if inputHashes[input] == nil { inputHashes[input] = try sha256(ofFile: input) }
-            key += "input \(symbolic(input)) \(fileSize(input) ?? -1) \(inputHashes[input]!)\n"
-        }
-        for dep in stage.after { key += "after \(dep) \(digests[dep] ?? "none")\n" }
-        return key
-    }
-
-    private func fileSize(_ p: String) -> Int? {
-        (try? FileManager.default.attributesOfItem(atPath: p))?[.size] as? Int
-    }
-
-    private func mtimeMillis(_ p: String) -> Int? {
-        ((try? FileManager.default.attributesOfItem(atPath: p))?[.modificationDate] as? Date).map { Int(($0.timeIntervalSince1970 * 1000).rounded()) }
-    }
-
-    /// The SHA-256 of a stage's key text: what its stamp records.
-    private func keyHash(_ keyText: String) -> String {
-        let hasher = SHA256()
-        hasher.update(Array(keyText.utf8))
-        return hasher.hexDigest()
-    }
-
     /// Whether `run` would reuse every one of `stages` (in order), found as it would, without running or
     /// printing anything.
     func reusesAll(_ stages: [DemoStage]) -> Bool {
-        for stage in stages where stage.available {
-            guard let keyText = try? key(stage), let stamp = reusable(stage, keyHash: keyHash(keyText)) else { return false }
-            digests[stage.name] = stamp.digest
-        }
-        return true
-    }
-
-    private func stampPath(_ stage: DemoStage) -> String { path(DemoLayout.stamps + "/\(stage.name).json") }
-
-    /// The stamp of a finished stage whose key and outputs still match, or nil (also for a stamp that
-    /// cannot be read: the stage is redone).
-    private func reusable(_ stage: DemoStage, keyHash: String) -> DemoStageStamp? {
-        guard let stamp = try? DemoStageStamp.read(path: stampPath(stage)),
-              stamp.key == keyHash, stamp.outputs.count == stage.outputs.count else { return nil }
-        for (o, recorded) in zip(stage.outputs, stamp.outputs) {
-            guard recorded.path == symbolic(o), recorded.size == fileSize(o), recorded.modifiedMillis == mtimeMillis(o) else { return nil }
-        }
-        return stamp
+        cache.reusesAll(stages.filter(\.available).map(\.cached))
     }
 
     func run(_ stage: DemoStage, index: Int, of count: Int) throws -> DemoStageRecord {
@@ -145,16 +92,17 @@ final class DemoRunner {
             printError("\(label) \(note)")
             return DemoStageRecord(name: stage.name, seconds: 0, reused: false, summary: note)
         }
-        let keyText = try key(stage)
-        let keyHash = keyHash(keyText)
-        if let stamp = reusable(stage, keyHash: keyHash) {
-            digests[stage.name] = stamp.digest
+        let keyText: String
+        switch try cache.lookup(stage.cached) {
+        case .reuse(let stamp):
             printError("\(label) reused    \(stamp.summary)")
             return DemoStageRecord(name: stage.name, seconds: stamp.seconds, reused: true, summary: stamp.summary)
+        case .redo(let text):
+            keyText = text
         }
 
         // Not reusable: forget the stage's record first, so an interruption cannot leave it looking done.
-        try removeIfPresent(stampPath(stage))
+        try cache.forget(stage.cached)
         for p in stage.clean { try removeIfPresent(p) }
         let start = Date()
         let (lines, stdout) = try runStage(stage, label: label)
@@ -165,15 +113,8 @@ final class DemoRunner {
         }
         var summary = stage.summary(StageMessages(lines: lines))
         if summary.hasPrefix(stage.args[0] + ": ") { summary.removeFirst(stage.args[0].count + 2) }
-
         // The digest of the outputs, then the stamp (written last: it marks the stage done).
-        let digest = SHA256()
-        for o in stage.digestOnly ?? stage.outputs { digest.update(Array("\(symbolic(o)) \(try sha256(ofFile: o))\n".utf8)) }
-        let digestHex = digest.hexDigest()
-        digests[stage.name] = digestHex
-        let stamp = DemoStageStamp(stage: stage.name, key: keyHash, keyText: keyText, digest: digestHex, seconds: seconds, summary: summary,
-                                   outputs: stage.outputs.map { .init(path: symbolic($0), size: fileSize($0) ?? -1, modifiedMillis: mtimeMillis($0) ?? -1) })
-        try writeAtomically(Array(stamp.encoded), to: stampPath(stage))
+        try cache.record(stage.cached, keyText: keyText, seconds: seconds, summary: summary)
         printError("\(label) \(formatDuration(seconds).padding(toLength: 9, withPad: " ", startingAt: 0)) \(summary)")
         return DemoStageRecord(name: stage.name, seconds: seconds, reused: false, summary: summary)
     }
