@@ -286,12 +286,7 @@ extension ReportData {
     /// Writes report.html and report.json into `directory`, each atomically (a temporary name, renamed
     /// when complete).
     public func write(directory: String, version: String) throws {
-        try writeAtomically(Array(html(version: version).utf8), to: (directory as NSString).appendingPathComponent(DemoLayout.reportHTML))
-        try writeAtomically(Array(try json(version: version)) + [10], to: (directory as NSString).appendingPathComponent(DemoLayout.reportJSON))
+        try writeFileAtomically(Array(html(version: version).utf8), to: (directory as NSString).appendingPathComponent(DemoLayout.reportHTML))
+        try writeFileAtomically(Array(try json(version: version)) + [10], to: (directory as NSString).appendingPathComponent(DemoLayout.reportJSON))
     }
-}
-
-private func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-    let file = try OutputFile(path: path, compress: false)
-    do { try file.write(bytes); try file.commit() } catch { file.abandon(); throw error }
 }

@@ -163,11 +163,6 @@ public func prettyJSON<T: Encodable>(_ value: T, escapingSlashes: Bool = false) 
     return try! encoder.encode(value) + Data("\n".utf8)
 }
 
-/// Writes `bytes` to `path` through a temporary name, renamed when complete (removed on failure).
-func writeFileAtomically(_ bytes: [UInt8], to path: String) throws {
-    let file = try OutputFile(path: path, compress: false)
-    try file.committing { try file.write(bytes) }
-}
 
 /// `"sha256": {".bin": "…", ".idx": "…"}` as DatasetHashes records it, keys sorted.
 func hashesJSON(_ hashes: [String: String]) -> InlineJSON {

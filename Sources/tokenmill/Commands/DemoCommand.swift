@@ -16,6 +16,7 @@
 import ArgumentParser
 import CorpusIO
 import Foundation
+import Pipeline
 import Report
 import Training
 
@@ -87,7 +88,7 @@ struct DemoCommand: ParsableCommand {
         try reportingErrors {
             let corpusDir = try locateCorpus(corpus)
             let runner = try DemoRunner(out: out, corpus: corpusDir, progress: progressOptions)
-            if let (path, config) = quickConfig() { try writeAtomically(Array(configWithoutVocabularySize(config)) + [10], to: path) }
+            if let (path, config) = quickConfig() { try writeFileAtomically(Array(configWithoutVocabularySize(config)) + [10], to: path) }
             let stages = plan(corpus: corpusDir)
             printError("demo: \(corpusDir) → \(out) (preset \(preset), vocabulary \(formatCount(vocabSize)), \(formatMinutes(minutes)) of training)")
             var records: [DemoStageRecord] = []
@@ -204,7 +205,7 @@ struct DemoCommand: ParsableCommand {
             "stages": records.map { ["name": $0.name, "seconds": $0.seconds, "reused": $0.reused, "summary": $0.summary] as [String: Any] },
         ]
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
-        try writeAtomically(Array(data) + [10], to: (out as NSString).appendingPathComponent(DemoLayout.record))
+        try writeFileAtomically(Array(data) + [10], to: (out as NSString).appendingPathComponent(DemoLayout.record))
     }
 }
 
@@ -237,11 +238,6 @@ struct ReportCommand: ParsableCommand {
                        (missing.isEmpty ? "" : "; without \(missing.joined(separator: ", ")) (missing: \(missing.map { data.missing[$0]! }.joined(separator: ", ")))"))
         }
     }
-}
-
-func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-    let file = try OutputFile(path: path, compress: false)
-    do { try file.write(bytes); try file.commit() } catch { file.abandon(); throw error }
 }
 
 private func formatMinutes(_ m: Double) -> String {

@@ -106,7 +106,7 @@ final class DemoRunner {
         for p in stage.clean { try removeIfPresent(p) }
         let start = Date()
         let (lines, stdout) = try runStage(stage, label: label)
-        if let target = stage.stdout { try writeAtomically(Array(stdout), to: target) }
+        if let target = stage.stdout { try writeFileAtomically(Array(stdout), to: target) }
         let seconds = Date().timeIntervalSince(start)
         for o in stage.outputs where !FileManager.default.fileExists(atPath: o) {
             throw RuntimeFailure(description: "stage \(stage.name) finished without writing \(o); see \(path(DemoLayout.logs + "/\(stage.name).log"))")
