@@ -1,6 +1,6 @@
 // Training data, memory-mapped. Accepted inputs:
-//   - a packed dataset from `tokenmill pack` (a Megatron dataset whose PREFIX.json says
-//     "tokenmill-packed-megatron-dataset"): every Megatron document is one row of exactly L tokens whose
+//   - a packed dataset from `tokenmill pack` (a Megatron dataset whose `DatasetLayout` says packed: the
+//     caller reads that from PREFIX.json with Pipeline's typed manifests): every Megatron document is one row of exactly L tokens whose
 //     sequences are document pieces followed by one padding sequence (possibly empty). The .idx gives
 //     each row's pieces; rows are split into windows of T positions (L/T of them, rounded up; T ≤ L),
 //     and each window is described by the packed-data convention (`Model.describeRow`): segments start
@@ -208,28 +208,14 @@ public struct TrainingData {
 
     /// Opens `path` for windows of `T` positions (`rowLength` tokens each).
     public static func open(path: String, vocabSize: Int, T: Int, rowLength R: Int, validationFraction: Double,
-                            eod explicitEOD: Int? = nil) throws -> TrainingData {
+                            eod explicitEOD: Int? = nil, layout: DatasetLayout = .flat) throws -> TrainingData {
         let prefix = path.hasSuffix(".bin") || path.hasSuffix(".idx") ? String(path.dropLast(4)) : path
         let fm = FileManager.default
         let isMegatron = fm.fileExists(atPath: prefix + ".idx") && fm.fileExists(atPath: prefix + ".bin")
-        let manifest = isMegatron ? readManifest(prefix + ".json") : nil
-        let packed = (manifest?["format"] as? String) == "tokenmill-packed-megatron-dataset"
-        // The EOD id: given, else the manifest's, else (packed) the inputs' manifests, else the pad id.
-        var eod: Int32? = explicitEOD.map { Int32($0) }
-        var eodSource = explicitEOD != nil ? "--eod-id" : ""
-        if eod == nil, let e = (manifest?["options"] as? [String: Any])?["eod_id"] as? Int { eod = Int32(e); eodSource = prefix + ".json" }
-        if eod == nil && packed {
-            let dir = (prefix as NSString).deletingLastPathComponent
-            let inputs = (manifest?["inputs"] as? [String]) ?? []
-            let ids = Set(inputs.compactMap { i -> Int? in
-                let m = readManifest(i + ".json") ?? readManifest(dir + "/" + (i as NSString).lastPathComponent + ".json")
-                return (m?["options"] as? [String: Any])?["eod_id"] as? Int
-            })
-            if ids.count == 1 { eod = Int32(ids.first!); eodSource = "the packed inputs' manifests" }
-            else if let pad = (manifest?["options"] as? [String: Any])?["pad_id"] as? Int {
-                eod = Int32(pad); eodSource = "the pad id (pack's default pad is the EOD id; pass --eod-id if it differs)"
-            }
-        }
+        let packed = isMegatron && layout.packed
+        // The EOD id: given, else what the dataset's manifests say (`layout`).
+        let eod: Int32? = explicitEOD.map { Int32($0) } ?? layout.eod
+        let eodSource = explicitEOD != nil ? "--eod-id" : layout.eodSource
         if let e = eod, e < 0 || Int(e) >= vocabSize {
             throw DataError(path: eodSource, message: "EOD id \(e) is outside the model's vocabulary (vocab_size \(vocabSize))")
         }
@@ -270,11 +256,6 @@ public struct TrainingData {
         if let eod { summary += "; EOD id \(eod) (from \(eodSource)) starts segments" } else { summary += "; no EOD id known: no segments" }
         summary += hasValid ? "; validation: \(validPrefix)" : (valid != nil ? String(format: "; validation: the last %.1f%%", fraction * 100) : "; no validation split")
         return TrainingData(train: train, valid: valid, packedLength: L, eod: eod, summary: summary)
-    }
-
-    static func readManifest(_ path: String) -> [String: Any]? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
     }
 }
 

@@ -20,6 +20,7 @@
 // packing and beta passes 17% (the head's weight is packed twice per 256-row chunk; chunks of 512 or 1024
 // were not measurably faster), the C kernels 4.3%.
 import Foundation
+import Packing
 
 /// When to stop: the first condition reached (steps and tokens count from the start of the run,
 /// including resumed steps; minutes count from this invocation).
@@ -97,7 +98,7 @@ public final class Trainer {
     /// Opens the data, builds the model (initialized from the seed, or loaded with `resume`). `eod`
     /// overrides the EOD id found in the data's manifest.
     public init(config: RunConfig, data: String, run: String?, resume: Bool, eod: Int? = nil,
-                log: @escaping (String) -> Void) throws {
+                layout: DatasetLayout = .flat, log: @escaping (String) -> Void) throws {
         try config.validate()
         self.config = config
         self.log = log
@@ -112,7 +113,8 @@ public final class Trainer {
         accumulated = t.gradientAccumulation > 1 ? .allocate(capacity: model.parameterCount) : nil
         windowLoad = Array(repeating: 0, count: model.moeLayerCount * config.model.nRoutedExperts)
         self.data = try TrainingData.open(path: data, vocabSize: config.model.vocabSize, T: t.sequenceLength,
-                                          rowLength: model.rowLength, validationFraction: t.validationFraction, eod: eod)
+                                          rowLength: model.rowLength, validationFraction: t.validationFraction, eod: eod,
+                                          layout: layout)
         sampler = RowSampler(source: self.data.train, seed: t.seed)
         if let run {
             try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)

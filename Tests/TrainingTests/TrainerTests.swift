@@ -210,8 +210,6 @@ import Testing
             w.endDocument()
         }
         try w.finish()
-        try Data(#"{"format": "tokenmill-packed-megatron-dataset", "inputs": [], "options": {"seq_len": 8, "pad_id": 0}}"#.utf8)
-            .write(to: URL(fileURLWithPath: prefix + ".json"))
     }
 
     @Test func packedRowsAreWindowedAndSegmented() throws {
@@ -221,7 +219,8 @@ import Testing
         // Row 0: a document [5 6 EOD], a truncated chunk [7 8 9], padding [0 0]; row 1: one chunk, no padding.
         try Self.packedDataset(prefix, rows: [[[5, 6, 0], [7, 8, 9]], [[1, 2, 3, 4, 5, 6, 7, 0]]])
         try Self.packedDataset(prefix + "_valid", rows: [[[3, 3, 0]]])
-        let data = try TrainingData.open(path: prefix, vocabSize: 16, T: 4, rowLength: 6, validationFraction: 0.5)
+        let layout = DatasetLayout(packed: true, eod: 0, eodSource: "the test")
+        let data = try TrainingData.open(path: prefix, vocabSize: 16, T: 4, rowLength: 6, validationFraction: 0.5, layout: layout)
         #expect(data.packedLength == 8 && data.eod == 0 && data.train.windowCount == 4)
         #expect(data.valid?.windowCount == 2, "PREFIX_valid is the validation split (no rows held out)")
         var config = ModelConfig.tiny
@@ -241,7 +240,7 @@ import Testing
         // Window 3: [5 6 7 EOD], past the row's end: the EOD's target is masked.
         #expect(window(3) == ([5, 6, 7, 0, 0, 0], [0, 0, 0, 3], [3, 3, 3, 3]))
         #expect(throws: DataError.self) {
-            _ = try TrainingData.open(path: prefix, vocabSize: 16, T: 16, rowLength: 18, validationFraction: 0)
+            _ = try TrainingData.open(path: prefix, vocabSize: 16, T: 16, rowLength: 18, validationFraction: 0, layout: layout)
         }
     }
 

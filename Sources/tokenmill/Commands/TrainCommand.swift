@@ -3,6 +3,7 @@
 import ArgumentParser
 import CorpusIO
 import Foundation
+import Packing
 import Pipeline
 import Training
 
@@ -139,7 +140,8 @@ struct TrainCommand: ParsableCommand {
             printError(OpenBLASSetup.description())
             let peak = measureSgemmGFLOPS()
             let live = ProgressReporter(verb: "train", enabled: progress == .bar || (progress == .auto && standardErrorIsTerminal()))
-            let trainer = try Trainer(config: runConfig, data: data, run: out, resume: resume, eod: eodID, log: { live.clear(); printError($0) })
+            let trainer = try Trainer(config: runConfig, data: data, run: out, resume: resume, eod: eodID,
+                                      layout: try DatasetManifest.trainingLayout(path: data), log: { live.clear(); printError($0) })
             trainer.dataRecord = trainingDataRecordJSON(record)
             if live.enabled { trainer.progress = { live.show($0) } }
             defer { live.finish() }
