@@ -19,7 +19,8 @@ extension OutputFile {
 }
 
 /// Writes `bytes` to `path` through a temporary name, renamed when complete (removed on failure): the
-/// one small-file writer of manifests, stamps, the demo's records and its report.
+/// one small-file writer of manifests, stamps, trained tokenizers, word-count runs, the demo's records and
+/// its report.
 public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws {
     let file = try OutputFile(path: path, compress: false)
     try file.committing { try file.write(bytes) }

@@ -82,17 +82,12 @@ public func writeTrainedTokenizers(_ result: BPETrainingResult, config: BPETrain
     for size in config.vocabSizes {
         let tokenizer = try result.tokenizer(vocabSize: size, preset: config.preset, normalization: config.normalization)
         let path = config.vocabSizes.count == 1 ? output : sizedPath(output, size)
-        try writeText(tokenizer.huggingFaceJSON(), to: path)
-        if tiktoken { try writeText(try tokenizer.tiktokenText(), to: replacingExtension(path, with: "tiktoken")) }
+        try writeFileAtomically(Array(tokenizer.huggingFaceJSON().utf8), to: path)
+        if tiktoken { try writeFileAtomically(Array(try tokenizer.tiktokenText().utf8), to: replacingExtension(path, with: "tiktoken")) }
         written.append(WrittenTokenizer(path: path, requestedSize: size, vocabularySize: tokenizer.vocabularySize,
                                         merges: tokenizer.model.merges.count))
     }
     return written
-}
-
-private func writeText(_ text: String, to path: String) throws {
-    let out = try OutputFile(path: path, compress: false)
-    try out.committing { try out.write(Array(text.utf8)) }
 }
 
 /// `path` with `-size` before its extension.

@@ -53,8 +53,7 @@ public final class SpillingWordCounts {
     /// Writes the counts held as a sorted run and empties them.
     public func spill() throws {
         let path = directory + "/.tokenmill-words-\(getpid())-\(runs.count).run"
-        let out = try OutputFile(path: path, compress: false)
-        try out.committing { try out.write(words.sortedSerialized()) }
+        try writeFileAtomically(words.sortedSerialized(), to: path)
         runs.append(path)
         words = WordCounts()
     }
