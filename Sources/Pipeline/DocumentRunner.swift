@@ -53,12 +53,4 @@ public struct DocumentRunner {
             progress.update(documents: records, bytes: Int64(bytes))
         })
     }
-
-    /// Runs `stage` and folds its results in input order into `initial` with `merge`.
-    public func reduce<Stage: DocumentStage, Result>(_ stage: Stage, reader: CorpusReader, into initial: Result,
-                                                     _ merge: (inout Result, Stage.Output) throws -> Void) throws -> (Result, ReadTotals) {
-        var result = initial
-        let totals = try run(stage, reader: reader) { try merge(&result, $0) }
-        return (result, totals)
-    }
 }

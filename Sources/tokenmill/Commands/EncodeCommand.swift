@@ -26,9 +26,6 @@ struct TokenizerOptions: ParsableArguments {
     }
 }
 
-/// Per-thread encoders (Pipeline's `WorkerPool`), as `tokenize` uses them.
-typealias EncoderPool = WorkerPool<TokenEncoder>
-
 struct EncodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "encode",
