@@ -17,7 +17,8 @@ import Darwin
 public enum JSONControlEscapes: Sendable {
     /// `\b` and `\f`, as Python's json, serde_json and Foundation write them (the default).
     case short
-    /// `\u0008` and `\u000c`: the spelling of `tokenmill encode --format jsonl`, kept so its output stays as it was.
+    /// `\u0008` and `\u000c`: the spelling of `tokenmill encode --keep-text` for a plain-text document's
+    /// `"text"`, kept so its output stays as it was.
     case unicode
 }
 
