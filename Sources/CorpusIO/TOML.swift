@@ -69,6 +69,27 @@ private final class TOMLTable {
     static func plain(_ array: [Any]) -> [Any] {
         array.map { ($0 as? TOMLTable)?.dictionary ?? (($0 as? [Any]).map(plain) ?? $0) }
     }
+
+    /// The table `keys` name below this one (whose own path is `tablePath`), created with its parents
+    /// where missing: the walk of both `[a.b]` headers and dotted keys `a.b.c = …`.
+    /// - Throws: at `line`, naming the full path of a key that is already a value or an inline table.
+    func descend(_ keys: ArraySlice<String>, named tablePath: [String], line: Int) throws(TOMLSyntaxError) -> TOMLTable {
+        var table = self
+        for (k, key) in keys.enumerated() {
+            switch table.entries[key] {
+            case nil:
+                let sub = TOMLTable()
+                table.entries[key] = sub
+                table = sub
+            case let sub as TOMLTable where !sub.sealed:
+                table = sub
+            default:
+                let name = (tablePath + keys.prefix(k + 1)).joined(separator: ".")
+                throw TOMLSyntaxError(line: line, message: "'\(name)' is already a value, not a table")
+            }
+        }
+        return table
+    }
 }
 
 private struct TOMLParser {
@@ -153,20 +174,7 @@ private struct TOMLParser {
         skipSpaces()
         guard peek == UInt8(ascii: "]") else { throw fail("expected ']' to close the table header, found \(here)") }
         i += 1
-        var table = root
-        for (k, key) in path.enumerated() {
-            let name = path[...k].joined(separator: ".")
-            switch table.entries[key] {
-            case nil:
-                let t = TOMLTable()
-                table.entries[key] = t
-                table = t
-            case let t as TOMLTable where !t.sealed:
-                table = t
-            default:
-                throw fail("'\(name)' is already a value, not a table")
-            }
-        }
+        let table = try root.descend(path[...], named: [], line: line)
         if table.explicit { throw fail("table [\(path.joined(separator: "."))] is defined twice") }
         table.explicit = true
         return (table, path)
@@ -174,19 +182,7 @@ private struct TOMLParser {
 
     /// Stores `v` under a dotted key path below `table` (whose own path, for messages, is `tablePath`).
     func assign(_ v: Any, to path: [String], in table: TOMLTable, named tablePath: [String] = [], line keyLine: Int) throws {
-        var t = table
-        for key in path.dropLast() {
-            switch t.entries[key] {
-            case nil:
-                let sub = TOMLTable()
-                t.entries[key] = sub
-                t = sub
-            case let sub as TOMLTable where !sub.sealed:
-                t = sub
-            default:
-                throw TOMLSyntaxError(line: keyLine, message: "'\((tablePath + [key]).joined(separator: "."))' is already a value, not a table")
-            }
-        }
+        let t = try table.descend(path.dropLast(), named: tablePath, line: keyLine)
         let last = path.last!
         guard t.entries[last] == nil else { throw TOMLSyntaxError(line: keyLine, message: "duplicate key '\((tablePath + path).joined(separator: "."))'") }
         t.entries[last] = v

@@ -38,6 +38,8 @@ import Testing
         ("a = 1979-05-27\n", 1, "dates and times"),
         ("a = nan\n", 1, "inf and nan"),
         ("a = 1\na = 2\n", 2, "duplicate key 'a'"),
+        ("a.b = 1\na.b.c = 2\n", 2, "'a.b' is already a value, not a table"),
+        ("[t]\nx = 1\n[t.x]\n", 3, "'t.x' is already a value, not a table"),
         ("[t]\nx = 1\n[t]\n", 3, "defined twice"),
         ("a = [1,\n2\n", 1, "unterminated array"),
         ("a = \"open\n", 1, "unterminated string"),
