@@ -1,7 +1,8 @@
 // The tokenizer-stats stage: how well a tokenizer compresses a corpus — UTF-8 bytes per token overall
 // and per value of one JSON field, the share of the vocabulary used, and the vocabulary's longest tokens
 // with their use — and its two renderings (text and JSON).
-// Costs: one encoder per worker thread and one 8-byte counter per vocabulary id.
+// Costs: one encoder per worker thread, one 8-byte counter per vocabulary id (on the consuming thread),
+// and each batch's ids (4 bytes a token) until its turn to be counted.
 import CorpusIO
 import Foundation
 import Tokenization

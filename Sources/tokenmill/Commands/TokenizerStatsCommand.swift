@@ -14,7 +14,8 @@ struct TokenizerStatsCommand: ParsableCommand {
         Example: tokenmill tokenizer-stats --tokenizer tokenizer.json --by meta.pile_set_name corpora/test.jsonl.zst
 
         Bytes are UTF-8 bytes of the text as read. The longest tokens are the vocabulary's longest (in \
-        bytes), with how often each was used. Memory: one 8-byte counter per vocabulary id per thread.
+        bytes), with how often each was used. Memory: one 8-byte counter per vocabulary id, plus 4 bytes \
+        per token of the 2 × threads batches in flight.
         """
     )
 
