@@ -42,7 +42,7 @@ public struct BPBScoreLoop {
                 let bytes = bpbDenominatorBytes(textBytes: m.bytes, scoreEOD: scorer.scoreEOD)
                 accumulator.add(subset: m.subset, bytes: bytes, tokens: s.tokens, nll: s.nll)
                 if let perDocument {
-                    perDocLines += Array("{\"subset\": \(encodeJSONString(m.subset)), \"index\": \(s.id), \"bytes\": \(bytes), \"tokens\": \(s.tokens), \"nll_nats\": \(s.nll), \"bpb\": \(bitsPerByte(nll: s.nll, bytes: bytes))}\n".utf8)
+                    perDocLines.append(contentsOf: "{\"subset\": \(encodeJSONString(m.subset)), \"index\": \(s.id), \"bytes\": \(bytes), \"tokens\": \(s.tokens), \"nll_nats\": \(s.nll), \"bpb\": \(bitsPerByte(nll: s.nll, bytes: bytes))}\n".utf8)
                     if perDocLines.count >= 1 << 16 { try perDocument.write(perDocLines); perDocLines.removeAll(keepingCapacity: true) }
                 }
             }
@@ -109,13 +109,10 @@ extension BPBScoreLoop {
         let accumulator = BPBAccumulator()
         let documents: Int
         do {
+            defer { progress.finish() }
             documents = try perDocument.map { out in try out.committing { try run(reader: reader, into: accumulator, progress: progress, warn: warn) } }
                 ?? run(reader: reader, into: accumulator, progress: progress, warn: warn)
-        } catch {
-            progress.finish()
-            throw error
         }
-        progress.finish()
         let seconds = progress.elapsed
         guard accumulator.scoredDocuments > 0 else {
             throw BPBError(description: "\(inputs): no usable documents (\(documents) read, \(accumulator.emptyDocuments) empty)")
