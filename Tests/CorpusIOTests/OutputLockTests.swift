@@ -33,4 +33,3 @@ import TokenMillTestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["b.bin"])
     }
 }
-
