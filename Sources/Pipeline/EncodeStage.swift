@@ -88,30 +88,31 @@ extension EncodeStage {
 
 /// Appends `{"ids":[...], <the record's other fields>}` (or `{"ids":[...]}` for plain text).
 public func appendIDsLine(_ doc: Document, ids: [Int32], keepText: Bool, textPath: [String], to out: inout [UInt8]) {
-    out.append(contentsOf: Array("{\"ids\":[".utf8))
+    out.append(contentsOf: "{\"ids\":[".utf8)
     for (k, id) in ids.enumerated() {
         if k > 0 { out.append(UInt8(ascii: ",")) }
         appendDecimal(Int(id), to: &out)
     }
     out.append(UInt8(ascii: "]"))
     if let record = doc.record {
-        var rest = keepText || textPath.count != 1 ? record : removingMember(record, valueSpan: doc.textSpan)
+        // A slice, so trimming moves its bounds instead of copying the record.
+        var rest = (keepText || textPath.count != 1 ? record : removingMember(record, valueSpan: doc.textSpan))[...]
         // Drop the outer braces of the remaining object and append its members.
         while let f = rest.first, f == 0x20 || f == 0x09 { rest.removeFirst() }
         while let l = rest.last, l == 0x20 || l == 0x09 || l == 0x0D { rest.removeLast() }
         if rest.count >= 2, rest.first == UInt8(ascii: "{"), rest.last == UInt8(ascii: "}") {
-            let inner = rest[1 ..< rest.count - 1]
+            let inner = rest.dropFirst().dropLast()
             if inner.contains(where: { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D) }) {
                 out.append(UInt8(ascii: ","))
                 out.append(contentsOf: inner)
             }
         }
     } else if keepText {
-        out.append(contentsOf: Array(",\"text\":".utf8))
+        out.append(contentsOf: ",\"text\":".utf8)
         // subtle: \b and \f as \u0008 and \u000c, as encode has always written them.
         appendJSONString(doc.text, to: &out, controlEscapes: .unicode)
     }
-    out.append(contentsOf: Array("}\n".utf8))
+    out.append(contentsOf: "}\n".utf8)
 }
 
 /// Appends the decimal digits of a non-negative integer (no String allocation per token).
