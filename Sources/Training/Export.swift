@@ -98,13 +98,8 @@ public enum HuggingFaceExport {
             }
             try writeSafetensors(out + "/model.safetensors", entries: entries, metadata: ["format": "pt"])
         }
-        var hfConfig = huggingFaceConfig(config.model, specialTokenID: specialTokenID)
-        if fp8 {
-            var object = try JSONSerialization.jsonObject(with: hfConfig) as! [String: Any]
-            object["quantization_config"] = FP8Checkpoint.quantizationConfig
-            hfConfig = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-        }
-        try Checkpoint.writeFile(out + "/config.json", hfConfig)
+        try Checkpoint.writeFile(out + "/config.json", huggingFaceConfig(config.model, specialTokenID: specialTokenID,
+                                                                         quantizationConfig: fp8 ? FP8Checkpoint.quantizationConfig : nil))
         for (name, data) in files.sorted(by: { $0.key < $1.key }) { try Checkpoint.writeFile(out + "/" + name, data) }
         // The main model's tensors (the ones transformers' forward uses).
         let main = parameterSizes(config.model).filter { s in
