@@ -14,8 +14,8 @@
 // multiplied by the two tiles' scales and added in FP32 (promotion every N_C = 128). Here the operands
 // are dequantized (code·scale, so each product already carries both scales) and one sgemm sums all of K
 // in FP32: per 128-element K chunk this is the same partial sum, scaled the same way, and the chunks are
-// added in FP32, so the result equals the per-chunk promotion up to FP32 rounding (FP8Tests compares it
-// with an explicit per-chunk reference). One sgemm instead of K/128 small ones keeps the GEMM at
+// added in FP32, so the result equals the per-chunk promotion up to FP32 rounding (FP8TrainingTests compares
+// it with an explicit per-chunk reference). One sgemm instead of K/128 small ones keeps the GEMM at
 // OpenBLAS's speed; the cost of FP8 is the quantization passes, O(size) per operand.
 // `fp8_accumulation: limited` simulates accumulation without promotion: each group of 32 products of K
 // (one Hopper FP8 MMA instruction's K) is summed in FP32, then added into an accumulator that keeps
