@@ -259,6 +259,32 @@ import Testing
         #expect(RunConfig.preset("small")!.training.fp8Settings == nil)
     }
 
+    /// TrainingConfig's `encode(to:)` is written out field by field (to leave the precision fields out
+    /// of fp32 runs): every field set away from its default survives encoded() → decode, and the keys
+    /// written are all of CodingKeys (fp8) or all but the three precision keys (fp32).
+    @Test func configEncodingKeepsEveryTrainingField() throws {
+        var t = TrainingConfig()
+        t.sequenceLength = 48; t.microBatchSize = 3; t.gradientAccumulation = 2; t.learningRate = 1e-3; t.minLearningRate = 1e-5
+        t.embeddingLRScale = 2; t.headLRScale = 3; t.routerLRScale = 0.5; t.warmupSteps = 3; t.steps = 30; t.weightDecay = 0.2
+        t.beta1 = 0.8; t.beta2 = 0.9; t.epsilon = 1e-6; t.gradientClip = 2; t.seed = 7; t.logEvery = 2; t.checkpointEvery = 5
+        t.evalEvery = 4; t.evalBatches = 1; t.validationFraction = 0.1
+        t.precision = "fp8"; t.fp8Scaling = "per-tensor"; t.fp8Accumulation = "limited"
+        let defaults = Mirror(reflecting: TrainingConfig()).children.map { "\($0.value)" }
+        let unchanged = zip(Mirror(reflecting: t).children, defaults).filter { "\($0.value)" == $1 }.map { $0.0.label ?? "?" }
+        #expect(unchanged.isEmpty, "set these fields in the test too: \(unchanged)")
+        let all = Set(TrainingConfig.CodingKeys.allCases.map(\.rawValue))
+        let precisionKeys: Set<String> = ["precision", "fp8_scaling", "fp8_accumulation"]
+        var fp32 = t   // its fp8-only fields are not written, so they read back as the defaults
+        fp32.precision = "fp32"; fp32.fp8Scaling = TrainingConfig().fp8Scaling; fp32.fp8Accumulation = TrainingConfig().fp8Accumulation
+        for (training, keys) in [(t, all), (fp32, all.subtracting(precisionKeys))] {
+            let config = RunConfig(model: RunConfig.preset("tiny")!.model, training: training)
+            let data = config.encoded()
+            #expect(try RunConfig.decode(data) == config)
+            let top = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            #expect(Set((top["training"] as? [String: Any] ?? [:]).keys) == keys)
+        }
+    }
+
     @Test func resumeInFP8IsBitIdentical() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fp8-resume-\(getpid())-\(UInt64.random(in: 0..<1 << 40))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
