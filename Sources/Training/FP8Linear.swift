@@ -231,6 +231,52 @@ public func limitedAccumulationGemm(transA: Bool, transB: Bool, M: Int, N: Int, 
     }
 }
 
+/// The error of one accumulation setting in `fp8AccumulationError`.
+public struct FP8AccumulationError: Sendable, Equatable {
+    /// max over the outputs of |C − R| / |R| (outputs with R = 0 left out).
+    public var maxRelative: Double
+    /// ‖C − R‖ / ‖R‖ (Frobenius).
+    public var frobeniusRelative: Double
+}
+
+/// The accumulation experiment of DeepSeek-V3 §3.3.2 (`tokenmill fp8-gemm-error`, tools/bench-fp8):
+/// C = Q₁ₓ₁₂₈(a)·Q₁₂₈ₓ₁₂₈(b)ᵀ (a: M×K, b: N×K like a linear layer's weight, both row-major) with each
+/// `FP8Accumulation` setting, against R, the exact (Double) sum of the same dequantized products, so
+/// only the accumulation error counts.
+/// - Complexity: O(M·N·K) in Double for R, plus the GEMMs.
+public func fp8AccumulationError(a: [Float], b: [Float], M: Int, N: Int, K: Int) -> [FP8Accumulation: FP8AccumulationError] {
+    precondition(a.count == M * K && b.count == N * K)
+    var qa = a, qb = b
+    fp8Quantize(a, ld: K, rows: M, cols: K, tile: .activation, out: &qa, ldOut: K)
+    fp8Quantize(b, ld: K, rows: N, cols: K, tile: .weight, out: &qb, ldOut: K)
+    var exact = [Double](repeating: 0, count: M * N)
+    for i in 0..<M {
+        for j in 0..<N {
+            var s = 0.0
+            for k in 0..<K { s += Double(qa[i * K + k]) * Double(qb[j * K + k]) }
+            exact[i * N + j] = s
+        }
+    }
+    var result: [FP8Accumulation: FP8AccumulationError] = [:]
+    for setting in FP8Accumulation.allCases {
+        var c = [Float](repeating: 0, count: M * N), scratch = [Float](repeating: 0, count: 2 * M * N)
+        if setting == .fp32 {
+            Float.gemm(transA: false, transB: true, M: M, N: N, K: K, alpha: 1, A: qa, lda: K, B: qb, ldb: K, beta: 0, C: &c, ldc: N)
+        } else {
+            limitedAccumulationGemm(transA: false, transB: true, M: M, N: N, K: K, A: qa, lda: K, B: qb, ldb: K, C: &c, ldc: N,
+                                    accumulate: false, scratch: &scratch)
+        }
+        var maxRelative = 0.0, errorSquares = 0.0, squares = 0.0
+        for i in 0..<(M * N) {
+            let e = Double(c[i]) - exact[i]
+            if exact[i] != 0 { maxRelative = max(maxRelative, abs(e) / abs(exact[i])) }
+            errorSquares += e * e; squares += exact[i] * exact[i]
+        }
+        result[setting] = FP8AccumulationError(maxRelative: maxRelative, frobeniusRelative: (errorSquares / max(squares, 1e-300)).squareRoot())
+    }
+    return result
+}
+
 /// The input of a linear layer kept for its backward: E4M3 codes (rows × cols) and one Float scale per
 /// 1×128 tile (⌈cols/128⌉ a row; with per-tensor scaling only the first is used), or with quantization
 /// disabled the values themselves.

@@ -160,6 +160,19 @@ import Testing
         #expect(truncateToAccumulator(1 + 0x1p-13) == 1 + 0x1p-13 && truncateToAccumulator(1 + 0x1p-14) == 1)
     }
 
+    /// The experiment `tokenmill fp8-gemm-error` prints: on E4M3 operands (uniform, so no output is near
+    /// zero) FP32 accumulation is exact to FP32 rounding, the limited accumulator is not.
+    @Test func accumulationExperimentSeparatesTheSettings() throws {
+        let (M, N, K) = (8, 8, 4096)
+        var rng = SplitMix64(seed: 6)
+        let a = (0..<(M * K)).map { _ in Float(rng.unit()) }, b = (0..<(N * K)).map { _ in Float(rng.unit()) }
+        let errors = fp8AccumulationError(a: a, b: b, M: M, N: N, K: K)
+        let fp32 = try #require(errors[.fp32]), limited = try #require(errors[.limited])
+        print("fp8 GEMM accumulation K=\(K): fp32 \(fp32), limited \(limited)")
+        #expect(fp32.maxRelative < 1e-5 && fp32.frobeniusRelative <= fp32.maxRelative)
+        #expect(limited.maxRelative > 1e-3 && limited.maxRelative < 0.05 && limited.frobeniusRelative > 1e-3)
+    }
+
     /// The tiny model of ModelTests with its gradient in Double: fp8 mode with quantization off takes the
     /// fp8 code path (kept inputs, shared buffers, restores, recomputed router input) in exact arithmetic.
     @Test(arguments: [0, 5])
