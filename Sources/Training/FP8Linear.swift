@@ -297,13 +297,23 @@ struct FP8Cache<S: TrainingScalar> {
 public final class FP8Linear<S: TrainingScalar> {
     public let settings: FP8Settings
     private var stats = [FP8TensorStats](repeating: FP8TensorStats(), count: FP8TensorKind.allCases.count)
-    /// Scratch: quantized weight, output gradient (twice), re-quantized input, limited accumulator.
+    /// The GEMM scratch buffers, by use (grown on first use, then reused).
+    private enum Scratch: Int, CaseIterable {
+        /// Q(weight).
+        case weight
+        /// Q(dOut), in 1×128 tiles for Dgrad, then in 128×1 tiles for Wgrad.
+        case outputGradient
+        /// Q(inp) re-quantized in 128×1 tiles for Wgrad.
+        case input
+        /// The limited accumulator's two M×N buffers.
+        case accumulator
+    }
     private var scratch: [(pointer: UnsafeMutablePointer<Float>, count: Int)] = []
 
     public init(settings: FP8Settings) {
         precondition(!settings.quantize || S.self == Float.self, "FP8 quantization runs on Float models")
         self.settings = settings
-        scratch = (0..<5).map { _ in (UnsafeMutablePointer<Float>.allocate(capacity: 1), 1) }
+        scratch = Scratch.allCases.map { _ in (UnsafeMutablePointer<Float>.allocate(capacity: 1), 1) }
     }
 
     deinit { for s in scratch { s.pointer.deallocate() } }
@@ -321,7 +331,8 @@ public final class FP8Linear<S: TrainingScalar> {
         return Dictionary(uniqueKeysWithValues: FP8TensorKind.allCases.map { ($0, stats[$0.rawValue]) })
     }
 
-    private func buffer(_ i: Int, _ count: Int) -> UnsafeMutablePointer<Float> {
+    private func buffer(_ use: Scratch, _ count: Int) -> UnsafeMutablePointer<Float> {
+        let i = use.rawValue
         if scratch[i].count < count {
             scratch[i].pointer.deallocate()
             scratch[i] = (.allocate(capacity: count), count)
@@ -362,7 +373,7 @@ public final class FP8Linear<S: TrainingScalar> {
                        beta: accumulate ? 1 : 0, C: C, ldc: ldc)
         } else {
             limitedAccumulationGemm(transA: transA, transB: transB, M: M, N: N, K: K, A: A, lda: lda, B: B, ldb: ldb, C: C,
-                                    ldc: ldc, accumulate: accumulate, scratch: buffer(4, 2 * M * N))
+                                    ldc: ldc, accumulate: accumulate, scratch: buffer(.accumulator, 2 * M * N))
         }
     }
 
@@ -375,7 +386,7 @@ public final class FP8Linear<S: TrainingScalar> {
             return
         }
         if N == 0 { return }
-        let wq = buffer(0, OC * IC)
+        let wq = buffer(.weight, OC * IC)
         quantize(float(weight), rows: OC, cols: IC, tile: weightTile, out: wq, kind: .weight)
         gemm(transA: false, transB: true, M: N, N: OC, K: IC, A: float(inp), lda: IC, B: wq, ldb: IC, C: mutableFloat(out), ldc: OC,
              accumulate: accumulate)
@@ -390,15 +401,15 @@ public final class FP8Linear<S: TrainingScalar> {
             return
         }
         if N == 0 { return }
-        let g = buffer(1, N * OC)
+        let g = buffer(.outputGradient, N * OC)
         if let dInp {
-            let wq = buffer(0, OC * IC)
+            let wq = buffer(.weight, OC * IC)
             quantize(float(weight), rows: OC, cols: IC, tile: weightTile, out: wq, kind: nil)   // as in forward
             quantize(float(dOut), rows: N, cols: OC, tile: activationTile, out: g, kind: .outputGradient)
             gemm(transA: false, transB: false, M: N, N: IC, K: OC, A: g, lda: OC, B: wq, ldb: IC, C: mutableFloat(dInp), ldc: IC,
                  accumulate: true)
         }
-        let x = buffer(3, N * IC)
+        let x = buffer(.input, N * IC)
         quantize(float(dOut), rows: N, cols: OC, tile: wgradTile, out: g, kind: .wgradOutputGradient)
         quantize(float(inp), rows: N, cols: IC, tile: wgradTile, out: x, kind: .wgradActivation)
         gemm(transA: true, transB: false, M: OC, N: IC, K: N, A: g, lda: OC, B: x, ldb: IC, C: mutableFloat(dWeight), ldc: IC,
