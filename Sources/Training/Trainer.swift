@@ -3,7 +3,7 @@
 // RUN/metrics.jsonl), validation every `eval_every`, atomic checkpoints every `checkpoint_every` and
 // at the end. Resuming restores weights, moments, step and data position, so 2×N steps with a resume
 // in between equal 2N straight, bit for bit (same thread counts). A non-finite loss or gradient norm
-// stops the run before the update, naming the step, the loss part and the first non-finite tensor in
+// stops the run before the update, naming the step, the loss part and the first non-finite tensor (if any) in
 // parameter order (`firstNonFiniteTensor`, scanned only then); a failed metrics write warns once and
 // is counted (`writeMetrics`).
 // Memory: the model's arenas, AdamW's two moments, and one accumulation buffer when accumulating;
