@@ -26,8 +26,9 @@ public struct TrainerState: Codable, Equatable, Sendable {
 
 /// transformers' config.json for `config`; with `specialTokenID` (the end-of-text id) also its
 /// bos_token_id and eos_token_id (without, transformers assumes bos 0 and eos 1). Never pad_token_id:
-/// transformers makes it the embedding's padding_idx, whose row then gets no gradient.
-public func huggingFaceConfig(_ c: ModelConfig, specialTokenID: Int? = nil) -> Data {
+/// transformers makes it the embedding's padding_idx, whose row then gets no gradient. With
+/// `quantizationConfig`, also that field (`export-hf --fp8`: `FP8Checkpoint.quantizationConfig`).
+public func huggingFaceConfig(_ c: ModelConfig, specialTokenID: Int? = nil, quantizationConfig: [String: Any]? = nil) -> Data {
     var dict: [String: Any] = [
         "architectures": ["DeepseekV3ForCausalLM"], "model_type": "deepseek_v3",
         "vocab_size": c.vocabSize, "hidden_size": c.hiddenSize, "intermediate_size": c.intermediateSize,
@@ -46,6 +47,7 @@ public func huggingFaceConfig(_ c: ModelConfig, specialTokenID: Int? = nil) -> D
         "torch_dtype": "float32", "num_nextn_predict_layers": c.numNextnPredictLayers,
     ]
     if let id = specialTokenID { for k in ["bos_token_id", "eos_token_id"] { dict[k] = id } }
+    if let quantizationConfig { dict["quantization_config"] = quantizationConfig }
     return try! JSONSerialization.data(withJSONObject: dict, options: [.prettyPrinted, .sortedKeys])
 }
 

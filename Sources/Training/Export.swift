@@ -70,15 +70,9 @@ public enum HuggingFaceExport {
                               specialTokenID: Int?, referenceTokens: [[Int32]]?, fp8: Bool) throws {
         let L = config.model.numHiddenLayers
         try weights.data.withUnsafeBytes { raw in
-            // fp8: the quantized codes and scales, in buffers that live until the file is written.
+            // fp8: the codes and scales are quantized into buffers that live until the file is written.
             var buffers: [UnsafeMutableRawPointer] = []
             defer { for b in buffers { b.deallocate() } }
-            func keep(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawPointer {
-                let b = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes.count), alignment: 16)
-                b.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-                buffers.append(b)
-                return UnsafeRawPointer(b)
-            }
             var entries: [SafetensorsEntry] = []
             for s in tensors(config.model) {
                 guard let t = weights.tensors[s.source], t.shape == s.shape, t.dtype == "F32" else {
@@ -89,22 +83,20 @@ public enum HuggingFaceExport {
                     entries.append(SafetensorsEntry(name: s.name, dtype: "F32", shape: s.shape, pointer: pointer, byteCount: t.range.count))
                     continue
                 }
-                let q = FP8Checkpoint.quantize(pointer.assumingMemoryBound(to: Float.self), rows: s.shape[0], cols: s.shape[1])
-                entries.append(SafetensorsEntry(name: s.name, dtype: "F8_E4M3", shape: s.shape, pointer: q.codes.withUnsafeBytes(keep),
-                                                byteCount: q.codes.count))
-                entries.append(SafetensorsEntry(name: FP8Checkpoint.scaleName(s.name), dtype: "F32",
-                                                shape: FP8Checkpoint.scaleShape(rows: s.shape[0], cols: s.shape[1]),
-                                                pointer: q.scaleInv.withUnsafeBytes(keep), byteCount: q.scaleInv.count * 4))
+                let (rows, cols) = (s.shape[0], s.shape[1]), scaleShape = FP8Checkpoint.scaleShape(rows: rows, cols: cols)
+                let codes = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, rows * cols))
+                let scaleInv = UnsafeMutablePointer<Float>.allocate(capacity: scaleShape[0] * scaleShape[1])
+                buffers += [UnsafeMutableRawPointer(codes), UnsafeMutableRawPointer(scaleInv)]
+                FP8Checkpoint.quantize(pointer.assumingMemoryBound(to: Float.self), rows: rows, cols: cols, codes: codes, scaleInv: scaleInv)
+                entries.append(SafetensorsEntry(name: s.name, dtype: "F8_E4M3", shape: s.shape, pointer: UnsafeRawPointer(codes),
+                                                byteCount: rows * cols))
+                entries.append(SafetensorsEntry(name: FP8Checkpoint.scaleName(s.name), dtype: "F32", shape: scaleShape,
+                                                pointer: UnsafeRawPointer(scaleInv), byteCount: scaleShape[0] * scaleShape[1] * 4))
             }
             try writeSafetensors(out + "/model.safetensors", entries: entries, metadata: ["format": "pt"])
         }
-        var hfConfig = huggingFaceConfig(config.model, specialTokenID: specialTokenID)
-        if fp8 {
-            var object = try JSONSerialization.jsonObject(with: hfConfig) as! [String: Any]
-            object["quantization_config"] = FP8Checkpoint.quantizationConfig
-            hfConfig = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-        }
-        try Checkpoint.writeFile(out + "/config.json", hfConfig)
+        try Checkpoint.writeFile(out + "/config.json", huggingFaceConfig(config.model, specialTokenID: specialTokenID,
+                                                                         quantizationConfig: fp8 ? FP8Checkpoint.quantizationConfig : nil))
         for (name, data) in files.sorted(by: { $0.key < $1.key }) { try Checkpoint.writeFile(out + "/" + name, data) }
         // The main model's tensors (the ones transformers' forward uses).
         let main = parameterSizes(config.model).filter { s in

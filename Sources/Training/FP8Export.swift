@@ -32,15 +32,14 @@ public enum FP8Checkpoint {
     /// The scale_inv shape of a (rows, cols) weight.
     public static func scaleShape(rows: Int, cols: Int) -> [Int] { [(rows + 127) / 128, (cols + 127) / 128] }
 
-    /// E4M3 codes and per-block scale_inv of a row-major (rows, cols) weight.
+    /// Writes the E4M3 codes (rows·cols) and the per-block scale_inv (`scaleShape`) of a row-major
+    /// (rows, cols) weight into `codes` and `scaleInv`.
     /// - Complexity: O(rows·cols).
-    public static func quantize(_ weight: UnsafePointer<Float>, rows: Int, cols: Int) -> (codes: [UInt8], scaleInv: [Float]) {
-        var codes = [UInt8](repeating: 0, count: rows * cols)
-        var scales = [Float](repeating: 0, count: scaleShape(rows: rows, cols: cols).reduce(1, *))
-        let out = UnsafeMutablePointer<Float>.allocate(capacity: max(1, rows * cols))
-        defer { out.deallocate() }
-        fp8Quantize(weight, ld: cols, rows: rows, cols: cols, tile: .weight, out: out, ldOut: cols, codes: &codes, scales: &scales)
-        return (codes, scales)
+    public static func quantize(_ weight: UnsafePointer<Float>, rows: Int, cols: Int, codes: UnsafeMutablePointer<UInt8>,
+                                scaleInv: UnsafeMutablePointer<Float>) {
+        let dequantized = UnsafeMutablePointer<Float>.allocate(capacity: max(1, rows * cols))   // fp8Quantize's `out`, unused here
+        defer { dequantized.deallocate() }
+        fp8Quantize(weight, ld: cols, rows: rows, cols: cols, tile: .weight, out: dequantized, ldOut: cols, codes: codes, scales: scaleInv)
     }
 
     /// weight = code · scale_inv of its 128×128 block.

@@ -14,8 +14,8 @@
 // multiplied by the two tiles' scales and added in FP32 (promotion every N_C = 128). Here the operands
 // are dequantized (code·scale, so each product already carries both scales) and one sgemm sums all of K
 // in FP32: per 128-element K chunk this is the same partial sum, scaled the same way, and the chunks are
-// added in FP32, so the result equals the per-chunk promotion up to FP32 rounding (FP8Tests compares it
-// with an explicit per-chunk reference). One sgemm instead of K/128 small ones keeps the GEMM at
+// added in FP32, so the result equals the per-chunk promotion up to FP32 rounding (FP8TrainingTests compares
+// it with an explicit per-chunk reference). One sgemm instead of K/128 small ones keeps the GEMM at
 // OpenBLAS's speed; the cost of FP8 is the quantization passes, O(size) per operand.
 // `fp8_accumulation: limited` simulates accumulation without promotion: each group of 32 products of K
 // (one Hopper FP8 MMA instruction's K) is summed in FP32, then added into an accumulator that keeps
@@ -231,6 +231,52 @@ public func limitedAccumulationGemm(transA: Bool, transB: Bool, M: Int, N: Int, 
     }
 }
 
+/// The error of one accumulation setting in `fp8AccumulationError`.
+public struct FP8AccumulationError: Sendable, Equatable {
+    /// max over the outputs of |C − R| / |R| (outputs with R = 0 left out).
+    public var maxRelative: Double
+    /// ‖C − R‖ / ‖R‖ (Frobenius).
+    public var frobeniusRelative: Double
+}
+
+/// The accumulation experiment of DeepSeek-V3 §3.3.2 (`tokenmill fp8-gemm-error`, tools/bench-fp8):
+/// C = Q₁ₓ₁₂₈(a)·Q₁₂₈ₓ₁₂₈(b)ᵀ (a: M×K, b: N×K like a linear layer's weight, both row-major) with each
+/// `FP8Accumulation` setting, against R, the exact (Double) sum of the same dequantized products, so
+/// only the accumulation error counts.
+/// - Complexity: O(M·N·K) in Double for R, plus the GEMMs.
+public func fp8AccumulationError(a: [Float], b: [Float], M: Int, N: Int, K: Int) -> [FP8Accumulation: FP8AccumulationError] {
+    precondition(a.count == M * K && b.count == N * K)
+    var qa = a, qb = b
+    fp8Quantize(a, ld: K, rows: M, cols: K, tile: .activation, out: &qa, ldOut: K)
+    fp8Quantize(b, ld: K, rows: N, cols: K, tile: .weight, out: &qb, ldOut: K)
+    var exact = [Double](repeating: 0, count: M * N)
+    for i in 0..<M {
+        for j in 0..<N {
+            var s = 0.0
+            for k in 0..<K { s += Double(qa[i * K + k]) * Double(qb[j * K + k]) }
+            exact[i * N + j] = s
+        }
+    }
+    var result: [FP8Accumulation: FP8AccumulationError] = [:]
+    for setting in FP8Accumulation.allCases {
+        var c = [Float](repeating: 0, count: M * N), scratch = [Float](repeating: 0, count: 2 * M * N)
+        if setting == .fp32 {
+            Float.gemm(transA: false, transB: true, M: M, N: N, K: K, alpha: 1, A: qa, lda: K, B: qb, ldb: K, beta: 0, C: &c, ldc: N)
+        } else {
+            limitedAccumulationGemm(transA: false, transB: true, M: M, N: N, K: K, A: qa, lda: K, B: qb, ldb: K, C: &c, ldc: N,
+                                    accumulate: false, scratch: &scratch)
+        }
+        var maxRelative = 0.0, errorSquares = 0.0, squares = 0.0
+        for i in 0..<(M * N) {
+            let e = Double(c[i]) - exact[i]
+            if exact[i] != 0 { maxRelative = max(maxRelative, abs(e) / abs(exact[i])) }
+            errorSquares += e * e; squares += exact[i] * exact[i]
+        }
+        result[setting] = FP8AccumulationError(maxRelative: maxRelative, frobeniusRelative: (errorSquares / max(squares, 1e-300)).squareRoot())
+    }
+    return result
+}
+
 /// The input of a linear layer kept for its backward: E4M3 codes (rows × cols) and one Float scale per
 /// 1×128 tile (⌈cols/128⌉ a row; with per-tensor scaling only the first is used), or with quantization
 /// disabled the values themselves.
@@ -251,13 +297,23 @@ struct FP8Cache<S: TrainingScalar> {
 public final class FP8Linear<S: TrainingScalar> {
     public let settings: FP8Settings
     private var stats = [FP8TensorStats](repeating: FP8TensorStats(), count: FP8TensorKind.allCases.count)
-    /// Scratch: quantized weight, output gradient (twice), re-quantized input, limited accumulator.
+    /// The GEMM scratch buffers, by use (grown on first use, then reused).
+    private enum Scratch: Int, CaseIterable {
+        /// Q(weight).
+        case weight
+        /// Q(dOut), in 1×128 tiles for Dgrad, then in 128×1 tiles for Wgrad.
+        case outputGradient
+        /// Q(inp) re-quantized in 128×1 tiles for Wgrad.
+        case input
+        /// The limited accumulator's two M×N buffers.
+        case accumulator
+    }
     private var scratch: [(pointer: UnsafeMutablePointer<Float>, count: Int)] = []
 
     public init(settings: FP8Settings) {
         precondition(!settings.quantize || S.self == Float.self, "FP8 quantization runs on Float models")
         self.settings = settings
-        scratch = (0..<5).map { _ in (UnsafeMutablePointer<Float>.allocate(capacity: 1), 1) }
+        scratch = Scratch.allCases.map { _ in (UnsafeMutablePointer<Float>.allocate(capacity: 1), 1) }
     }
 
     deinit { for s in scratch { s.pointer.deallocate() } }
@@ -275,7 +331,8 @@ public final class FP8Linear<S: TrainingScalar> {
         return Dictionary(uniqueKeysWithValues: FP8TensorKind.allCases.map { ($0, stats[$0.rawValue]) })
     }
 
-    private func buffer(_ i: Int, _ count: Int) -> UnsafeMutablePointer<Float> {
+    private func buffer(_ use: Scratch, _ count: Int) -> UnsafeMutablePointer<Float> {
+        let i = use.rawValue
         if scratch[i].count < count {
             scratch[i].pointer.deallocate()
             scratch[i] = (.allocate(capacity: count), count)
@@ -316,7 +373,7 @@ public final class FP8Linear<S: TrainingScalar> {
                        beta: accumulate ? 1 : 0, C: C, ldc: ldc)
         } else {
             limitedAccumulationGemm(transA: transA, transB: transB, M: M, N: N, K: K, A: A, lda: lda, B: B, ldb: ldb, C: C,
-                                    ldc: ldc, accumulate: accumulate, scratch: buffer(4, 2 * M * N))
+                                    ldc: ldc, accumulate: accumulate, scratch: buffer(.accumulator, 2 * M * N))
         }
     }
 
@@ -329,7 +386,7 @@ public final class FP8Linear<S: TrainingScalar> {
             return
         }
         if N == 0 { return }
-        let wq = buffer(0, OC * IC)
+        let wq = buffer(.weight, OC * IC)
         quantize(float(weight), rows: OC, cols: IC, tile: weightTile, out: wq, kind: .weight)
         gemm(transA: false, transB: true, M: N, N: OC, K: IC, A: float(inp), lda: IC, B: wq, ldb: IC, C: mutableFloat(out), ldc: OC,
              accumulate: accumulate)
@@ -344,15 +401,15 @@ public final class FP8Linear<S: TrainingScalar> {
             return
         }
         if N == 0 { return }
-        let g = buffer(1, N * OC)
+        let g = buffer(.outputGradient, N * OC)
         if let dInp {
-            let wq = buffer(0, OC * IC)
+            let wq = buffer(.weight, OC * IC)
             quantize(float(weight), rows: OC, cols: IC, tile: weightTile, out: wq, kind: nil)   // as in forward
             quantize(float(dOut), rows: N, cols: OC, tile: activationTile, out: g, kind: .outputGradient)
             gemm(transA: false, transB: false, M: N, N: IC, K: OC, A: g, lda: OC, B: wq, ldb: IC, C: mutableFloat(dInp), ldc: IC,
                  accumulate: true)
         }
-        let x = buffer(3, N * IC)
+        let x = buffer(.input, N * IC)
         quantize(float(dOut), rows: N, cols: OC, tile: wgradTile, out: g, kind: .wgradOutputGradient)
         quantize(float(inp), rows: N, cols: IC, tile: wgradTile, out: x, kind: .wgradActivation)
         gemm(transA: true, transB: false, M: OC, N: IC, K: N, A: g, lda: OC, B: x, ldb: IC, C: mutableFloat(dWeight), ldc: IC,

@@ -11,7 +11,9 @@
 // every NaN becomes 0xFFFF, the bits PyTorch 2.13's CPU tensor cast gives (its scalar c10 code gives
 // 0x7FC0). `tools/check-float-formats` compares every code and millions of Float inputs (halfway cases,
 // subnormals, ±0, ±inf, NaN, values past the range) with PyTorch bit for bit.
-// Cost: a few integer operations per element; the trainer converts whole tiles (`encode(_:into:…)`).
+// Cost: a few integer operations per element. The trainer does not convert through these: its tiles go
+// through the C kernel `tm_e4m3_quantize` (FP8Linear.swift's `fp8Quantize`), which FP8TrainingTests
+// checks code for code against `encode`, and its dequantization reads a table `decode` fills.
 
 /// One of the 8-bit float formats: `exponentBits` + `mantissaBits` = 7, plus a sign bit.
 public enum FP8Format: String, Sendable, CaseIterable {

@@ -259,12 +259,12 @@ struct WeightFiles {
                                    message: "missing tensor \(name)")
         }
         let f = files[i]
-        guard f.tensors[name]?.dtype == "F8_E4M3" else { return try f.copyFloat32(name, shape: shape, into: destination) }
+        guard let t = f.tensors[name], t.dtype == "F8_E4M3" else { return try f.copyFloat32(name, shape: shape, into: destination) }
         // DeepSeek-V3's FP8 layout: codes · the block's scale_inv.
-        let scaleName = FP8Checkpoint.scaleName(name), scaleShape = FP8Checkpoint.scaleShape(rows: shape[0], cols: shape.count > 1 ? shape[1] : 1)
-        guard shape.count == 2, let t = f.tensors[name], t.shape == shape else {
-            throw HuggingFaceError(path: f.path, message: "tensor \(name) is F8_E4M3\(f.tensors[name]!.shape), expected a matrix of shape \(shape)")
+        guard shape.count == 2, t.shape == shape else {
+            throw HuggingFaceError(path: f.path, message: "tensor \(name) is F8_E4M3\(t.shape), expected a matrix of shape \(shape)")
         }
+        let scaleName = FP8Checkpoint.scaleName(name), scaleShape = FP8Checkpoint.scaleShape(rows: shape[0], cols: shape[1])
         guard let j = location[scaleName], let s = files[j].tensors[scaleName], s.dtype == "F32", s.shape == scaleShape else {
             throw HuggingFaceError(path: f.path, message: "tensor \(name) is F8_E4M3 but \(scaleName) is missing or not F32\(scaleShape) (one scale per 128×128 block)")
         }

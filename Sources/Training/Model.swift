@@ -171,10 +171,13 @@ public final class Model<S: TrainingScalar> {
         let c = config, N = B * T, C = c.hiddenSize, H = c.numAttentionHeads, E = c.nRoutedExperts, K = c.numExpertsPerTok
         let D = c.numNextnPredictLayers, Dr = c.qkRopeHeadDim, L = c.numHiddenLayers
         let Im = c.moeIntermediateSize, Is = c.moeIntermediateSize * c.nSharedExperts
-        cosT = A.take(T * Dr / 2); sinT = A.take(T * Dr / 2)
+        // Scratch (not kept from forward for backward): counted in `scratchScalars` as it is taken.
+        var scratch = 0
+        func takeScratch(_ n: Int) -> UnsafeMutablePointer<S> { scratch += n; return A.take(n) }
+        cosT = takeScratch(T * Dr / 2); sinT = takeScratch(T * Dr / 2)
         xs = (0...L).map { _ in A.take(N * C) }
         hf = A.take(N * C); rstdF = A.take(N)
-        headScratch = A.take(headChunk * c.vocabSize)
+        headScratch = takeScratch(headChunk * c.vocabSize)
         mtp = (0..<D).map { _ in
             MTPBuffers(emb: A.take(N * C), en: A.take(N * C), rstdE: A.take(N), hn: A.take(N * C), rstdH: A.take(N),
                        cat: A.take(N * 2 * C), hp: A.take(N * C), hk: A.take(N * C), hkn: A.take(N * C), rstdK: A.take(N))
@@ -190,9 +193,9 @@ public final class Model<S: TrainingScalar> {
                 : FP8Cache(codes: nil, scales: nil, raw: A.take(rows * cols), cols: cols)
         }
         let shared: FP8SharedInputs<S>? = fp8 == nil ? nil : FP8SharedInputs(
-            ln1: A.take(N * C), kvc: A.take(N * c.kvLoraRank), att: A.take(N * H * c.vHeadDim), ln2: A.take(N * C),
-            router: A.take(N * C), qan: A.take(N * c.qLoraRank), xg: A.take(N * K * C), hDense: A.take(N * c.intermediateSize),
-            hRouted: A.take(N * K * Im), hShared: A.take(N * Is))
+            ln1: takeScratch(N * C), kvc: takeScratch(N * c.kvLoraRank), att: takeScratch(N * H * c.vHeadDim),
+            ln2: takeScratch(N * C), router: takeScratch(N * C), qan: takeScratch(N * c.qLoraRank), xg: takeScratch(N * K * C),
+            hDense: takeScratch(N * c.intermediateSize), hRouted: takeScratch(N * K * Im), hShared: takeScratch(N * Is))
         func ffnActivations(_ rows: Int, _ width: Int, sharedH: UnsafeMutablePointer<S>?) -> FFNBuffers<S> {
             guard let sharedH else { return ffnBuffers(&A, rows, width) }
             return FFNBuffers(gateUp: A.take(rows * 2 * width), h: sharedH, hCache: cache(rows, width))
@@ -215,10 +218,9 @@ public final class Model<S: TrainingScalar> {
         }
         let attentionShape = AttentionShape(B: B, T: T, H: H, Dn: c.qkNopeHeadDim, Dr: Dr, Dv: c.vHeadDim)
         let attentionWorkers = max(1, trainingThreads)
-        let attentionWork = AttentionWorkspace(base: A.take(AttentionWorkspace<S>.count(attentionShape, workers: attentionWorkers)),
+        let attentionWork = AttentionWorkspace(base: takeScratch(AttentionWorkspace<S>.count(attentionShape, workers: attentionWorkers)),
                                                workers: attentionWorkers, shape: attentionShape)
-        // Everything taken so far but the residual streams, the final norm and the MTP buffers is scratch.
-        scratchScalars = A.used - xs.count * N * C - mtp.count * (8 * N * C + 3 * N) - N * C - N
+        scratchScalars = scratch
         var newBlocks: [Block<S>] = []
         var moeIndex = 0
         for layer in 0..<(L + D) {

@@ -3,7 +3,7 @@
 // RUN/metrics.jsonl), validation every `eval_every`, atomic checkpoints every `checkpoint_every` and
 // at the end. Resuming restores weights, moments, step and data position, so 2×N steps with a resume
 // in between equal 2N straight, bit for bit (same thread counts). A non-finite loss or gradient norm
-// stops the run before the update, naming the step, the loss part and the first non-finite tensor in
+// stops the run before the update, naming the step, the loss part and the first non-finite tensor (if any) in
 // parameter order (`firstNonFiniteTensor`, scanned only then); a failed metrics write warns once and
 // is counted (`writeMetrics`).
 // Memory: the model's arenas, AdamW's two moments, and one accumulation buffer when accumulating;
@@ -333,14 +333,14 @@ public final class Trainer {
         var fp8: [String: Any] = [:]
         if let f = model.fp8 {
             // Per tensor kind over the log window: ‖x − Q(x)‖/‖x‖ and the shares saturated and underflowed.
-            for (kind, st) in f.takeStats() where st.count > 0 {
+            let stats = f.takeStats()
+            for (kind, st) in stats where st.count > 0 {
                 fp8[kind.name] = ["relative_error": st.relativeError, "count": st.count,
                                   "saturated": Double(st.saturated) / Double(st.count),
                                   "underflowed": Double(st.underflowed) / Double(st.count)] as [String: Any]
             }
-            line += String(format: " | fp8 error act %.2f%% w %.2f%% grad %.2f%%", 100 * ((fp8["activation"] as? [String: Any])?["relative_error"] as? Double ?? 0),
-                           100 * ((fp8["weight"] as? [String: Any])?["relative_error"] as? Double ?? 0),
-                           100 * ((fp8["output_grad"] as? [String: Any])?["relative_error"] as? Double ?? 0))
+            func error(_ kind: FP8TensorKind) -> Double { 100 * (stats[kind]?.relativeError ?? 0) }   // 0 when nothing was counted
+            line += String(format: " | fp8 error act %.2f%% w %.2f%% grad %.2f%%", error(.activation), error(.weight), error(.outputGradient))
         }
         log(line)
         var object: [String: Any] = [

@@ -160,6 +160,19 @@ import Testing
         #expect(truncateToAccumulator(1 + 0x1p-13) == 1 + 0x1p-13 && truncateToAccumulator(1 + 0x1p-14) == 1)
     }
 
+    /// The experiment `tokenmill fp8-gemm-error` prints: on E4M3 operands (uniform, so no output is near
+    /// zero) FP32 accumulation is exact to FP32 rounding, the limited accumulator is not.
+    @Test func accumulationExperimentSeparatesTheSettings() throws {
+        let (M, N, K) = (8, 8, 4096)
+        var rng = SplitMix64(seed: 6)
+        let a = (0..<(M * K)).map { _ in Float(rng.unit()) }, b = (0..<(N * K)).map { _ in Float(rng.unit()) }
+        let errors = fp8AccumulationError(a: a, b: b, M: M, N: N, K: K)
+        let fp32 = try #require(errors[.fp32]), limited = try #require(errors[.limited])
+        print("fp8 GEMM accumulation K=\(K): fp32 \(fp32), limited \(limited)")
+        #expect(fp32.maxRelative < 1e-5 && fp32.frobeniusRelative <= fp32.maxRelative)
+        #expect(limited.maxRelative > 1e-3 && limited.maxRelative < 0.05 && limited.frobeniusRelative > 1e-3)
+    }
+
     /// The tiny model of ModelTests with its gradient in Double: fp8 mode with quantization off takes the
     /// fp8 code path (kept inputs, shared buffers, restores, recomputed router input) in exact arithmetic.
     @Test(arguments: [0, 5])
@@ -257,6 +270,32 @@ import Testing
         let ok = try RunConfig.decode(Data("{\"training\": {\"precision\": \"fp8\", \"fp8_scaling\": \"per-tensor\", \"fp8_accumulation\": \"limited\"}}".utf8))
         #expect(ok.training.fp8Settings == FP8Settings(scaling: .perTensor, accumulation: .limited))
         #expect(RunConfig.preset("small")!.training.fp8Settings == nil)
+    }
+
+    /// TrainingConfig's `encode(to:)` is written out field by field (to leave the precision fields out
+    /// of fp32 runs): every field set away from its default survives encoded() → decode, and the keys
+    /// written are all of CodingKeys (fp8) or all but the three precision keys (fp32).
+    @Test func configEncodingKeepsEveryTrainingField() throws {
+        var t = TrainingConfig()
+        t.sequenceLength = 48; t.microBatchSize = 3; t.gradientAccumulation = 2; t.learningRate = 1e-3; t.minLearningRate = 1e-5
+        t.embeddingLRScale = 2; t.headLRScale = 3; t.routerLRScale = 0.5; t.warmupSteps = 3; t.steps = 30; t.weightDecay = 0.2
+        t.beta1 = 0.8; t.beta2 = 0.9; t.epsilon = 1e-6; t.gradientClip = 2; t.seed = 7; t.logEvery = 2; t.checkpointEvery = 5
+        t.evalEvery = 4; t.evalBatches = 1; t.validationFraction = 0.1
+        t.precision = "fp8"; t.fp8Scaling = "per-tensor"; t.fp8Accumulation = "limited"
+        let defaults = Mirror(reflecting: TrainingConfig()).children.map { "\($0.value)" }
+        let unchanged = zip(Mirror(reflecting: t).children, defaults).filter { "\($0.value)" == $1 }.map { $0.0.label ?? "?" }
+        #expect(unchanged.isEmpty, "set these fields in the test too: \(unchanged)")
+        let all = Set(TrainingConfig.CodingKeys.allCases.map(\.rawValue))
+        let precisionKeys: Set<String> = ["precision", "fp8_scaling", "fp8_accumulation"]
+        var fp32 = t   // its fp8-only fields are not written, so they read back as the defaults
+        fp32.precision = "fp32"; fp32.fp8Scaling = TrainingConfig().fp8Scaling; fp32.fp8Accumulation = TrainingConfig().fp8Accumulation
+        for (training, keys) in [(t, all), (fp32, all.subtracting(precisionKeys))] {
+            let config = RunConfig(model: RunConfig.preset("tiny")!.model, training: training)
+            let data = config.encoded()
+            #expect(try RunConfig.decode(data) == config)
+            let top = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            #expect(Set((top["training"] as? [String: Any] ?? [:]).keys) == keys)
+        }
     }
 
     @Test func resumeInFP8IsBitIdentical() throws {

@@ -46,7 +46,8 @@ struct TrainCommand: ParsableCommand {
         lr, tokens/s, GFLOP/s, and per MoE layer the tokens each expert received) and per validation; a line \
         that cannot be written (a full disk) is warned about once and counted in the last line, and the run goes \
         on. A NaN or infinite loss or gradient norm stops the run (exit 1, the last checkpoint kept) with one \
-        line naming the step and the first non-finite tensor. When OPENBLAS_CORETYPE is \
+        line naming the step, which loss (or the gradient norm) went non-finite, and the first non-finite \
+        tensor when there is one. When OPENBLAS_CORETYPE is \
         unset the command picks the best OpenBLAS kernel for the CPU and restarts itself once with it; \
         likewise it sets OPENBLAS_THREAD_TIMEOUT=4 when unset (idle BLAS threads sleep instead of spinning). \
         Memory: the parameters, gradients, AdamW moments and activations, allocated once at start and \
