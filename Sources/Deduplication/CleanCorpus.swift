@@ -122,13 +122,13 @@ public func cleanCorpus(open: () throws -> CorpusReader, openTest: (String) thro
     let decontaminator = options.testFiles.isEmpty ? nil
         : try Decontaminator(testFiles: options.testFiles, config: options.decontamination, open: openTest)
     let shared = decontaminator.map { SharedDecontaminator($0) }
-    let words = PerThreadPool { try WordHasher(normalizeNumbers: false) }
+    let words = WorkerPool { try WordHasher(normalizeNumbers: false) }
     // 2b. With a limit: count the training documents holding each shared n-gram; ignore the common ones.
     if let limit = options.maxTrainingDocumentsPerNGram, let shared {
         var documentsPerNGram: [UInt64: Int] = [:]
         let counting = PositionedDocuments(reader: try open(), warn: { _ in })
         try orderedParallelMap(threads: options.threads, next: { try counting.next() }, transform: { batch -> [[UInt64]] in
-            try words.with { w in try batch.documents.map { try shared.value.sharedNGrams(in: $0.text, words: w) } }
+            try words.withWorker { w in try batch.documents.map { try shared.value.sharedNGrams(in: $0.text, words: w) } }
         }, consume: { grams in
             for doc in grams { for g in doc { documentsPerNGram[g, default: 0] += 1 } }
             progress("count", counting.documents, counting.bytes)
@@ -144,7 +144,7 @@ public func cleanCorpus(open: () throws -> CorpusReader, openTest: (String) thro
     do {
         try orderedParallelMap(threads: options.threads, next: { try documents.next() }, transform: { batch -> (PositionedBatch, [[UInt64]]) in
             guard let shared else { return (batch, []) }
-            let grams = try words.with { w in try batch.documents.map { try shared.value.sharedNGrams(in: $0.text, words: w) } }
+            let grams = try words.withWorker { w in try batch.documents.map { try shared.value.sharedNGrams(in: $0.text, words: w) } }
             return (batch, grams)
         }, consume: { (batch, grams) in
             var bytes: [UInt8] = []
