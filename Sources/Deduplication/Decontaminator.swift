@@ -141,10 +141,16 @@ public final class Decontaminator {
 
     /// Phase 3, pure part: the distinct test n-grams in `text`, less the ignored ones (thread-safe with a
     /// WordHasher per thread).
+    /// - Complexity: O(n-grams of `text` + k log k) for k shared ones (a training document that copies a
+    ///   whole test document shares all of its n-grams).
     public func sharedNGrams(in text: String, words: WordHasher) throws -> [UInt64] {
         let grams = ngramHashes(try words.words(text), n: config.ngram)
-        var found: [UInt64] = []
-        for g in grams where set.contains(g) && !found.contains(g) && !ignored.contains(g) { found.append(g) }
+        var found = grams.filter { set.contains($0) && !ignored.contains($0) }
+        guard found.count > 1 else { return found }
+        found.sort()
+        var distinct = 1
+        for i in 1 ..< found.count where found[i] != found[distinct - 1] { found[distinct] = found[i]; distinct += 1 }
+        found.removeLast(found.count - distinct)
         return found
     }
 
