@@ -139,7 +139,7 @@ public func cleanCorpus(open: () throws -> CorpusReader, openTest: (String) thro
     }
     // 3. The final pass: drop duplicates, check and drop contaminated documents, write the rest.
     let documents = PositionedDocuments(reader: try open(), warn: warn)
-    let textPath = documents.options.textPath
+    let textPath = documents.readerOptions.textPath
     let out = try output.map { try OutputFile(path: $0) }
     do {
         try orderedParallelMap(threads: options.threads, next: { try documents.next() }, transform: { batch -> (PositionedBatch, [[UInt64]]) in
@@ -196,10 +196,6 @@ public func cleanCorpus(open: () throws -> CorpusReader, openTest: (String) thro
 private final class SharedDecontaminator: @unchecked Sendable {
     let value: Decontaminator
     init(_ value: Decontaminator) { self.value = value }
-}
-
-extension PositionedDocuments {
-    var options: ReadOptions { readerOptions }
 }
 
 /// Whether the training data a `CleaningReport.record` describes was decontaminated against `testFile`

@@ -164,11 +164,6 @@ public final class Decontaminator {
         return true
     }
 
-    /// Both parts of phase 3 on one thread.
-    public func check(_ text: String, position: Int) throws -> Bool {
-        record(position: position, grams: try sharedNGrams(in: text, words: words))
-    }
-
     /// Phase 4: the test documents that were hit, in test order, each with its training documents.
     public func attribute(open: (String) throws -> CorpusReader) throws -> [ContaminatedTestDocument] {
         var out: [ContaminatedTestDocument] = []
