@@ -1,6 +1,6 @@
 // Cleaning a training corpus: dedup (sign, cluster), then one final pass that drops
 // duplicates, checks each kept document against the test sets' n-grams, and writes what stays.
-// This is what `tokenmill dedup`, `tokenmill decontaminate` and a pipeline stage call.
+// This is what `tokenmill dedup` and `tokenmill decontaminate` call; no pipeline stage (prepare, demo) calls it yet.
 // Policy: positions everywhere are input positions of the training stream (0-based); decontamination
 // checks the documents dedup keeps (a removed duplicate's survivor is checked in its place). Outputs are
 // written to temporary names and renamed when complete (OutputFile). Kept JSON records are written byte
@@ -32,7 +32,8 @@ public struct CleaningOptions: Sendable {
     public init() {}
 }
 
-/// The counts of a cleaning run, for a summary line, a report, and `data.json`.
+/// The counts of a cleaning run, for a summary line (and, through `record`, for a run's `data.json`
+/// once a pipeline stage writes one: none does yet).
 public struct CleaningReport: Sendable {
     public var documents = 0
     public var bytes: Int64 = 0
@@ -200,7 +201,8 @@ private final class SharedDecontaminator: @unchecked Sendable {
 
 /// Whether the training data a `CleaningReport.record` describes was decontaminated against `testFile`
 /// (compared by SHA-256, so a renamed or copied test file still counts and an edited one does not).
-/// For `bpb`'s warning: nil when the record has no decontamination section.
+/// Meant for a `bpb` warning (not wired yet: bpb does not call it): nil when the record has no
+/// decontamination section.
 public func decontaminated(against record: [String: Any], testFile: String) throws -> Bool? {
     guard let section = record["decontamination"] as? [String: Any] else { return nil }
     guard section["ran"] as? Bool == true, let against = section["against"] as? [[String: Any]] else { return false }
