@@ -64,6 +64,15 @@ import TokenMillTestSupport
         #expect(try help("decontaminate").contains("Memory: the test side's n-grams in an open-addressing table of 8-byte hashes"))
     }
 
+    /// A test file is read three times (count, insert, attribute); its warnings appear once.
+    @Test func aTestFileWarnsOnce() throws {
+        let empty = path("empty.jsonl")
+        try Data().write(to: URL(fileURLWithPath: empty))
+        let r = try runTokenmill(["decontaminate", "--progress", "none", "--against", empty, "--against", corpus, "-o", path("clean.jsonl"), corpus])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.hasPrefix("warning: \(empty): empty input, no documents\ndecontaminate: 259 training documents"), "\(r.stderr)")
+    }
+
     @Test func theTestSplitIsContaminatedByItself() throws {
         let r = try runTokenmill(["decontaminate", "--progress", "none", "--against", corpus, "--report", path("hits.jsonl"),
                                   "-o", path("clean.jsonl"), corpus])
