@@ -121,7 +121,7 @@ public func cleanCorpus(open: () throws -> CorpusReader, openTest: (String) thro
     }
     // 2. The test side.
     let decontaminator = options.testFiles.isEmpty ? nil
-        : try Decontaminator(testFiles: options.testFiles, config: options.decontamination, open: openTest)
+        : try Decontaminator(testFiles: options.testFiles, config: options.decontamination, open: openTest, warn: warn)
     let shared = decontaminator.map { SharedDecontaminator($0) }
     let words = WorkerPool { try WordHasher(normalizeNumbers: false) }
     // 2b. With a limit: count the training documents holding each shared n-gram; ignore the common ones.

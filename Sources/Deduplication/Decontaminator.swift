@@ -107,15 +107,24 @@ public final class Decontaminator {
     public private(set) var contaminatedTraining = 0
 
     /// Phases 1–2: reads every test document twice (count, then insert).
-    /// - Parameter open: opens a reader over one test file.
-    public init(testFiles: [String], config: DecontaminationConfig, open: (String) throws -> CorpusReader) throws {
+    /// - Parameters:
+    ///   - open: opens a reader over one test file.
+    ///   - warn: receives "warning: skipped <error>" for each test record the reader's options skip
+    ///     (from the first read only).
+    public init(testFiles: [String], config: DecontaminationConfig, open: (String) throws -> CorpusReader,
+                warn: (String) -> Void = { _ in }) throws {
         self.config = config
         self.testFiles = testFiles
         let words = try WordHasher(normalizeNumbers: false)
         self.words = words
         var total = 0
         for f in testFiles {
-            try open(f).forEachDocument { doc in total += max(0, try words.words(doc.text).count - config.ngram + 1) }
+            let reader = try open(f)
+            while let batch = try reader.nextBatch() {
+                let decoded = try decodeDocuments(batch, options: reader.options)
+                for e in decoded.skipErrors { warn("warning: skipped \(e)") }
+                for doc in decoded.documents { total += max(0, try words.words(doc.text).count - config.ngram + 1) }
+            }
         }
         var set = NGramSet(capacity: total)
         var documents = 0, short = 0
