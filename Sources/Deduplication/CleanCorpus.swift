@@ -1,6 +1,6 @@
 // Cleaning a training corpus: dedup (sign, cluster), then one final pass that drops
 // duplicates, checks each kept document against the test sets' n-grams, and writes what stays.
-// This is what `tokenmill dedup`, `tokenmill decontaminate` and a pipeline stage call.
+// This is what `tokenmill dedup` and `tokenmill decontaminate` call; no pipeline stage (prepare, demo) calls it yet.
 // Policy: positions everywhere are input positions of the training stream (0-based); decontamination
 // checks the documents dedup keeps (a removed duplicate's survivor is checked in its place). Outputs are
 // written to temporary names and renamed when complete (OutputFile). Kept JSON records are written byte
@@ -32,7 +32,8 @@ public struct CleaningOptions: Sendable {
     public init() {}
 }
 
-/// The counts of a cleaning run, for a summary line, a report, and `data.json`.
+/// The counts of a cleaning run, for a summary line (and, through `record`, for a run's `data.json`
+/// once a pipeline stage writes one: none does yet).
 public struct CleaningReport: Sendable {
     public var documents = 0
     public var bytes: Int64 = 0
@@ -120,15 +121,15 @@ public func cleanCorpus(open: () throws -> CorpusReader, openTest: (String) thro
     }
     // 2. The test side.
     let decontaminator = options.testFiles.isEmpty ? nil
-        : try Decontaminator(testFiles: options.testFiles, config: options.decontamination, open: openTest)
+        : try Decontaminator(testFiles: options.testFiles, config: options.decontamination, open: openTest, warn: warn)
     let shared = decontaminator.map { SharedDecontaminator($0) }
-    let words = PerThreadPool { try WordHasher(normalizeNumbers: false) }
+    let words = WorkerPool { try WordHasher(normalizeNumbers: false) }
     // 2b. With a limit: count the training documents holding each shared n-gram; ignore the common ones.
     if let limit = options.maxTrainingDocumentsPerNGram, let shared {
         var documentsPerNGram: [UInt64: Int] = [:]
         let counting = PositionedDocuments(reader: try open(), warn: { _ in })
         try orderedParallelMap(threads: options.threads, next: { try counting.next() }, transform: { batch -> [[UInt64]] in
-            try words.with { w in try batch.documents.map { try shared.value.sharedNGrams(in: $0.text, words: w) } }
+            try words.withWorker { w in try batch.documents.map { try shared.value.sharedNGrams(in: $0.text, words: w) } }
         }, consume: { grams in
             for doc in grams { for g in doc { documentsPerNGram[g, default: 0] += 1 } }
             progress("count", counting.documents, counting.bytes)
@@ -139,12 +140,12 @@ public func cleanCorpus(open: () throws -> CorpusReader, openTest: (String) thro
     }
     // 3. The final pass: drop duplicates, check and drop contaminated documents, write the rest.
     let documents = PositionedDocuments(reader: try open(), warn: warn)
-    let textPath = documents.options.textPath
+    let textPath = documents.readerOptions.textPath
     let out = try output.map { try OutputFile(path: $0) }
     do {
         try orderedParallelMap(threads: options.threads, next: { try documents.next() }, transform: { batch -> (PositionedBatch, [[UInt64]]) in
             guard let shared else { return (batch, []) }
-            let grams = try words.with { w in try batch.documents.map { try shared.value.sharedNGrams(in: $0.text, words: w) } }
+            let grams = try words.withWorker { w in try batch.documents.map { try shared.value.sharedNGrams(in: $0.text, words: w) } }
             return (batch, grams)
         }, consume: { (batch, grams) in
             var bytes: [UInt8] = []
@@ -198,13 +199,10 @@ private final class SharedDecontaminator: @unchecked Sendable {
     init(_ value: Decontaminator) { self.value = value }
 }
 
-extension PositionedDocuments {
-    var options: ReadOptions { readerOptions }
-}
-
 /// Whether the training data a `CleaningReport.record` describes was decontaminated against `testFile`
 /// (compared by SHA-256, so a renamed or copied test file still counts and an edited one does not).
-/// For `bpb`'s warning: nil when the record has no decontamination section.
+/// Meant for a `bpb` warning (not wired yet: bpb does not call it): nil when the record has no
+/// decontamination section.
 public func decontaminated(against record: [String: Any], testFile: String) throws -> Bool? {
     guard let section = record["decontamination"] as? [String: Any] else { return nil }
     guard section["ran"] as? Bool == true, let against = section["against"] as? [[String: Any]] else { return false }

@@ -107,15 +107,24 @@ public final class Decontaminator {
     public private(set) var contaminatedTraining = 0
 
     /// Phases 1–2: reads every test document twice (count, then insert).
-    /// - Parameter open: opens a reader over one test file.
-    public init(testFiles: [String], config: DecontaminationConfig, open: (String) throws -> CorpusReader) throws {
+    /// - Parameters:
+    ///   - open: opens a reader over one test file.
+    ///   - warn: receives "warning: skipped <error>" for each test record the reader's options skip
+    ///     (from the first read only).
+    public init(testFiles: [String], config: DecontaminationConfig, open: (String) throws -> CorpusReader,
+                warn: (String) -> Void = { _ in }) throws {
         self.config = config
         self.testFiles = testFiles
         let words = try WordHasher(normalizeNumbers: false)
         self.words = words
         var total = 0
         for f in testFiles {
-            try open(f).forEachDocument { doc in total += max(0, try words.words(doc.text).count - config.ngram + 1) }
+            let reader = try open(f)
+            while let batch = try reader.nextBatch() {
+                let decoded = try decodeDocuments(batch, options: reader.options)
+                for e in decoded.skipErrors { warn("warning: skipped \(e)") }
+                for doc in decoded.documents { total += max(0, try words.words(doc.text).count - config.ngram + 1) }
+            }
         }
         var set = NGramSet(capacity: total)
         var documents = 0, short = 0
@@ -141,10 +150,16 @@ public final class Decontaminator {
 
     /// Phase 3, pure part: the distinct test n-grams in `text`, less the ignored ones (thread-safe with a
     /// WordHasher per thread).
+    /// - Complexity: O(n-grams of `text` + k log k) for k shared ones (a training document that copies a
+    ///   whole test document shares all of its n-grams).
     public func sharedNGrams(in text: String, words: WordHasher) throws -> [UInt64] {
         let grams = ngramHashes(try words.words(text), n: config.ngram)
-        var found: [UInt64] = []
-        for g in grams where set.contains(g) && !found.contains(g) && !ignored.contains(g) { found.append(g) }
+        var found = grams.filter { set.contains($0) && !ignored.contains($0) }
+        guard found.count > 1 else { return found }
+        found.sort()
+        var distinct = 1
+        for i in 1 ..< found.count where found[i] != found[distinct - 1] { found[distinct] = found[i]; distinct += 1 }
+        found.removeLast(found.count - distinct)
         return found
     }
 
@@ -156,11 +171,6 @@ public final class Decontaminator {
         contaminatedTraining += 1
         for g in grams { hitsByNGram[g, default: []].append(position) }
         return true
-    }
-
-    /// Both parts of phase 3 on one thread.
-    public func check(_ text: String, position: Int) throws -> Bool {
-        record(position: position, grams: try sharedNGrams(in: text, words: words))
     }
 
     /// Phase 4: the test documents that were hit, in test order, each with its training documents.

@@ -50,19 +50,6 @@ public final class DocumentSigner {
     }
 }
 
-/// Hands out one value per thread (values that are not thread-safe, like ICU normalizers).
-final class PerThreadPool<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var free: [Value] = []
-    private let make: () throws -> Value
-    init(_ make: @escaping () throws -> Value) { self.make = make }
-    func with<R>(_ body: (Value) throws -> R) throws -> R {
-        let v = try lock.withLock { free.popLast() } ?? make()
-        defer { lock.withLock { free.append(v) } }
-        return try body(v)
-    }
-}
-
 /// A batch of decoded documents with the input position of its first document.
 public struct PositionedBatch: Sendable {
     public var firstPosition: Int
@@ -103,10 +90,10 @@ public final class PositionedDocuments {
 public func writeSignatures(documents: PositionedDocuments, config: MinHashConfig, shard: SignatureShard, path: String,
                             threads: Int, progress: (Int, Int64) -> Void = { _, _ in }) throws -> (documents: Int, signed: Int) {
     let out = try SignatureFileWriter(path: path, config: config, shard: shard)
-    let pool = PerThreadPool { try DocumentSigner(config: config) }
+    let pool = WorkerPool { try DocumentSigner(config: config) }
     do {
         try orderedParallelMap(threads: threads, next: { try documents.next() }, transform: { batch -> [DocumentSignature] in
-            try pool.with { signer in
+            try pool.withWorker { signer in
                 try batch.documents.indices.compactMap { i in
                     let p = batch.firstPosition + i
                     return shard.contains(position: p) ? try signer.sign(batch.documents[i].text, position: p) : nil

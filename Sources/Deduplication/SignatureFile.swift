@@ -1,5 +1,5 @@
 // Per-document dedup signatures: what `tokenmill dedup --shard I/N` writes and the clustering step reads.
-// Policy: one file per shard, written to a hidden temporary name and renamed when complete; a shard signs
+// Policy: one file per shard, written to a hidden temporary name and renamed when complete (OutputFile); a shard signs
 // the documents whose input position p has p mod N = I, so N files cover every document exactly once.
 // Cost: 8 × (3 + bands) bytes a document (136 bytes with the defaults).
 //
@@ -58,48 +58,59 @@ enum SignatureFormat {
     static let hasBandsFlag: UInt64 = 1 << 63
 }
 
-/// Writes one shard's signature file.
+/// Writes one shard's signature file (through CorpusIO's `OutputFile`: a hidden temporary name renamed
+/// into place by `commit`, removed on failure or interrupt, and one writer per path).
 public final class SignatureFileWriter {
     public let path: String
-    private let temporary: String
-    private let writer: WordWriter
+    private let out: OutputFile
     private let config: MinHashConfig
+    /// Little-endian words not yet handed to `out`.
+    private var bytes: [UInt8] = []
     public private(set) var records = 0
 
     public init(path: String, config: MinHashConfig, shard: SignatureShard) throws {
         self.path = path
         self.config = config
-        let url = URL(fileURLWithPath: path)
-        temporary = url.deletingLastPathComponent().appendingPathComponent("." + url.lastPathComponent + ".partial").path
-        writer = try WordWriter(path: temporary)
-        // An interrupt removes the partial file (removeItem, which the registry calls, removes files too).
-        TemporaryFiles.registerDirectory(temporary)
-        try writer.write(contentsOf: [SignatureFormat.magic, SignatureFormat.version, UInt64(config.ngram), UInt64(config.bands),
-                                      UInt64(config.rows), config.seed, UInt64(shard.index), UInt64(shard.count),
-                                      config.normalizeNumbers ? 1 : 0])
+        out = try OutputFile(path: path, compress: false)
+        bytes.reserveCapacity(1 << 20)
+        try write([SignatureFormat.magic, SignatureFormat.version, UInt64(config.ngram), UInt64(config.bands),
+                   UInt64(config.rows), config.seed, UInt64(shard.index), UInt64(shard.count),
+                   config.normalizeNumbers ? 1 : 0])
+    }
+
+    private func write(_ word: UInt64) {
+        withUnsafeBytes(of: word.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    private func write(_ words: [UInt64]) throws {
+        for w in words { write(w) }
+        try handOver()
+    }
+
+    /// Passes the buffered words to `out` once there is 1 MiB of them.
+    private func handOver() throws {
+        if bytes.count >= 1 << 20 { try out.write(bytes); bytes.removeAll(keepingCapacity: true) }
     }
 
     public func append(_ s: DocumentSignature) throws {
         precondition(s.bandKeys.isEmpty || s.bandKeys.count == config.bands, "band keys do not match the config")
-        try writer.write(s.position | (s.bandKeys.isEmpty ? 0 : SignatureFormat.hasBandsFlag))
-        try writer.write(s.exact0)
-        try writer.write(s.exact1)
-        if s.bandKeys.isEmpty { for _ in 0 ..< config.bands { try writer.write(0) } } else { try writer.write(contentsOf: s.bandKeys) }
+        write(s.position | (s.bandKeys.isEmpty ? 0 : SignatureFormat.hasBandsFlag))
+        write(s.exact0)
+        write(s.exact1)
+        if s.bandKeys.isEmpty { for _ in 0 ..< config.bands { write(0) } } else { for k in s.bandKeys { write(k) } }
+        try handOver()
         records += 1
     }
 
     /// Writes the trailer and renames the file into place.
     public func commit(documents: Int) throws {
-        try writer.write(contentsOf: [SignatureFormat.endMagic, UInt64(documents), UInt64(records)])
-        try writer.finishDurably()
-        if rename(temporary, path) != 0 {
-            throw DeduplicationError(path: path, "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
-        }
-        TemporaryFiles.unregisterDirectory(temporary)
+        try write([SignatureFormat.endMagic, UInt64(documents), UInt64(records)])
+        try out.write(bytes)
+        try out.commit()
     }
 
     /// Removes the temporary file (after a failure).
-    public func abandon() { unlink(temporary); TemporaryFiles.unregisterDirectory(temporary) }
+    public func abandon() { out.abandon() }
 }
 
 /// A signature file's header and trailer.

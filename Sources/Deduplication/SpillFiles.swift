@@ -21,7 +21,7 @@ public struct DeduplicationError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(path): \(message)" }
 }
 
-/// Appends UInt64 words to a file through a 1 MiB buffer.
+/// Appends UInt64 words to a scratch file (a sort run) through a 1 MiB buffer.
 final class WordWriter {
     let path: String
     private let fd: Int32
@@ -44,10 +44,6 @@ final class WordWriter {
         if buffer.count == capacity { try flush() }
     }
 
-    func write<C: Collection>(contentsOf words: C) throws where C.Element == UInt64 {
-        for w in words { try write(w) }
-    }
-
     func flush() throws {
         try buffer.withUnsafeBytes { raw in
             var done = 0
@@ -66,12 +62,6 @@ final class WordWriter {
 
     /// Writes what is buffered (no fsync: spill files are scratch); the file closes with the writer.
     func finish() throws { try flush() }
-
-    /// Writes what is buffered and waits until it is on disk (for files that outlive the run).
-    func finishDurably() throws {
-        try flush()
-        if fsync(fd) != 0 { throw DeduplicationError(path: path, "fsync failed: \(String(cString: strerror(errno)))") }
-    }
 }
 
 /// Reads UInt64 words from a file through a buffer.

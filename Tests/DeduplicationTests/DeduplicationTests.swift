@@ -307,6 +307,30 @@ struct PlantedCorpus {
         #expect(report.kept == (limit == nil ? 4 : 19))
     }
 
+    /// A training document that repeats one test 13-gram 11 times holds it once: with at most 10 training
+    /// documents per n-gram it is not ignored, and the document is contaminated.
+    @Test func aRepeatedNGramCountsOncePerDocument() throws {
+        var maker = TextMaker(seed: 22, vocabularySize: 50_000)
+        let dir = try makeTemporaryDirectory("decontaminate-repeat")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let test = maker.words(100)
+        let testPath = dir.appendingPathComponent("test.jsonl").path
+        try Data(jsonLine(test.joined(separator: " "), id: 0).utf8).write(to: URL(fileURLWithPath: testPath))
+        let repeated = (0 ..< 11).flatMap { _ in maker.words(5) + test[20 ..< 33] }
+        let training = [jsonLine(repeated.joined(separator: " "), id: 0), jsonLine(maker.words(50).joined(separator: " "), id: 1)]
+        let trainPath = dir.appendingPathComponent("train.jsonl").path
+        try Data(training.joined().utf8).write(to: URL(fileURLWithPath: trainPath))
+        var options = CleaningOptions()
+        options.dedup = false
+        options.testFiles = [testPath]
+        options.maxTrainingDocumentsPerNGram = 10
+        let report = try cleanCorpus(open: { reader(trainPath) }, openTest: reader, output: nil, removedOutput: nil,
+                                     contaminationOutput: nil, workDirectory: dir.path, options: options, warn: { _ in })
+        #expect(report.ignoredNGrams == 0, "seed 22")
+        #expect(report.contaminatedTests.map(\.trainingPositions) == [[0]], "seed 22")
+        #expect(report.contaminatedTraining == 1 && report.kept == 1)
+    }
+
     @Test func ngramSetAgreesWithSet() {
         var rng = SplitMix64(seed: 3)
         var s = NGramSet(capacity: 3000)

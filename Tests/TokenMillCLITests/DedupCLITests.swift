@@ -64,6 +64,26 @@ import TokenMillTestSupport
         #expect(try help("decontaminate").contains("Memory: the test side's n-grams in an open-addressing table of 8-byte hashes"))
     }
 
+    /// A test file is read three times (count, insert, attribute); its warnings appear once.
+    @Test func aTestFileWarnsOnce() throws {
+        let empty = path("empty.jsonl")
+        try Data().write(to: URL(fileURLWithPath: empty))
+        let r = try runTokenmill(["decontaminate", "--progress", "none", "--against", empty, "--against", corpus, "-o", path("clean.jsonl"), corpus])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.hasPrefix("warning: \(empty): empty input, no documents\ndecontaminate: 259 training documents"), "\(r.stderr)")
+    }
+
+    /// A test record that --on-error skip skips is reported once, like a training record.
+    @Test func aSkippedTestRecordIsReportedOnce() throws {
+        let test = path("bad-test.jsonl")
+        try Data("not json\n".utf8).write(to: URL(fileURLWithPath: test))
+        let r = try runTokenmill(["decontaminate", "--progress", "none", "--on-error", "skip", "--against", test, "--against", corpus,
+                                  "-o", path("clean.jsonl"), corpus])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.hasPrefix("warning: skipped \(test):1"), "\(r.stderr)")
+        #expect(r.stderr.components(separatedBy: "warning: skipped").count == 2, "\(r.stderr)")
+    }
+
     @Test func theTestSplitIsContaminatedByItself() throws {
         let r = try runTokenmill(["decontaminate", "--progress", "none", "--against", corpus, "--report", path("hits.jsonl"),
                                   "-o", path("clean.jsonl"), corpus])

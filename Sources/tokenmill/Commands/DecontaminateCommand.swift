@@ -67,8 +67,13 @@ struct DecontaminateCommand: ParsableCommand {
             options.maxTrainingDocumentsPerNGram = maxNgramDocuments
             options.threads = progressOptions.workerThreads
             let testOptions = input.readOptions
-            let r = try cleanCorpus(open: { try input.makeReader() },
-                                    openTest: { CorpusReader(inputs: [$0], options: testOptions, warn: { printError($0) }) },
+            // Each test file is read three times (count, insert, attribute): its warnings are printed on the first.
+            var opened = Set<String>()
+            let openTest = { (path: String) -> CorpusReader in
+                let first = opened.insert(path).inserted
+                return CorpusReader(inputs: [path], options: testOptions, warn: first ? { printError($0) } : { _ in })
+            }
+            let r = try cleanCorpus(open: { try input.makeReader() }, openTest: openTest,
                                     output: output, removedOutput: nil, contaminationOutput: report, workDirectory: NSTemporaryDirectory(),
                                     options: options, warn: { printError($0) },
                                     progress: { _, docs, bytes in progress.update(documents: docs, bytes: bytes) })

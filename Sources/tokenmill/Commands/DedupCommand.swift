@@ -130,11 +130,11 @@ struct DedupCommand: ParsableCommand {
     }
 }
 
-/// ", N skipped (…)" for records skipped by reason, or "".
+/// ", N skipped (…)" for records skipped by reason (Pipeline's `SkipCounts`, as normalize prints it), or "".
 func skippedSuffix(_ skipped: [CorpusErrorKind: Int]) -> String {
-    let total = skipped.values.reduce(0, +)
-    guard total > 0 else { return "" }
-    return ", \(formatCount(total)) skipped (" + skipped.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ") + ")"
+    var counts = SkipCounts()
+    counts.merge(skipped)
+    return counts.total > 0 ? ", \(formatCount(counts.total)) skipped (\(counts.summary))" : ""
 }
 
 /// Runs `body` with a fresh scratch directory under `parent` (or the system temporary directory),
