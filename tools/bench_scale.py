@@ -29,12 +29,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECIALS = "<|endoftext|>,<|fim_begin|>,<|fim_hole|>,<|fim_end|>"
 
 
-def timed(cmd, log, cwd=None):
+def timed(cmd, log, env=None):
     """Runs CMD under /usr/bin/time -v; returns (wall seconds, peak RSS bytes)."""
     tfile = log + ".time"
     with open(log, "wb") as err:
         t0 = time.monotonic()
-        r = subprocess.run(["/usr/bin/time", "-v", "-o", tfile, *cmd], stdout=subprocess.DEVNULL, stderr=err, cwd=cwd)
+        r = subprocess.run(["/usr/bin/time", "-v", "-o", tfile, *cmd], stdout=subprocess.DEVNULL, stderr=err, env=env)
         wall = time.monotonic() - t0
     if r.returncode != 0:
         sys.exit(f"bench-scale: {' '.join(map(str, cmd))} failed ({r.returncode}); see {log}:\n"
@@ -123,7 +123,7 @@ flush()
 b.finalize({os.path.join(work, 'megatron.idx')!r})
 """
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads), TOKENIZERS_PARALLELISM="true")
-    wall, rss = timed([py, "-c", megatron], os.path.join(work, "megatron.log"))
+    wall, rss = timed([py, "-c", megatron], os.path.join(work, "megatron.log"), env=env)
     out.append(("Megatron-style (HF encode_batch + IndexedDatasetBuilder)", wall, rss))
     datatrove = f"""
 import warnings; warnings.filterwarnings("ignore")
@@ -137,10 +137,10 @@ LocalPipelineExecutor(pipeline=[
 ], tasks=1, workers=1, logging_dir={os.path.join(work, 'datatrove-logs')!r}).run()
 """
     try:
-        wall, rss = timed([py, "-c", datatrove], os.path.join(work, "datatrove.log"))
+        wall, rss = timed([py, "-c", datatrove], os.path.join(work, "datatrove.log"), env=env)
         out.append(("datatrove DocumentTokenizer", wall, rss))
     except SystemExit as e:
-        print(f"bench-scale: datatrove failed (pip install datatrove into .venv?): {str(e)[:300]}", file=sys.stderr)
+        print(f"bench-scale: datatrove failed (.venv/bin/pip install -r tools/requirements.txt?): {str(e)[:300]}", file=sys.stderr)
     for name, wall, rss in out:
         print(f"  {name}: {wall:.1f} s, peak RSS {rss / 2**20:.0f} MiB — tokenmill tokenize is {wall / tm_tokenize_s:.2f}× faster")
 
