@@ -324,7 +324,7 @@ def fault_flip_checkpoint():
             expect_detected(f"bit flip checkpoint {f}", c, trials)
 
 
-def fault_flip_zstd(refs):
+def fault_flip_zstd():
     """A flip in a .jsonl.zst: zstd's checksum (or the frame's structure) should catch it. Undetected flips
     (exit 0) are counted as 'not detected', not as failures; a crash or an error not naming the file fails."""
     for name in ("normalize", "tokenize"):
@@ -362,7 +362,7 @@ def main():
         fault_disk_full(refs)
         fault_flip_dataset()
         fault_flip_checkpoint()
-        fault_flip_zstd(refs)
+        fault_flip_zstd()
     finally:
         try:
             subprocess.run(["umount", str(work / "full")], capture_output=True)
