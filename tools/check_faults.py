@@ -59,7 +59,7 @@ def setup():
     # The tiny preset with a checkpoint every 4 steps, so that kills during train leave checkpoints to resume.
     cfg = json.loads((refrun / "checkpoint/tokenmill.json").read_text())
     cfg["training"]["checkpoint_every"] = 4
-    (work / "tiny-ckpt2.json").write_text(json.dumps(cfg))
+    (work / "tiny-ckpt4.json").write_text(json.dumps(cfg))
 
 
 # The commands that write: argv given the output directory D, and the outputs (files or directories under
@@ -77,7 +77,7 @@ def cmd_pack(d):
 
 
 def cmd_train(d):
-    return ["train", "--config", work / "tiny-ckpt2.json", "--data", data, "--out", d / "run", "--steps", KILL_STEPS,
+    return ["train", "--config", work / "tiny-ckpt4.json", "--data", data, "--out", d / "run", "--steps", KILL_STEPS,
             "--progress", "none"]
 
 
