@@ -29,12 +29,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECIALS = "<|endoftext|>,<|fim_begin|>,<|fim_hole|>,<|fim_end|>"
 
 
-def timed(cmd, log, cwd=None):
-    """Runs CMD under /usr/bin/time -v; returns (wall seconds, peak RSS bytes)."""
+def timed(cmd, log, env=None, stdout=None):
+    """Runs CMD under /usr/bin/time -v (stdout to the file STDOUT, or discarded); returns (wall seconds,
+    peak RSS bytes)."""
     tfile = log + ".time"
-    with open(log, "wb") as err:
+    with open(log, "wb") as err, open(stdout or os.devnull, "wb") as out:
         t0 = time.monotonic()
-        r = subprocess.run(["/usr/bin/time", "-v", "-o", tfile, *cmd], stdout=subprocess.DEVNULL, stderr=err, cwd=cwd)
+        r = subprocess.run(["/usr/bin/time", "-v", "-o", tfile, *cmd], stdout=out, stderr=err, env=env)
         wall = time.monotonic() - t0
     if r.returncode != 0:
         sys.exit(f"bench-scale: {' '.join(map(str, cmd))} failed ({r.returncode}); see {log}:\n"
@@ -46,10 +47,10 @@ def timed(cmd, log, cwd=None):
     return wall, rss
 
 
-def raw_bytes(files):
-    """The corpus's raw text bytes (what MB/s is counted in), from tokenmill stats --json."""
-    r = subprocess.run([TM, "stats", "--progress", "none", "--json", *files], capture_output=True, text=True, check=True)
-    o = json.loads(r.stdout)
+def raw_bytes(stats_json):
+    """The corpus's raw text bytes (what MB/s is counted in) and documents, from tokenmill stats --json's output."""
+    with open(stats_json) as f:
+        o = json.load(f)
     return o.get("bytes") or o["overall"]["bytes"], o.get("documents") or o["overall"]["documents"]
 
 
@@ -74,13 +75,14 @@ def run_size(corpus, work, threads):
     th = ["--threads", str(threads), "--progress", "none"]
     norm = os.path.join(work, "norm.jsonl.zst")
     rows = []
-    def stage(name, cmd):
-        wall, rss = timed(cmd, os.path.join(work, name + ".log"))
+    def stage(name, cmd, stdout=None):
+        wall, rss = timed(cmd, os.path.join(work, name + ".log"), stdout=stdout)
         rows.append((name, wall, rss))
         print(f"  {os.path.basename(corpus)} {name}: {wall:.1f} s, peak RSS {rss / 2**20:.0f} MiB", file=sys.stderr, flush=True)
     stage("normalize", [TM, "normalize", *th, "--form", "nfkc", "-o", norm, *files])
-    size, docs = raw_bytes([norm])
-    stage("stats", [TM, "stats", *th, norm])
+    stats_json = os.path.join(work, "stats.json")
+    stage("stats", [TM, "stats", *th, "--json", norm], stdout=stats_json)
+    size, docs = raw_bytes(stats_json)
     stage("train-tokenizer", [TM, "train-tokenizer", *th, "--pretokenizer", "deepseek-v3", "--vocab-size", "32768,65536",
                               "--special-tokens", SPECIALS, "-o", os.path.join(work, "tokenizer.json"), norm])
     tok = os.path.join(work, "tokenizer-32768.json")
@@ -123,7 +125,7 @@ flush()
 b.finalize({os.path.join(work, 'megatron.idx')!r})
 """
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads), TOKENIZERS_PARALLELISM="true")
-    wall, rss = timed([py, "-c", megatron], os.path.join(work, "megatron.log"))
+    wall, rss = timed([py, "-c", megatron], os.path.join(work, "megatron.log"), env=env)
     out.append(("Megatron-style (HF encode_batch + IndexedDatasetBuilder)", wall, rss))
     datatrove = f"""
 import warnings; warnings.filterwarnings("ignore")
@@ -137,10 +139,10 @@ LocalPipelineExecutor(pipeline=[
 ], tasks=1, workers=1, logging_dir={os.path.join(work, 'datatrove-logs')!r}).run()
 """
     try:
-        wall, rss = timed([py, "-c", datatrove], os.path.join(work, "datatrove.log"))
+        wall, rss = timed([py, "-c", datatrove], os.path.join(work, "datatrove.log"), env=env)
         out.append(("datatrove DocumentTokenizer", wall, rss))
     except SystemExit as e:
-        print(f"bench-scale: datatrove failed (pip install datatrove into .venv?): {str(e)[:300]}", file=sys.stderr)
+        print(f"bench-scale: datatrove failed (.venv/bin/pip install -r tools/requirements.txt?): {str(e)[:300]}", file=sys.stderr)
     for name, wall, rss in out:
         print(f"  {name}: {wall:.1f} s, peak RSS {rss / 2**20:.0f} MiB — tokenmill tokenize is {wall / tm_tokenize_s:.2f}× faster")
 

@@ -1,7 +1,8 @@
 // CCrypto: SHA-256 from libcrypto (OpenSSL's EVP interface), for the hashes manifests and the demo's
 // stage cache record. Why a library: libcrypto uses the CPU's SHA extensions (SHA-NI) or AVX2 code
 // where it has them, several times the rate of portable code (tools/bench-sha256 measures it).
-// The shim keeps OpenSSL's headers out of Swift: three functions over an opaque context.
+// The shim keeps OpenSSL's headers out of Swift: four functions (new, update, final, free) over an
+// opaque context.
 #ifndef CCRYPTO_H
 #define CCRYPTO_H
 #include <stddef.h>
