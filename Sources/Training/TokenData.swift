@@ -208,7 +208,7 @@ public struct TrainingData {
 
     /// Opens `path` for windows of `T` positions (`rowLength` tokens each).
     public static func open(path: String, vocabSize: Int, T: Int, rowLength R: Int, validationFraction: Double,
-                            eod explicitEOD: Int? = nil, layout: DatasetLayout = .flat) throws -> TrainingData {
+                            eod explicitEOD: Int? = nil, layout: DatasetLayout) throws -> TrainingData {
         let prefix = path.hasSuffix(".bin") || path.hasSuffix(".idx") ? String(path.dropLast(4)) : path
         let fm = FileManager.default
         let isMegatron = fm.fileExists(atPath: prefix + ".idx") && fm.fileExists(atPath: prefix + ".bin")

@@ -95,10 +95,12 @@ public final class Trainer {
     /// Tests: checkpoints are written to this pretend disk (`SimulatedDisk`), which fills up.
     public var simulatedDisk: SimulatedDisk?
 
-    /// Opens the data, builds the model (initialized from the seed, or loaded with `resume`). `eod`
-    /// overrides the EOD id found in the data's manifest.
+    /// Opens the data, builds the model (initialized from the seed, or loaded with `resume`). `layout`
+    /// says whether `data` is packed rows and its EOD id (Pipeline's `DatasetManifest.trainingLayout`
+    /// reads it from the manifests; required, so a packed dataset is never read as a flat stream by
+    /// omission); `eod` overrides its EOD id.
     public init(config: RunConfig, data: String, run: String?, resume: Bool, eod: Int? = nil,
-                layout: DatasetLayout = .flat, log: @escaping (String) -> Void) throws {
+                layout: DatasetLayout, log: @escaping (String) -> Void) throws {
         try config.validate()
         self.config = config
         self.log = log

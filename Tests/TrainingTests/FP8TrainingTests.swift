@@ -305,11 +305,11 @@ import Testing
         let data = try TrainerTests.tokenFile(dir)
         var config = TrainerTests.config()
         config.training.precision = "fp8"
-        let straight = try Trainer(config: config, data: data, run: dir.appendingPathComponent("a").path, resume: false, log: { _ in })
+        let straight = try Trainer(config: config, data: data, run: dir.appendingPathComponent("a").path, resume: false, layout: .flat, log: { _ in })
         try straight.train(until: StopCondition(steps: 10))
-        let half = try Trainer(config: config, data: data, run: dir.appendingPathComponent("b").path, resume: false, log: { _ in })
+        let half = try Trainer(config: config, data: data, run: dir.appendingPathComponent("b").path, resume: false, layout: .flat, log: { _ in })
         try half.train(until: StopCondition(steps: 5))
-        let resumed = try Trainer(config: config, data: data, run: dir.appendingPathComponent("b").path, resume: true, log: { _ in })
+        let resumed = try Trainer(config: config, data: data, run: dir.appendingPathComponent("b").path, resume: true, layout: .flat, log: { _ in })
         #expect(resumed.model.fp8 != nil && resumed.optimizer.bf16Moments)
         try resumed.train(until: StopCondition(steps: 10))
         let P = straight.model.parameterCount

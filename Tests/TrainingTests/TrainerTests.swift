@@ -30,11 +30,11 @@ import Testing
         let dir = try makeDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let data = try Self.tokenFile(dir)
-        let straight = try Trainer(config: Self.config(), data: data, run: dir.appendingPathComponent("a").path, resume: false, log: { _ in })
+        let straight = try Trainer(config: Self.config(), data: data, run: dir.appendingPathComponent("a").path, resume: false, layout: .flat, log: { _ in })
         try straight.train(until: StopCondition(steps: 10))
-        let half = try Trainer(config: Self.config(), data: data, run: dir.appendingPathComponent("b").path, resume: false, log: { _ in })
+        let half = try Trainer(config: Self.config(), data: data, run: dir.appendingPathComponent("b").path, resume: false, layout: .flat, log: { _ in })
         try half.train(until: StopCondition(steps: 5))
-        let resumed = try Trainer(config: Self.config(), data: data, run: dir.appendingPathComponent("b").path, resume: true, log: { _ in })
+        let resumed = try Trainer(config: Self.config(), data: data, run: dir.appendingPathComponent("b").path, resume: true, layout: .flat, log: { _ in })
         #expect(resumed.state.step == 5)
         try resumed.train(until: StopCondition(steps: 10))
         let P = straight.model.parameterCount
@@ -70,7 +70,7 @@ import Testing
     @Test func scheduleFollowsTheBudget() throws {
         let dir = try makeDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let trainer = try Trainer(config: Self.config(), data: try Self.tokenFile(dir), run: nil, resume: false, log: { _ in })
+        let trainer = try Trainer(config: Self.config(), data: try Self.tokenFile(dir), run: nil, resume: false, layout: .flat, log: { _ in })
         #expect(trainer.tokensPerStep == 64)
         #expect(trainer.plannedSteps(StopCondition(steps: 4), elapsed: 0, stepsThisRun: 0) == 10)   // training.steps
         #expect(trainer.plannedSteps(StopCondition(tokens: 640), elapsed: 0, stepsThisRun: 0) == 10)
@@ -87,7 +87,7 @@ import Testing
         var c = Self.config()
         c.model.numHiddenLayers = 3; c.model.firstKDenseReplace = 1
         c.training.embeddingLRScale = 2; c.training.headLRScale = 3; c.training.routerLRScale = 0.25
-        let trainer = try Trainer(config: c, data: try Self.tokenFile(dir), run: nil, resume: false, log: { _ in })
+        let trainer = try Trainer(config: c, data: try Self.tokenFile(dir), run: nil, resume: false, layout: .flat, log: { _ in })
         var expected = ["model.embed_tokens.weight": 2.0, "lm_head.weight": 3.0]
         for layer in 1...3 { expected["model.layers.\(layer).mlp.gate.weight"] = 0.25 }   // layers 1, 2 and the MTP layer 3
         #expect(trainer.optimizer.lrScales == expected)
@@ -99,7 +99,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let data = try Self.tokenFile(dir, vocab: 200)
         #expect(throws: DataError.self) {
-            _ = try Trainer(config: Self.config(), data: data, run: nil, resume: false, log: { _ in })
+            _ = try Trainer(config: Self.config(), data: data, run: nil, resume: false, layout: .flat, log: { _ in })
         }
     }
 
@@ -147,7 +147,7 @@ import Testing
         let dir = try makeDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let data = try Self.tokenFile(dir), run = dir.appendingPathComponent("r").path
-        let trainer = try Trainer(config: Self.config(), data: data, run: run, resume: false, log: { _ in })
+        let trainer = try Trainer(config: Self.config(), data: data, run: run, resume: false, layout: .flat, log: { _ in })
         try trainer.train(until: StopCondition(steps: 4))
         let saved = try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint/model.safetensors"))
         // A weight gone bad (as a diverging run would produce): the next step's loss is NaN, and the
@@ -158,7 +158,7 @@ import Testing
         } throws: { "\($0)" == "loss is NaN at step 5 (first non-finite parameter model.embed_tokens.weight); stopping (the last checkpoint is kept). Try a lower learning_rate." }
         #expect(throws: TrainingError.self) { try trainer.saveCheckpoint() }
         #expect(try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint/model.safetensors")) == saved)
-        let resumed = try Trainer(config: Self.config(), data: data, run: run, resume: true, log: { _ in })
+        let resumed = try Trainer(config: Self.config(), data: data, run: run, resume: true, layout: .flat, log: { _ in })
         #expect(resumed.state.step == 4)
     }
 
@@ -166,7 +166,7 @@ import Testing
         let dir = try makeDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let data = try Self.tokenFile(dir), run = dir.appendingPathComponent("r").path
-        let trainer = try Trainer(config: Self.config(), data: data, run: run, resume: false, log: { _ in })
+        let trainer = try Trainer(config: Self.config(), data: data, run: run, resume: false, layout: .flat, log: { _ in })
         try trainer.train(until: StopCondition(steps: 3))
         let files = ["model.safetensors", "optimizer.safetensors", "state.json", "config.json", "tokenmill.json"]
         let before = try files.map { try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint/" + $0)) }
@@ -181,7 +181,7 @@ import Testing
             #expect(after == before)
             #expect(!FileManager.default.fileExists(atPath: run + "/checkpoint.tmp"))
         }
-        let resumed = try Trainer(config: Self.config(), data: data, run: run, resume: true, log: { _ in })
+        let resumed = try Trainer(config: Self.config(), data: data, run: run, resume: true, layout: .flat, log: { _ in })
         #expect(resumed.state.step == 3)
     }
 
@@ -189,15 +189,15 @@ import Testing
         let dir = try makeDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let data = try Self.tokenFile(dir), run = dir.appendingPathComponent("r").path
-        try Trainer(config: Self.config(), data: data, run: run, resume: false, log: { _ in }).train(until: StopCondition(steps: 2))
+        try Trainer(config: Self.config(), data: data, run: run, resume: false, layout: .flat, log: { _ in }).train(until: StopCondition(steps: 2))
         var other = Self.config()
         other.model.hiddenSize = 48
         #expect {
-            _ = try Trainer(config: other, data: data, run: run, resume: true, log: { _ in })
+            _ = try Trainer(config: other, data: data, run: run, resume: true, layout: .flat, log: { _ in })
         } throws: { "\($0)".contains("checkpoint is from another model config") }
         // Without --resume an existing checkpoint is never overwritten.
         #expect {
-            _ = try Trainer(config: Self.config(), data: data, run: run, resume: false, log: { _ in })
+            _ = try Trainer(config: Self.config(), data: data, run: run, resume: false, layout: .flat, log: { _ in })
         } throws: { "\($0)".contains("already holds a checkpoint") }
     }
 
