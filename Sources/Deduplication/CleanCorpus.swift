@@ -108,15 +108,14 @@ public func cleanCorpus(open: () throws -> CorpusReader, openTest: (String) thro
         report.dedup = result
         if let removedOutput {
             let out = try OutputFile(path: removedOutput)
-            do {
+            try out.committing {
                 var buffer: [UInt8] = []
                 for r in result.removed {
                     buffer.append(contentsOf: r.jsonLine.utf8)
                     if buffer.count >= 1 << 20 { try out.write(buffer); buffer.removeAll(keepingCapacity: true) }
                 }
                 try out.write(buffer)
-                try out.commit()
-            } catch { out.abandon(); throw error }
+            }
         }
     }
     // 2. The test side.
@@ -183,10 +182,7 @@ public func cleanCorpus(open: () throws -> CorpusReader, openTest: (String) thro
         report.contaminatedTests = try decontaminator.attribute(open: openTest)
         if let contaminationOutput {
             let out = try OutputFile(path: contaminationOutput)
-            do {
-                try out.write(Array(report.contaminatedTests.map(\.jsonLine).joined().utf8))
-                try out.commit()
-            } catch { out.abandon(); throw error }
+            try out.committing { try out.write(Array(report.contaminatedTests.map(\.jsonLine).joined().utf8)) }
         }
     }
     return report

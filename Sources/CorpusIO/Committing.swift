@@ -1,7 +1,7 @@
 // The tail every stage that writes a file shares: write to the temporary name, then commit (rename)
 // when everything was written, or abandon (remove) it when anything failed, so a reader never sees
 // half an output under the final name.
-import CorpusIO
+import Foundation
 
 extension OutputFile {
     /// Runs `body`, which writes to this file; commits it when `body` returns and abandons it when
