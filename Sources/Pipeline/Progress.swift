@@ -44,10 +44,15 @@ public final class ProgressReporter {
     private var documents = 0, bytes: Int64 = 0
     private var finished = false
 
+    /// Whether json events carry documents and bytes (a stage reading documents does; training does not).
+    public let countsDocuments: Bool
+
     /// A reporter for `stage` in `mode` (`auto` resolved with `isTerminal`), writing through `write`.
-    public init(stage: String, mode: ProgressMode, isTerminal: Bool = false, write: @escaping (String) -> Void) {
+    public init(stage: String, mode: ProgressMode, isTerminal: Bool = false, countsDocuments: Bool = true,
+                write: @escaping (String) -> Void) {
         self.stage = stage
         self.mode = mode.resolved(isTerminal: isTerminal)
+        self.countsDocuments = countsDocuments
         self.write = write
     }
 
@@ -99,7 +104,7 @@ public final class ProgressReporter {
     /// Ends the report: clears the bar, or writes the json "done" event (once).
     public func finish() {
         if shown { write(StatusLine.clear); shown = false }
-        if mode == .json && !finished { write(jsonEvent("done", counts: true) + "\n") }
+        if mode == .json && !finished { write(jsonEvent("done", counts: countsDocuments) + "\n") }
         finished = true
     }
 

@@ -19,4 +19,21 @@ import TokenMillTestSupport
         let report = try #require(JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
         #expect((report["overall"] as? [String: Any])?["documents"] as? Int == 259)
     }
+
+    @Test func trainWritesStatusAndDoneEventsWithoutDocumentCounts() throws {
+        let dir = makeOneStepRunFixture("progress-json-train")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func path(_ file: String) -> String { dir.appendingPathComponent(file).path }
+        let r = try runTokenmill(["train", "--config", path("c.json"), "--data", path("src"), "--out", path("run2"),
+                                  "--steps", "3", "--progress", "json"])
+        #expect(r.status == 0)
+        let events = r.stderr.split(separator: "\n").compactMap { line -> [String: Any]? in
+            guard line.hasPrefix("{") else { return nil }
+            return try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        }
+        #expect(events.allSatisfy { $0["stage"] as? String == "train" })
+        #expect(events.contains { $0["event"] as? String == "status" && ($0["message"] as? String)?.hasPrefix("train: step ") == true })
+        let done = try #require(events.last)
+        #expect(done["event"] as? String == "done" && done["documents"] == nil && done["seconds"] is Double)
+    }
 }

@@ -54,13 +54,6 @@ typealias ProgressMode = Pipeline.ProgressMode
 typealias ProgressReporter = Pipeline.ProgressReporter
 extension Pipeline.ProgressMode: ExpressibleByArgument {}
 
-extension Pipeline.ProgressReporter {
-    /// A bar on stderr when `enabled`, else nothing.
-    convenience init(verb: String, enabled: Bool) {
-        self.init(stage: verb, mode: enabled ? .bar : .none, write: writeStandardError)
-    }
-}
-
 struct ProgressOptions: ParsableArguments {
     @Option(help: "Progress on stderr: auto (a bar when stderr is a terminal), bar, json (one JSON object per update: stage, event, documents, bytes, message, seconds), or none.")
     var progress: ProgressMode = .auto

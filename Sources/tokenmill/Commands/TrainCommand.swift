@@ -77,7 +77,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("eod-id"), help: "The end-of-document id that starts attention segments (default: from the dataset's manifest).")
     var eodID: Int?
 
-    @Option(help: "A live progress line on stderr: auto (only when stderr is a terminal), bar, or none.")
+    @Option(help: "Progress on stderr: auto (a live line when stderr is a terminal), bar, json (one JSON object per update: stage, event, message, seconds), or none.")
     var progress: ProgressMode = .auto
 
     @Flag(help: "Continue from the checkpoint in --out.")
@@ -140,7 +140,8 @@ struct TrainCommand: ParsableCommand {
             }
             printError(OpenBLASSetup.description())
             let peak = measureSgemmGFLOPS()
-            let live = ProgressReporter(verb: "train", enabled: progress == .bar || (progress == .auto && standardErrorIsTerminal()))
+            let live = ProgressReporter(stage: "train", mode: progress, isTerminal: standardErrorIsTerminal(),
+                                        countsDocuments: false, write: writeStandardError)
             let trainer = try Trainer(config: runConfig, data: data, run: out, resume: resume, eod: eodID,
                                       layout: try DatasetManifest.trainingLayout(path: data), log: { live.clear(); printError($0) })
             trainer.dataRecord = trainingDataRecordJSON(record)
