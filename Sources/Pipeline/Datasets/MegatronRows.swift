@@ -36,9 +36,8 @@ public struct PackedDatasetInfo: Sendable {
         tokenizerPath = manifest.tokenizer?.path
         vocabularySize = manifest.tokenizer?.vocabularySize
         // The EOD: the inputs' tokenize manifests (given as pack saw them, or beside the pack), as `train` finds it.
-        let dir = (absolutePath(prefix) as NSString).deletingLastPathComponent
         let inputs = manifest.inputs.compactMap { i in
-            ((try? DatasetManifest.read(prefix: i)) ?? (try? DatasetManifest.read(prefix: dir + "/" + (i as NSString).lastPathComponent)) ?? nil)?.tokenizedManifest
+            PackedDatasetManifest.inputCandidates(i, packPrefix: prefix).lazy.compactMap { p in (try? DatasetManifest.read(prefix: p)) ?? nil }.first?.tokenizedManifest
         }
         let eods = Set(inputs.compactMap { $0.options.eod?.id })
         let tokens = Set(inputs.compactMap { $0.options.eod?.token })

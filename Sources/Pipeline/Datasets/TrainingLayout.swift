@@ -16,11 +16,8 @@ extension DatasetManifest {
         case .tokenized(let m):
             return DatasetLayout(packed: false, eod: m.options.eod?.id, eodSource: prefix + ".json")
         case .packed(let m):
-            // An input's manifest beside the path it was given as, else beside the pack.
-            let dir = (prefix as NSString).deletingLastPathComponent
             func inputManifest(_ input: String) -> DatasetManifest? {
-                let candidates = [input, dir + "/" + (input as NSString).lastPathComponent]
-                return candidates.lazy.compactMap { p in (try? read(prefix: p)) ?? nil }.first
+                PackedDatasetManifest.inputCandidates(input, packPrefix: prefix).lazy.compactMap { p in (try? read(prefix: p)) ?? nil }.first
             }
             let ids = Set(m.inputs.compactMap { inputManifest($0)?.tokenizedManifest?.options.eod?.id })
             if ids.count == 1 { return DatasetLayout(packed: true, eod: ids.first!, eodSource: "the packed inputs' manifests") }

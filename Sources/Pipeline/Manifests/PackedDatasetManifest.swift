@@ -227,6 +227,12 @@ public struct PackedDatasetManifest: FormattedRecord, Equatable, Sendable {
     /// OUT.json for the dataset `prefix`.
     public static func path(prefix: String) -> String { prefix + ".json" }
 
+    /// Where the pack at `packPrefix` finds the manifest of its input `input` (a tokenize prefix as given to
+    /// `pack`): the path as given (relative to pack's working directory), else the same name beside the pack.
+    public static func inputCandidates(_ input: String, packPrefix: String) -> [String] {
+        [input, (absolutePath(packPrefix) as NSString).deletingLastPathComponent + "/" + (input as NSString).lastPathComponent]
+    }
+
     /// Reads OUT.json (nil when there is none).
     public static func read(prefix: String) throws(ManifestError) -> PackedDatasetManifest? {
         try readManifest(PackedDatasetManifest.self, path: path(prefix: prefix))

@@ -71,7 +71,7 @@ public struct TrainingDataRecord: FormattedRecord, Equatable, Sendable {
         record.manifest = manifestPath
         // A pack's inputs are tokenize prefixes, as given to `pack` (relative to its working directory, or beside the pack).
         let inputs: [(path: String, manifest: DatasetManifest?)] = try manifest.inputs.map { i in
-            for candidate in [i, manifestDir + "/" + (i as NSString).lastPathComponent] {
+            for candidate in PackedDatasetManifest.inputCandidates(i, packPrefix: prefix) {
                 if let m = try DatasetManifest.read(prefix: candidate) { return (absolutePath(candidate + ".json"), m) }
             }
             return (i, nil)
