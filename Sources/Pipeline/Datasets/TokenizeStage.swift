@@ -172,7 +172,7 @@ public struct TokenizeStage: Sendable {
         let read = reader.options
         let encoders = WorkerPool<TokenEncoder>(tokenizer, splitProbability: options.splitPunctuationNewline, seed: options.fim.seed)
         let allow = options.allowSpecial, fim = options.fim, split = options.splitPunctuationNewline
-        let tokenizerHash = try sha256(ofFile: tokenizer.sourceFile(tokenizerPath))
+        let tokenizerHash = try sha256(ofFile: tokenizerSourceFile(tokenizerPath))
         let identity = resumeIdentity(inputs: inputs, tokenizerSHA256: tokenizerHash)
         // 1. One writer per prefix, taken before any checkpoint file is read or removed.
         let prefixLock = try OutputLock(output: output)
@@ -311,10 +311,6 @@ extension Tokenizer {
         named.map { "--eod-token \($0) is not a single token of this tokenizer." }
             ?? "The tokenizer has no end-of-text token (<|endoftext|>, <｜end▁of▁sentence｜>, <|end_of_text|>, </s>); \(hint)."
     }
-
-    /// The file whose bytes identify a tokenizer given as `path`, a file or a directory (its
-    /// tokenizer.json or vocab.json).
-    public func sourceFile(_ path: String) -> String { tokenizerSourceFile(path) }
 }
 
 /// The file whose bytes identify a tokenizer given as a file or a directory.

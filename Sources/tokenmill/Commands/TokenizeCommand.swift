@@ -134,7 +134,3 @@ extension Shard: ExpressibleByArgument {
     public init?(argument: String) { self.init(argument) }
     public var defaultValueDescription: String { "\(index)/\(count)" }
 }
-
-/// The key of a document's seeded choices (FIM, token-boundary randomization): its input's position
-/// in the input list and its line, so threads and shards do not change them.
-func documentKey(_ doc: Document) -> UInt64 { fimDocumentKey(inputIndex: doc.inputIndex, line: doc.location.line ?? 0) }
