@@ -197,6 +197,11 @@ public final class IndexedDatasetWriter {
     public func abandon() { bin.abandon() }
 }
 
+/// The dataset prefix of `path`, which names the dataset as PREFIX, PREFIX.bin or PREFIX.idx.
+public func datasetPrefix(_ path: String) -> String {
+    path.hasSuffix(".bin") || path.hasSuffix(".idx") ? String(path.dropLast(4)) : path
+}
+
 /// A dataset read through mmap; every size is checked against the header on open.
 public final class IndexedDatasetReader {
     public let prefix: String

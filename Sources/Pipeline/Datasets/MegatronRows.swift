@@ -22,7 +22,7 @@ public struct PackedDatasetInfo: Sendable {
     public var vocabularySize: Int?
 
     public init(prefix given: String) throws {
-        let prefix = given.hasSuffix(".bin") || given.hasSuffix(".idx") ? String(given.dropLast(4)) : given
+        let prefix = datasetPrefix(given)
         self.prefix = prefix
         guard let found = try DatasetManifest.read(prefix: prefix) else {
             throw StageError(.data, "\(prefix).json: missing (a packed dataset from `tokenmill pack` has one)")

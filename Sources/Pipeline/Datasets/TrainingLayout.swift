@@ -8,7 +8,7 @@ extension DatasetManifest {
     /// The layout `Trainer` needs for the dataset at `path` (a prefix, or its .bin/.idx).
     /// - Throws: `ManifestError` naming the file and field when the dataset's own manifest is malformed.
     public static func trainingLayout(path: String) throws(ManifestError) -> DatasetLayout {
-        let prefix = path.hasSuffix(".bin") || path.hasSuffix(".idx") ? String(path.dropLast(4)) : path
+        let prefix = datasetPrefix(path)
         let fm = FileManager.default
         guard fm.fileExists(atPath: prefix + ".idx"), fm.fileExists(atPath: prefix + ".bin"),
               let manifest = try read(prefix: prefix) else { return .flat }

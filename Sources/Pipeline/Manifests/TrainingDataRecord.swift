@@ -4,6 +4,7 @@
 // with sorted keys (ManifestCoding.swift); absent values are written as null.
 import CorpusIO
 import Foundation
+import Packing
 
 public struct TrainingDataRecord: FormattedRecord, Equatable, Sendable {
     public static let format = "tokenmill-training-data"
@@ -61,7 +62,7 @@ public struct TrainingDataRecord: FormattedRecord, Equatable, Sendable {
     /// a pack without one, its inputs' manifests) names, found by SHA-256 (`tokenizerFile` maps a tokenizer
     /// directory to the file hashed), and the normalization.
     public static func describing(data: String, tokenizerFile: (String) -> String) throws -> TrainingDataRecord {
-        let prefix = data.hasSuffix(".bin") || data.hasSuffix(".idx") ? String(data.dropLast(4)) : data
+        let prefix = datasetPrefix(data)
         let fm = FileManager.default
         var record = TrainingDataRecord(data: data, dataResolved: absolutePath(data))
         guard fm.fileExists(atPath: prefix + ".idx") && fm.fileExists(atPath: prefix + ".bin"),
