@@ -59,9 +59,9 @@ public struct TrainingDataRecord: FormattedRecord, Equatable, Sendable {
     }
 
     /// The record for `train --data data`: the manifest beside a Megatron prefix, the tokenizer it (or, for
-    /// a pack without one, its inputs' manifests) names, found by SHA-256 (`tokenizerFile` maps a tokenizer
-    /// directory to the file hashed), and the normalization.
-    public static func describing(data: String, tokenizerFile: (String) -> String) throws -> TrainingDataRecord {
+    /// a pack without one, its inputs' manifests) names, found by SHA-256 (of `tokenizerSourceFile` for a
+    /// tokenizer directory), and the normalization.
+    public static func describing(data: String) throws -> TrainingDataRecord {
         let prefix = datasetPrefix(data)
         let fm = FileManager.default
         var record = TrainingDataRecord(data: data, dataResolved: absolutePath(data))
@@ -82,7 +82,7 @@ public struct TrainingDataRecord: FormattedRecord, Equatable, Sendable {
         if tokenizer == nil && packed { tokenizer = inputs.compactMap { $0.manifest?.tokenizer }.first }
         if let t = tokenizer {
             let candidates = t.path.hasPrefix("/") ? [t.path] : [t.path, manifestDir + "/" + t.path, manifestDir + "/" + (t.path as NSString).lastPathComponent]
-            let resolved = candidates.first { fm.fileExists(atPath: $0) && (try? sha256(ofFile: tokenizerFile($0))) == t.sha256 }.map(absolutePath)
+            let resolved = candidates.first { fm.fileExists(atPath: $0) && (try? sha256(ofFile: tokenizerSourceFile($0))) == t.sha256 }.map(absolutePath)
             record.tokenizer = Tokenizer(path: t.path, sha256: t.sha256, vocabularySize: t.vocabularySize, resolved: resolved)
         }
         if let n = manifest.normalization {

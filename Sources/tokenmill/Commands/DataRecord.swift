@@ -25,7 +25,7 @@ func writeNormalizationSidecar(output: String, record: NormalizationRecord, inpu
 
 /// The record for `train --data data`.
 func trainingDataRecord(data: String) throws -> TrainingDataRecord {
-    try TrainingDataRecord.describing(data: data, tokenizerFile: tokenizerFile)
+    try TrainingDataRecord.describing(data: data)
 }
 
 /// The record saved in a checkpoint directory, if any.
