@@ -84,7 +84,8 @@ public protocol FormattedRecord: Codable {
     static var format: String { get }
 }
 
-private struct FormatField: Decodable { var format: String }
+/// Only the "format" field of a record.
+struct FormatField: Decodable { var format: String }
 
 /// An optional field written as null when nil, and read as nil when null or absent (synthesized
 /// Codable omits nil optionals; these records have always spelled "unknown" as null).

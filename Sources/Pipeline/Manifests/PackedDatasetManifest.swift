@@ -252,13 +252,11 @@ public enum DatasetManifest: Sendable, Equatable {
     case tokenized(TokenizedDatasetManifest)
     case packed(PackedDatasetManifest)
 
-    private struct Format: Decodable { var format: String }
-
     /// Reads PREFIX.json (nil when there is none); another "format" is an error naming the field.
     public static func read(prefix: String) throws(ManifestError) -> DatasetManifest? {
         let path = prefix + ".json"
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        switch try decodeManifest(Format.self, from: data, path: path).format {
+        switch try decodeManifest(FormatField.self, from: data, path: path).format {
         case TokenizedDatasetManifest.format: return .tokenized(try decodeManifest(TokenizedDatasetManifest.self, from: data, path: path))
         case PackedDatasetManifest.format: return .packed(try decodeManifest(PackedDatasetManifest.self, from: data, path: path))
         case let other:
