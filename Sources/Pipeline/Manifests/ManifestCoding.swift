@@ -80,7 +80,7 @@ private func describe(_ type: Any.Type) -> String {
 }
 
 /// A record whose JSON names its kind in a "format" field; `decodeManifest` checks it first.
-public protocol FormattedRecord: Codable {
+public protocol FormattedRecord: Decodable {
     static var format: String { get }
 }
 

@@ -59,7 +59,7 @@ public struct NormalizationRecord: Codable, Equatable, Sendable {
 }
 
 /// X.tokenmill.json, the sidecar `normalize -o X` writes beside its output X.
-public struct NormalizedCorpusManifest: FormattedRecord, Equatable, Sendable {
+public struct NormalizedCorpusManifest: FormattedRecord, Codable, Equatable, Sendable {
     public static let format = "tokenmill-normalized-corpus"
 
     public private(set) var format = Self.format

@@ -1,6 +1,7 @@
 // OUT.json, written by `pack` (and `merge` of its shards) beside OUT.bin/.idx (and OUT_valid.*): the
 // tokenizer and normalization copied from the inputs' manifests, the options, the shard's part of the
 // run, the packing reports and the SHA-256 of the files. One line per top-level field (ManifestCoding.swift).
+// Read through `Decodable`; written only by `text` (no second, Codable, encoding to keep in step).
 import CorpusIO
 import Foundation
 import Packing
@@ -54,7 +55,7 @@ public struct PackSettings: Codable, Equatable, Sendable {
 }
 
 /// A packing report as a manifest records it (the shares are written for readers, and recomputed on read).
-public struct PackingReportRecord: Codable, Equatable, Sendable {
+public struct PackingReportRecord: Decodable, Equatable, Sendable {
     public var report: PackingReport
     public init(_ report: PackingReport) { self.report = report }
 
@@ -72,17 +73,6 @@ public struct PackingReportRecord: Codable, Equatable, Sendable {
         r.rows = try c.decode(Int.self, forKey: .rows)
         r.paddingTokens = try c.decode(Int.self, forKey: .paddingTokens)
         report = r
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(report.documents, forKey: .documents)
-        try c.encode(report.tokens, forKey: .tokens)
-        try c.encode(report.truncatedDocuments, forKey: .truncatedDocuments)
-        try c.encode(report.truncatedShare, forKey: .truncatedShare)
-        try c.encode(report.rows, forKey: .rows)
-        try c.encode(report.paddingTokens, forKey: .paddingTokens)
-        try c.encode(report.paddingShare, forKey: .paddingShare)
     }
 
     var inline: InlineJSON {
@@ -112,7 +102,7 @@ public struct PackedDatasetManifest: FormattedRecord, Equatable, Sendable {
     public var sha256: [String: String]?
 
     /// What a pack shard's manifest says about its part of the run, for `merge`.
-    public struct Shard: Codable, Equatable, Sendable {
+    public struct Shard: Decodable, Equatable, Sendable {
         public var index: Int, count: Int
         public var trainBuffers: Range<Int>, validBuffers: Range<Int>
         public var totalTrainBuffers: Int, totalValidBuffers: Int
@@ -148,16 +138,6 @@ public struct PackedDatasetManifest: FormattedRecord, Equatable, Sendable {
             inputTokens = try c.decode(Int.self, forKey: .inputTokens)
         }
 
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(index, forKey: .index)
-            try c.encode(count, forKey: .count)
-            try c.encode([trainBuffers.lowerBound, trainBuffers.upperBound, totalTrainBuffers], forKey: .trainBuffers)
-            try c.encode([validBuffers.lowerBound, validBuffers.upperBound, totalValidBuffers], forKey: .validBuffers)
-            try c.encode(inputDocuments, forKey: .inputDocuments)
-            try c.encode(inputTokens, forKey: .inputTokens)
-        }
-
         var inline: InlineJSON {
             .object([("index", .int(index)), ("count", .int(count)),
                      ("train_buffers", .array([trainBuffers.lowerBound, trainBuffers.upperBound, totalTrainBuffers].map { .int($0) })),
@@ -188,23 +168,6 @@ public struct PackedDatasetManifest: FormattedRecord, Equatable, Sendable {
         bestFit = try comparison.decode(PackingReportRecord.self, forKey: .bestFit).report
         concat = try comparison.decode(PackingReportRecord.self, forKey: .concat).report
         sha256 = try c.decodeIfPresent([String: String].self, forKey: .sha256)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(Self.format, forKey: .format)
-        try c.encode(Self.layout, forKey: .layout)
-        try c.encode(tokenizer, forKey: .tokenizer)
-        try c.encode(inputs, forKey: .inputs)
-        try c.encode(normalization, forKey: .normalization)
-        try c.encode(options, forKey: .options)
-        try c.encode(shard, forKey: .shard)
-        try c.encode(PackingReportRecord(report), forKey: .report)
-        try c.encode(PackingReportRecord(validation), forKey: .validation)
-        var comparison = c.nestedContainer(keyedBy: ComparisonKeys.self, forKey: .comparison)
-        try comparison.encode(PackingReportRecord(bestFit), forKey: .bestFit)
-        try comparison.encode(PackingReportRecord(concat), forKey: .concat)
-        try c.encodeIfPresent(sha256, forKey: .sha256)
     }
 
     /// The manifest's bytes, in the layout `pack` has always written.

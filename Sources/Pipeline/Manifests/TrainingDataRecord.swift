@@ -6,7 +6,7 @@ import CorpusIO
 import Foundation
 import Packing
 
-public struct TrainingDataRecord: FormattedRecord, Equatable, Sendable {
+public struct TrainingDataRecord: FormattedRecord, Codable, Equatable, Sendable {
     public static let format = "tokenmill-training-data"
     /// The record's file name in a checkpoint directory.
     public static let fileName = "data.json"
