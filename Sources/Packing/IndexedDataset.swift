@@ -157,7 +157,11 @@ public final class IndexedDatasetWriter {
     }
 
     /// The `.idx` bytes for what was added so far.
-    func indexBytes() -> [UInt8] {
+    func indexBytes() -> [UInt8] { Self.indexBytes(dtype: dtype, lengths: lengths, documentIndices: documentIndices) }
+
+    /// The `.idx` bytes of a dataset whose sequences (of `lengths`) lie back to back in its `.bin` from byte
+    /// 0, grouped into documents by `documentIndices` (0, then one past each document's last sequence).
+    public static func indexBytes(dtype: IndexedDType, lengths: [Int32], documentIndices: [Int64]) -> [UInt8] {
         var idx = indexMagic
         func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { idx.append(contentsOf: $0) } }
         u64(1)
@@ -191,6 +195,11 @@ public final class IndexedDatasetWriter {
 
     /// Drops both files.
     public func abandon() { bin.abandon() }
+}
+
+/// The dataset prefix of `path`, which names the dataset as PREFIX, PREFIX.bin or PREFIX.idx.
+public func datasetPrefix(_ path: String) -> String {
+    path.hasSuffix(".bin") || path.hasSuffix(".idx") ? String(path.dropLast(4)) : path
 }
 
 /// A dataset read through mmap; every size is checked against the header on open.

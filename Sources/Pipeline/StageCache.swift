@@ -156,8 +156,7 @@ public final class StageCache {
         let path = stampPath(stage)
         do {
             try FileManager.default.createDirectory(atPath: stampsDirectory, withIntermediateDirectories: true)
-            let file = try OutputFile(path: path, compress: false)
-            do { try file.write(Array(stamp.encoded)); try file.commit() } catch { file.abandon(); throw error }
+            try writeFileAtomically(Array(stamp.encoded), to: path)
         } catch {
             throw StageCacheError(path: path, "cannot write the stage's stamp (\(error))")
         }

@@ -125,4 +125,23 @@ private func edited(_ text: Data, _ path: [String], to value: Any?) throws -> Da
         try Data("{\"text\": \"ab\"}\n".utf8).write(to: URL(fileURLWithPath: corpus))
         #expect(NormalizedCorpusManifest.normalization(ofCorpusFile: corpus) == nil)
     }
+
+    /// A dataset's manifest records the inputs' normalization only when every input's sidecar names the
+    /// same one; inputs normalized differently are said so once.
+    @Test func inputsRecordACommonNormalizationOrNone() throws {
+        let f = try DatasetFixture("manifest-common-normalization", documents: 3)
+        defer { f.remove() }
+        let a = f.dir + "/a.jsonl", b = f.dir + "/b.jsonl"
+        for p in [a, b] { try FileManager.default.copyItem(atPath: f.corpus, toPath: p) }
+        let nfc = NormalizationRecord(form: .nfc, cleanups: Cleanups()), nfkc = NormalizationRecord(form: .nfkc, cleanups: Cleanups())
+        var warnings: [String] = []
+        func common() -> NormalizationRecord? { NormalizedCorpusManifest.commonNormalization(ofCorpusFiles: [a, b], warn: { warnings.append($0) }) }
+        try NormalizedCorpusManifest.write(output: a, normalization: nfc, inputs: ["x"])
+        #expect(common() == nil && warnings.isEmpty)   // b's is unknown
+        try NormalizedCorpusManifest.write(output: b, normalization: nfc, inputs: ["y"])
+        #expect(common() == nfc && warnings.isEmpty)
+        try NormalizedCorpusManifest.write(output: b, normalization: nfkc, inputs: ["y"])
+        #expect(common() == nil)
+        #expect(warnings == ["warning: the inputs were normalized differently (their .tokenmill.json sidecars differ); the manifest records no normalization"])
+    }
 }

@@ -19,6 +19,15 @@ import Testing
         o.padID = 7
         _ = try PackStage(inputs: [f.dir + "/t"], options: o).run(output: f.dir + "/p")
         #expect(try DatasetManifest.trainingLayout(path: f.dir + "/p") == DatasetLayout(packed: true, eod: eod, eodSource: "the packed inputs' manifests"))
+        // An input given by another path (pack ran elsewhere) is found beside the pack.
+        try FileManager.default.moveItem(atPath: f.dir + "/p.json", toPath: f.dir + "/p.original.json")
+        let moved = String(decoding: try f.bytes("p.original.json"), as: UTF8.self).replacingOccurrences(of: "\"" + f.dir + "/t\"", with: "\"elsewhere/t\"")
+        try Data(moved.utf8).write(to: URL(fileURLWithPath: f.dir + "/p.json"))
+        #expect(try DatasetManifest.trainingLayout(path: f.dir + "/p").eodSource == "the packed inputs' manifests")
+        try FileManager.default.removeItem(atPath: f.dir + "/p.json")
+        try FileManager.default.moveItem(atPath: f.dir + "/p.original.json", toPath: f.dir + "/p.json")
+        // Beside a bare relative prefix means in the working directory, not in /.
+        #expect(PackedDatasetManifest.inputCandidates("elsewhere/t", packPrefix: "p") == ["elsewhere/t", FileManager.default.currentDirectoryPath + "/t"])
         // Without the input's manifest the pad id stands in for the EOD id.
         try FileManager.default.removeItem(atPath: f.dir + "/t.json")
         let fallback = try DatasetManifest.trainingLayout(path: f.dir + "/p")

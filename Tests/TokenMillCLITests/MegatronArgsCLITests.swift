@@ -2,6 +2,7 @@
 // the data arguments and --prepare's row index for a packed dataset of the test corpus, and the exit codes
 // of bad usage (64) and bad configs or data (1).
 import Foundation
+import Packing
 import Testing
 import TokenMillTestSupport
 
@@ -66,6 +67,10 @@ import TokenMillTestSupport
         #expect(Int(count) == rows && idx.count == 34 + 12 * rows + 8 * (rows + 1))
         #expect(idx.subdata(in: 34..<38).withUnsafeBytes { $0.loadUnaligned(as: Int32.self) } == 512)
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: prepared + "/rows.bin").hasSuffix("packed.bin"))
+        // Read back as Megatron would (every pointer and the linked .bin's size checked): row r is the pack's row r.
+        let rowsSet = try IndexedDatasetReader(prefix: prepared + "/rows"), pack = try IndexedDatasetReader(prefix: packed)
+        #expect(rowsSet.sequenceCount == rows && rowsSet.documentCount == rows)
+        #expect((0 ..< rows).allSatisfy { rowsSet.sequence($0) == pack.document($0) })
         let config = try String(contentsOfFile: prepared + "/tokenizer/tokenizer_config.json", encoding: .utf8)
         #expect(config.contains("\"eos_token\" : \"<|endoftext|>\""), "\(config)")
         // Without --prepare: the pack itself, and a note that Megatron would sample its pieces.

@@ -1,9 +1,10 @@
 // What `megatron-args` needs of a packed dataset, and its --prepare files: Megatron's GPTDataset samples a
 // dataset's sequences, so a row index (each pack row one sequence and one document) over the pack's
 // .bin lets every Megatron sample be one TokenMill row; a tokenizer directory names the EOD token as
-// eos_token. Format of rows.idx: MMIDIDX (the Megatron index layout), version 1, the pack's dtype, then
+// eos_token. Format of rows.idx (Packing's `IndexedDatasetWriter.indexBytes`): MMIDIDX (the Megatron index
+// layout), version 1, the pack's dtype, then
 //   lengths   [rows] Int32, each L
-//   pointers  [rows] Int64, the byte offset of the row in the pack's .bin
+//   pointers  [rows] Int64, the byte offset of the row in the pack's .bin (r·L·itemsize)
 //   documents [rows + 1] Int64, 0…rows
 // Cost: one pass over the pack's index; the .bin is linked, not copied.
 import CorpusIO
@@ -21,7 +22,7 @@ public struct PackedDatasetInfo: Sendable {
     public var vocabularySize: Int?
 
     public init(prefix given: String) throws {
-        let prefix = given.hasSuffix(".bin") || given.hasSuffix(".idx") ? String(given.dropLast(4)) : given
+        let prefix = datasetPrefix(given)
         self.prefix = prefix
         guard let found = try DatasetManifest.read(prefix: prefix) else {
             throw StageError(.data, "\(prefix).json: missing (a packed dataset from `tokenmill pack` has one)")
@@ -36,9 +37,8 @@ public struct PackedDatasetInfo: Sendable {
         tokenizerPath = manifest.tokenizer?.path
         vocabularySize = manifest.tokenizer?.vocabularySize
         // The EOD: the inputs' tokenize manifests (given as pack saw them, or beside the pack), as `train` finds it.
-        let dir = (absolutePath(prefix) as NSString).deletingLastPathComponent
         let inputs = manifest.inputs.compactMap { i in
-            ((try? DatasetManifest.read(prefix: i)) ?? (try? DatasetManifest.read(prefix: dir + "/" + (i as NSString).lastPathComponent)) ?? nil)?.tokenizedManifest
+            PackedDatasetManifest.inputCandidates(i, packPrefix: prefix).lazy.compactMap { p in (try? DatasetManifest.read(prefix: p)) ?? nil }.first?.tokenizedManifest
         }
         let eods = Set(inputs.compactMap { $0.options.eod?.id })
         let tokens = Set(inputs.compactMap { $0.options.eod?.token })
@@ -64,24 +64,14 @@ public struct MegatronPreparation: Sendable {
         let reader: IndexedDatasetReader
         do { reader = try IndexedDatasetReader(prefix: d.prefix) } catch let e as DatasetError { throw StageError(.data, e.description) }
         let rows = reader.documentCount, L = d.rowLength
-        var index = Array("MMIDIDX".utf8) + [0, 0]
-        func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { index.append(contentsOf: $0) } }
-        u64(1)
-        index.append(reader.dtype.rawValue)
-        u64(UInt64(rows))
-        u64(UInt64(rows + 1))
         for r in 0..<rows {
-            let lo = Int(reader.documentIndices[r]), hi = Int(reader.documentIndices[r + 1])
-            let n = (lo..<hi).reduce(0) { $0 + Int(reader.sequenceLengths[$1]) }
+            let n = reader.documentTokenCount(r)
             guard n == L else { throw StageError(.data, "\(d.prefix).idx: row \(r) holds \(n) tokens, the manifest says \(L)") }
-            withUnsafeBytes(of: Int32(L).littleEndian) { index.append(contentsOf: $0) }
         }
-        for r in 0..<rows {
-            let lo = Int(reader.documentIndices[r])
-            let pointer = lo < reader.sequenceCount ? reader.sequencePointers[lo] : Int64(r * L * reader.dtype.itemSize)
-            withUnsafeBytes(of: pointer.littleEndian) { index.append(contentsOf: $0) }
-        }
-        for r in 0...rows { withUnsafeBytes(of: Int64(r).littleEndian) { index.append(contentsOf: $0) } }
+        // Every row holds L tokens and the reader checked that the .bin is back to back, so row r starts at
+        // byte r·L·itemsize: the pack's .bin read as `rows` sequences of L tokens, one per document.
+        let index = IndexedDatasetWriter.indexBytes(dtype: reader.dtype, lengths: [Int32](repeating: Int32(L), count: rows),
+                                                    documentIndices: (0...rows).map(Int64.init))
         let prefix = dir + "/rows"
         try writeFileAtomically(index, to: prefix + ".idx")
         let bin = absolutePath(d.prefix + ".bin")

@@ -148,12 +148,11 @@ public struct TokenizeStage: Sendable {
         return out
     }
 
-    /// Where `tokenize --resume` continues: the input batch and the counts so far.
+    /// Where `tokenize --resume` continues: the input batch and the manifest's counts so far.
     struct ResumeState: Codable {
         var identity: String
         var batch = 0
-        var documents = 0, tokens = 0, bytes = 0, empty = 0, skipped = 0, fimPSM = 0, fimSPM = 0
-        var boundarySplits = 0, boundaryCandidates = 0
+        var counts = TokenizedDatasetManifest.Counts()
         var batchDocuments: [Int] = []
     }
 
@@ -172,7 +171,7 @@ public struct TokenizeStage: Sendable {
         let read = reader.options
         let encoders = WorkerPool<TokenEncoder>(tokenizer, splitProbability: options.splitPunctuationNewline, seed: options.fim.seed)
         let allow = options.allowSpecial, fim = options.fim, split = options.splitPunctuationNewline
-        let tokenizerHash = try sha256(ofFile: tokenizer.sourceFile(tokenizerPath))
+        let tokenizerHash = try sha256(ofFile: tokenizerSourceFile(tokenizerPath))
         let identity = resumeIdentity(inputs: inputs, tokenizerSHA256: tokenizerHash)
         // 1. One writer per prefix, taken before any checkpoint file is read or removed.
         let prefixLock = try OutputLock(output: output)
@@ -188,15 +187,15 @@ public struct TokenizeStage: Sendable {
                 guard saved.identity == identity else {
                     throw StageError(.usage, "--resume: the unfinished run used another tokenizer, inputs or options; run again without --resume to start over.")
                 }
-                guard var c = try IndexedDatasetWriter.loadCheckpoint(prefix: output), c.documentIndices.count - 1 >= saved.documents else {
+                guard var c = try IndexedDatasetWriter.loadCheckpoint(prefix: output), c.documentIndices.count - 1 >= saved.counts.documents else {
                     throw StageError(.data, "\(output): the partial files do not match the checkpoint; run again without --resume")
                 }
                 // subtle: the index may be newer than the state if the run stopped between the two writes.
-                c.documentIndices.removeLast(c.documentIndices.count - 1 - saved.documents)
+                c.documentIndices.removeLast(c.documentIndices.count - 1 - saved.counts.documents)
                 c.lengths.removeLast(c.lengths.count - Int(c.documentIndices.last!))
                 checkpoint = c
                 state = saved
-                resumed(saved.batch, saved.documents)
+                resumed(saved.batch, saved.counts.documents)
             } else {
                 note("warning: \(output): no unfinished run to resume; starting from the beginning")
             }
@@ -224,21 +223,21 @@ public struct TokenizeStage: Sendable {
                 return try encoders.withWorker { try self.encode(decoded, index: index, encoder: $0) }
             }, consume: { batch in
                 state.batchDocuments.append(batch.entries.lazy.filter { !$0.isEmpty }.count)
-                state.fimPSM += batch.fimPSM
-                state.fimSPM += batch.fimSPM
-                state.boundarySplits += batch.boundarySplits
-                state.boundaryCandidates += batch.boundaryCandidates
+                state.counts.fimPSM += batch.fimPSM
+                state.counts.fimSPM += batch.fimSPM
+                state.counts.punctuationNewlineSplit += batch.boundarySplits
+                state.counts.punctuationNewlineEligible += batch.boundaryCandidates
                 for var ids in batch.entries {
-                    if ids.isEmpty { state.empty += 1; continue }
+                    if ids.isEmpty { state.counts.emptySkipped += 1; continue }
                     if let eod { ids.append(eod.id) }
                     try writer.addDocument(ids)
-                    state.documents += 1
-                    state.tokens += ids.count
+                    state.counts.documents += 1
+                    state.counts.tokens += ids.count
                 }
-                state.bytes += batch.bytes
-                state.skipped += batch.skipped
+                state.counts.textBytes += batch.bytes
+                state.counts.malformedSkipped += batch.skipped
                 for e in batch.skipErrors { note("warning: skipped \(e)") }
-                progress(state.documents, Int64(state.bytes))
+                progress(state.counts.documents, Int64(state.counts.textBytes))
                 sinceCheckpoint += 1
                 if sinceCheckpoint >= options.checkpointEvery {  // the index, then the state that refers to it
                     sinceCheckpoint = 0
@@ -251,18 +250,13 @@ public struct TokenizeStage: Sendable {
                 throw StageError(.data, "\(output).bin: id \(writer.maxID) does not fit megatron-core's uint16 rule (below 65,500)")
             }
             // 3. The manifest, after the data files are committed.
-            var counts = TokenizedDatasetManifest.Counts()
-            counts.documents = state.documents; counts.tokens = state.tokens; counts.textBytes = state.bytes
-            counts.emptySkipped = state.empty; counts.malformedSkipped = state.skipped
-            counts.fimPSM = state.fimPSM; counts.fimSPM = state.fimSPM
-            counts.punctuationNewlineSplit = state.boundarySplits; counts.punctuationNewlineEligible = state.boundaryCandidates
             let manifest = TokenizedDatasetManifest(
                 tokenmillVersion: version,
                 tokenizer: TokenizerRecord(path: tokenizerPath, sha256: tokenizerHash, vocabularySize: tokenizer.vocabularySize),
                 inputs: inputs, normalization: NormalizedCorpusManifest.commonNormalization(ofCorpusFiles: inputs, warn: note),
                 options: .init(dtype: dtype, eod: eod, allowSpecial: allow, textField: read.textField, fimRate: fim.rate, fimSPMRate: fim.spmRate,
                                fimTokens: fimNames, splitPunctuationNewline: split, seed: fim.seed),
-                shard: shard.map { .init(index: $0.index, count: $0.count, batchDocuments: state.batchDocuments) }, counts: counts)
+                shard: shard.map { .init(index: $0.index, count: $0.count, batchDocuments: state.batchDocuments) }, counts: state.counts)
             try writer.finish()
             try manifest.write(prefix: output)
             unlink(resumePath)
@@ -311,10 +305,6 @@ extension Tokenizer {
         named.map { "--eod-token \($0) is not a single token of this tokenizer." }
             ?? "The tokenizer has no end-of-text token (<|endoftext|>, <｜end▁of▁sentence｜>, <|end_of_text|>, </s>); \(hint)."
     }
-
-    /// The file whose bytes identify a tokenizer given as `path`, a file or a directory (its
-    /// tokenizer.json or vocab.json).
-    public func sourceFile(_ path: String) -> String { tokenizerSourceFile(path) }
 }
 
 /// The file whose bytes identify a tokenizer given as a file or a directory.

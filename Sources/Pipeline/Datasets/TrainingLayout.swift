@@ -8,7 +8,7 @@ extension DatasetManifest {
     /// The layout `Trainer` needs for the dataset at `path` (a prefix, or its .bin/.idx).
     /// - Throws: `ManifestError` naming the file and field when the dataset's own manifest is malformed.
     public static func trainingLayout(path: String) throws(ManifestError) -> DatasetLayout {
-        let prefix = path.hasSuffix(".bin") || path.hasSuffix(".idx") ? String(path.dropLast(4)) : path
+        let prefix = datasetPrefix(path)
         let fm = FileManager.default
         guard fm.fileExists(atPath: prefix + ".idx"), fm.fileExists(atPath: prefix + ".bin"),
               let manifest = try read(prefix: prefix) else { return .flat }
@@ -16,11 +16,8 @@ extension DatasetManifest {
         case .tokenized(let m):
             return DatasetLayout(packed: false, eod: m.options.eod?.id, eodSource: prefix + ".json")
         case .packed(let m):
-            // An input's manifest beside the path it was given as, else beside the pack.
-            let dir = (prefix as NSString).deletingLastPathComponent
             func inputManifest(_ input: String) -> DatasetManifest? {
-                let candidates = [input, dir + "/" + (input as NSString).lastPathComponent]
-                return candidates.lazy.compactMap { p in (try? read(prefix: p)) ?? nil }.first
+                PackedDatasetManifest.inputCandidates(input, packPrefix: prefix).lazy.compactMap { p in (try? read(prefix: p)) ?? nil }.first
             }
             let ids = Set(m.inputs.compactMap { inputManifest($0)?.tokenizedManifest?.options.eod?.id })
             if ids.count == 1 { return DatasetLayout(packed: true, eod: ids.first!, eodSource: "the packed inputs' manifests") }

@@ -80,11 +80,12 @@ private func describe(_ type: Any.Type) -> String {
 }
 
 /// A record whose JSON names its kind in a "format" field; `decodeManifest` checks it first.
-public protocol FormattedRecord: Codable {
+public protocol FormattedRecord: Decodable {
     static var format: String { get }
 }
 
-private struct FormatField: Decodable { var format: String }
+/// Only the "format" field of a record.
+struct FormatField: Decodable { var format: String }
 
 /// An optional field written as null when nil, and read as nil when null or absent (synthesized
 /// Codable omits nil optionals; these records have always spelled "unknown" as null).

@@ -59,7 +59,7 @@ public struct NormalizationRecord: Codable, Equatable, Sendable {
 }
 
 /// X.tokenmill.json, the sidecar `normalize -o X` writes beside its output X.
-public struct NormalizedCorpusManifest: FormattedRecord, Equatable, Sendable {
+public struct NormalizedCorpusManifest: FormattedRecord, Codable, Equatable, Sendable {
     public static let format = "tokenmill-normalized-corpus"
 
     public private(set) var format = Self.format
@@ -95,11 +95,10 @@ public struct NormalizedCorpusManifest: FormattedRecord, Equatable, Sendable {
     /// (then `warn` says so).
     public static func commonNormalization(ofCorpusFiles inputs: [String], warn: (String) -> Void) -> NormalizationRecord? {
         let records = inputs.map(normalization(ofCorpusFile:))
-        guard let first = records.first ?? nil, !records.contains(where: { $0 == nil }) else { return nil }
-        if records.contains(where: { $0 != first }) {
+        if let common = NormalizationRecord.common(records) { return common }
+        if !records.isEmpty && !records.contains(where: { $0 == nil }) {
             warn("warning: the inputs were normalized differently (their .tokenmill.json sidecars differ); the manifest records no normalization")
-            return nil
         }
-        return first
+        return nil
     }
 }

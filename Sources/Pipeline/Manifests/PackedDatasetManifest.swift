@@ -1,6 +1,7 @@
 // OUT.json, written by `pack` (and `merge` of its shards) beside OUT.bin/.idx (and OUT_valid.*): the
 // tokenizer and normalization copied from the inputs' manifests, the options, the shard's part of the
 // run, the packing reports and the SHA-256 of the files. One line per top-level field (ManifestCoding.swift).
+// Read through `Decodable`; written only by `text` (no second, Codable, encoding to keep in step).
 import CorpusIO
 import Foundation
 import Packing
@@ -54,7 +55,7 @@ public struct PackSettings: Codable, Equatable, Sendable {
 }
 
 /// A packing report as a manifest records it (the shares are written for readers, and recomputed on read).
-public struct PackingReportRecord: Codable, Equatable, Sendable {
+public struct PackingReportRecord: Decodable, Equatable, Sendable {
     public var report: PackingReport
     public init(_ report: PackingReport) { self.report = report }
 
@@ -72,17 +73,6 @@ public struct PackingReportRecord: Codable, Equatable, Sendable {
         r.rows = try c.decode(Int.self, forKey: .rows)
         r.paddingTokens = try c.decode(Int.self, forKey: .paddingTokens)
         report = r
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(report.documents, forKey: .documents)
-        try c.encode(report.tokens, forKey: .tokens)
-        try c.encode(report.truncatedDocuments, forKey: .truncatedDocuments)
-        try c.encode(report.truncatedShare, forKey: .truncatedShare)
-        try c.encode(report.rows, forKey: .rows)
-        try c.encode(report.paddingTokens, forKey: .paddingTokens)
-        try c.encode(report.paddingShare, forKey: .paddingShare)
     }
 
     var inline: InlineJSON {
@@ -112,7 +102,7 @@ public struct PackedDatasetManifest: FormattedRecord, Equatable, Sendable {
     public var sha256: [String: String]?
 
     /// What a pack shard's manifest says about its part of the run, for `merge`.
-    public struct Shard: Codable, Equatable, Sendable {
+    public struct Shard: Decodable, Equatable, Sendable {
         public var index: Int, count: Int
         public var trainBuffers: Range<Int>, validBuffers: Range<Int>
         public var totalTrainBuffers: Int, totalValidBuffers: Int
@@ -148,16 +138,6 @@ public struct PackedDatasetManifest: FormattedRecord, Equatable, Sendable {
             inputTokens = try c.decode(Int.self, forKey: .inputTokens)
         }
 
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(index, forKey: .index)
-            try c.encode(count, forKey: .count)
-            try c.encode([trainBuffers.lowerBound, trainBuffers.upperBound, totalTrainBuffers], forKey: .trainBuffers)
-            try c.encode([validBuffers.lowerBound, validBuffers.upperBound, totalValidBuffers], forKey: .validBuffers)
-            try c.encode(inputDocuments, forKey: .inputDocuments)
-            try c.encode(inputTokens, forKey: .inputTokens)
-        }
-
         var inline: InlineJSON {
             .object([("index", .int(index)), ("count", .int(count)),
                      ("train_buffers", .array([trainBuffers.lowerBound, trainBuffers.upperBound, totalTrainBuffers].map { .int($0) })),
@@ -190,23 +170,6 @@ public struct PackedDatasetManifest: FormattedRecord, Equatable, Sendable {
         sha256 = try c.decodeIfPresent([String: String].self, forKey: .sha256)
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(Self.format, forKey: .format)
-        try c.encode(Self.layout, forKey: .layout)
-        try c.encode(tokenizer, forKey: .tokenizer)
-        try c.encode(inputs, forKey: .inputs)
-        try c.encode(normalization, forKey: .normalization)
-        try c.encode(options, forKey: .options)
-        try c.encode(shard, forKey: .shard)
-        try c.encode(PackingReportRecord(report), forKey: .report)
-        try c.encode(PackingReportRecord(validation), forKey: .validation)
-        var comparison = c.nestedContainer(keyedBy: ComparisonKeys.self, forKey: .comparison)
-        try comparison.encode(PackingReportRecord(bestFit), forKey: .bestFit)
-        try comparison.encode(PackingReportRecord(concat), forKey: .concat)
-        try c.encodeIfPresent(sha256, forKey: .sha256)
-    }
-
     /// The manifest's bytes, in the layout `pack` has always written.
     public var text: String {
         var m = ManifestLines()
@@ -227,6 +190,12 @@ public struct PackedDatasetManifest: FormattedRecord, Equatable, Sendable {
     /// OUT.json for the dataset `prefix`.
     public static func path(prefix: String) -> String { prefix + ".json" }
 
+    /// Where the pack at `packPrefix` finds the manifest of its input `input` (a tokenize prefix as given to
+    /// `pack`): the path as given (relative to pack's working directory), else the same name beside the pack.
+    public static func inputCandidates(_ input: String, packPrefix: String) -> [String] {
+        [input, (absolutePath(packPrefix) as NSString).deletingLastPathComponent + "/" + (input as NSString).lastPathComponent]
+    }
+
     /// Reads OUT.json (nil when there is none).
     public static func read(prefix: String) throws(ManifestError) -> PackedDatasetManifest? {
         try readManifest(PackedDatasetManifest.self, path: path(prefix: prefix))
@@ -246,13 +215,11 @@ public enum DatasetManifest: Sendable, Equatable {
     case tokenized(TokenizedDatasetManifest)
     case packed(PackedDatasetManifest)
 
-    private struct Format: Decodable { var format: String }
-
     /// Reads PREFIX.json (nil when there is none); another "format" is an error naming the field.
     public static func read(prefix: String) throws(ManifestError) -> DatasetManifest? {
         let path = prefix + ".json"
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        switch try decodeManifest(Format.self, from: data, path: path).format {
+        switch try decodeManifest(FormatField.self, from: data, path: path).format {
         case TokenizedDatasetManifest.format: return .tokenized(try decodeManifest(TokenizedDatasetManifest.self, from: data, path: path))
         case PackedDatasetManifest.format: return .packed(try decodeManifest(PackedDatasetManifest.self, from: data, path: path))
         case let other:

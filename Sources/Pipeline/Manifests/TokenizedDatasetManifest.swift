@@ -22,7 +22,7 @@ public struct TokenizerRecord: Codable, Equatable, Sendable {
 }
 
 /// The manifest of a tokenized Megatron dataset.
-public struct TokenizedDatasetManifest: FormattedRecord, Equatable, Sendable {
+public struct TokenizedDatasetManifest: FormattedRecord, Codable, Equatable, Sendable {
     public static let format = "megatron-indexed-dataset"
 
     public private(set) var format = Self.format

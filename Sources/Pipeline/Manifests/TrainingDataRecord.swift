@@ -4,8 +4,9 @@
 // with sorted keys (ManifestCoding.swift); absent values are written as null.
 import CorpusIO
 import Foundation
+import Packing
 
-public struct TrainingDataRecord: FormattedRecord, Equatable, Sendable {
+public struct TrainingDataRecord: FormattedRecord, Codable, Equatable, Sendable {
     public static let format = "tokenmill-training-data"
     /// The record's file name in a checkpoint directory.
     public static let fileName = "data.json"
@@ -58,10 +59,10 @@ public struct TrainingDataRecord: FormattedRecord, Equatable, Sendable {
     }
 
     /// The record for `train --data data`: the manifest beside a Megatron prefix, the tokenizer it (or, for
-    /// a pack without one, its inputs' manifests) names, found by SHA-256 (`tokenizerFile` maps a tokenizer
-    /// directory to the file hashed), and the normalization.
-    public static func describing(data: String, tokenizerFile: (String) -> String) throws -> TrainingDataRecord {
-        let prefix = data.hasSuffix(".bin") || data.hasSuffix(".idx") ? String(data.dropLast(4)) : data
+    /// a pack without one, its inputs' manifests) names, found by SHA-256 (of `tokenizerSourceFile` for a
+    /// tokenizer directory), and the normalization.
+    public static func describing(data: String) throws -> TrainingDataRecord {
+        let prefix = datasetPrefix(data)
         let fm = FileManager.default
         var record = TrainingDataRecord(data: data, dataResolved: absolutePath(data))
         guard fm.fileExists(atPath: prefix + ".idx") && fm.fileExists(atPath: prefix + ".bin"),
@@ -71,7 +72,7 @@ public struct TrainingDataRecord: FormattedRecord, Equatable, Sendable {
         record.manifest = manifestPath
         // A pack's inputs are tokenize prefixes, as given to `pack` (relative to its working directory, or beside the pack).
         let inputs: [(path: String, manifest: DatasetManifest?)] = try manifest.inputs.map { i in
-            for candidate in [i, manifestDir + "/" + (i as NSString).lastPathComponent] {
+            for candidate in PackedDatasetManifest.inputCandidates(i, packPrefix: prefix) {
                 if let m = try DatasetManifest.read(prefix: candidate) { return (absolutePath(candidate + ".json"), m) }
             }
             return (i, nil)
@@ -81,7 +82,7 @@ public struct TrainingDataRecord: FormattedRecord, Equatable, Sendable {
         if tokenizer == nil && packed { tokenizer = inputs.compactMap { $0.manifest?.tokenizer }.first }
         if let t = tokenizer {
             let candidates = t.path.hasPrefix("/") ? [t.path] : [t.path, manifestDir + "/" + t.path, manifestDir + "/" + (t.path as NSString).lastPathComponent]
-            let resolved = candidates.first { fm.fileExists(atPath: $0) && (try? sha256(ofFile: tokenizerFile($0))) == t.sha256 }.map(absolutePath)
+            let resolved = candidates.first { fm.fileExists(atPath: $0) && (try? sha256(ofFile: tokenizerSourceFile($0))) == t.sha256 }.map(absolutePath)
             record.tokenizer = Tokenizer(path: t.path, sha256: t.sha256, vocabularySize: t.vocabularySize, resolved: resolved)
         }
         if let n = manifest.normalization {

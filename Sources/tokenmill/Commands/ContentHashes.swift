@@ -6,6 +6,7 @@
 //                `bpb`; `train --no-verify` skips it too
 // A manifest or checkpoint written before TokenMill recorded hashes is used with a one-line warning.
 import Foundation
+import Packing
 import Pipeline
 import Training
 
@@ -37,7 +38,7 @@ func verifyTrainingInputs(data: String, checkpoint: String?, noVerify: Bool) thr
         return
     }
     if let checkpoint { try verifyCheckpoint(checkpoint) }
-    let prefix = data.hasSuffix(".bin") || data.hasSuffix(".idx") ? String(data.dropLast(4)) : data
+    let prefix = datasetPrefix(data)
     let fm = FileManager.default
     for p in [prefix, prefix + "_valid"] where fm.fileExists(atPath: p + ".bin") && fm.fileExists(atPath: p + ".idx") {
         try verifyDataset(p, noVerify: false, command: "train")

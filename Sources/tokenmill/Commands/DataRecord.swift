@@ -11,6 +11,13 @@ func runningStage<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let e as StageError where e.kind == .usage { throw ValidationError(e.message) }
 }
 
+/// Runs a dataset stage (as `runningStage`) with `progress`, finishing it either way; the stage's result
+/// and its seconds.
+func reporting<T>(_ progress: ProgressReporter, _ body: (ProgressReporter) throws -> T) throws -> (T, Double) {
+    defer { progress.finish() }
+    return (try runningStage { try body(progress) }, progress.elapsed)
+}
+
 /// Writes X.tokenmill.json for the finished output X (atomically).
 func writeNormalizationSidecar(output: String, record: NormalizationRecord, inputs: [String]) throws {
     try NormalizedCorpusManifest.write(output: output, normalization: record, inputs: inputs)
@@ -18,7 +25,7 @@ func writeNormalizationSidecar(output: String, record: NormalizationRecord, inpu
 
 /// The record for `train --data data`.
 func trainingDataRecord(data: String) throws -> TrainingDataRecord {
-    try TrainingDataRecord.describing(data: data, tokenizerFile: tokenizerFile)
+    try TrainingDataRecord.describing(data: data)
 }
 
 /// The record saved in a checkpoint directory, if any.

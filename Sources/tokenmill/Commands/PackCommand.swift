@@ -88,13 +88,10 @@ struct PackCommand: ParsableCommand {
                 for prefix in inputs { try verifyDataset(prefix, noVerify: false, command: "pack") }
             }
             let options = self.options
-            let progress = progressOptions.makeReporter("pack")
-            let m: PackedDatasetManifest
-            do {
-                m = try runningStage { try PackStage(inputs: inputs, options: options).run(output: output, progress: { progress.update(documents: $0, bytes: 0) }) }
-            } catch { progress.finish(); throw error }
-            progress.finish()
-            for line in m.summaryLines(options: options, seconds: progress.elapsed) { printError(line) }
+            let (m, seconds) = try reporting(progressOptions.makeReporter("pack")) { progress in
+                try PackStage(inputs: inputs, options: options).run(output: output, progress: { progress.update(documents: $0, bytes: 0) })
+            }
+            for line in m.summaryLines(options: options, seconds: seconds) { printError(line) }
         }
     }
 }

@@ -82,10 +82,4 @@ struct PrepareCommand: ParsableCommand {
             for line in packed.0.summaryLines(options: packOptions, seconds: packed.1) { printError(line) }
         }
     }
-
-    /// Runs a stage with `progress`, finishing it either way; the stage's result and its seconds.
-    private func reporting<T>(_ progress: ProgressReporter, _ body: (ProgressReporter) throws -> T) throws -> (T, Double) {
-        defer { progress.finish() }
-        return (try runningStage { try body(progress) }, progress.elapsed)
-    }
 }

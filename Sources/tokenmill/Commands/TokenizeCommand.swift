@@ -111,17 +111,12 @@ struct TokenizeCommand: ParsableCommand {
             options.read = input.readOptions
             let stage = try runningStage { try TokenizeStage(tokenizer: try tokenizerOptions.load(), tokenizerPath: tokenizerOptions.path, options: options) }
             let inputs = try expandInputs(input.inputs)
-            let progress = progressOptions.makeReporter("tokenize")
-            let m: TokenizedDatasetManifest
-            do {
-                m = try runningStage {
-                    try stage.run(inputs: inputs, output: output, version: TokenMill.configuration.version, note: { printError($0) },
-                                  resumed: { printError("tokenize: resuming at input batch \($0) with \(formatCount($1)) documents written") },
-                                  progress: { progress.update(documents: $0, bytes: $1) })
-                }
-            } catch { progress.finish(); throw error }
-            progress.finish()
-            printError(m.summaryLine(output: output, seconds: progress.elapsed))
+            let (m, seconds) = try reporting(progressOptions.makeReporter("tokenize")) { progress in
+                try stage.run(inputs: inputs, output: output, version: TokenMill.configuration.version, note: { printError($0) },
+                              resumed: { printError("tokenize: resuming at input batch \($0) with \(formatCount($1)) documents written") },
+                              progress: { progress.update(documents: $0, bytes: $1) })
+            }
+            printError(m.summaryLine(output: output, seconds: seconds))
         }
     }
 }
@@ -134,7 +129,3 @@ extension Shard: ExpressibleByArgument {
     public init?(argument: String) { self.init(argument) }
     public var defaultValueDescription: String { "\(index)/\(count)" }
 }
-
-/// The key of a document's seeded choices (FIM, token-boundary randomization): its input's position
-/// in the input list and its line, so threads and shards do not change them.
-func documentKey(_ doc: Document) -> UInt64 { fimDocumentKey(inputIndex: doc.inputIndex, line: doc.location.line ?? 0) }
