@@ -273,12 +273,6 @@ func bpbTable(_ data: ReportData, test: String) -> String? {
                      r.interval.map { String(format: "%.4f–%.4f", $0.0, $0.1) } ?? "-"]
                     + names.map { n in r.baselines.first { $0.0 == n }.map { String(format: "%.4f", $0.1) } ?? "-" })
     }
-    let widths = header.indices.map { c in rows.map { $0[c].count }.max()! }
-    var lines = ["bits per byte on \(test) (lower is better):"]
-    for (i, r) in rows.enumerated() {
-        if i == rows.count - 1 { lines.append(String(repeating: "-", count: widths.reduce(0, +) + 2 * (widths.count - 1))) }
-        lines.append(r.enumerated().map { c, v in c == 0 ? v.padding(toLength: widths[c], withPad: " ", startingAt: 0) : String(repeating: " ", count: widths[c] - v.count) + v }.joined(separator: "  "))
-        if i == 0 { lines.append(String(repeating: "-", count: widths.reduce(0, +) + 2 * (widths.count - 1))) }
-    }
-    return lines.joined(separator: "\n")
+    let table = TextTable(columns: [.init(.left)] + Array(repeating: .init(.right), count: header.count - 1))
+    return (["bits per byte on \(test) (lower is better):"] + table.render(rows, rulesAfter: [0, rows.count - 2])).joined(separator: "\n")
 }
