@@ -31,12 +31,17 @@ public final class SHA256 {
         precondition(CCrypto_sha256_update(context, buffer.baseAddress, buffer.count) == 1, "libcrypto's SHA-256 update failed")
     }
 
-    /// The digest as 64 lowercase hex characters; the hash then starts over on an empty message.
-    public func hexDigest() -> String {
+    /// The 32-byte digest; the hash then starts over on an empty message.
+    public func digest() -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: 32)
         precondition(CCrypto_sha256_final(context, &digest) == 1, "libcrypto's SHA-256 final failed")
+        return digest
+    }
+
+    /// The digest as 64 lowercase hex characters; the hash then starts over on an empty message.
+    public func hexDigest() -> String {
         let hex = Array("0123456789abcdef".utf8)
-        return String(decoding: digest.flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 0xF)]] }, as: UTF8.self)
+        return String(decoding: digest().flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 0xF)]] }, as: UTF8.self)
     }
 }
 

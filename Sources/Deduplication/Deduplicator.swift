@@ -35,11 +35,9 @@ public final class DocumentSigner {
         try text.withUTF8 { utf8 in
             if let normalized = try nfc.normalize(utf8) { sha.update(normalized) } else { sha.update(UnsafeRawBufferPointer(utf8)) }
         }
-        let hex = Array(sha.hexDigest().utf8)
-        func word(_ from: Int) -> UInt64 {
-            hex[from ..< from + 16].reduce(UInt64(0)) { r, c in r << 4 | UInt64(c <= 57 ? c - 48 : c - 87) }
-        }
-        return (word(0), word(16))
+        let digest = sha.digest()
+        func word(_ from: Int) -> UInt64 { digest[from ..< from + 8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
+        return (word(0), word(8))
     }
 
     public func sign(_ text: String, position: Int) throws -> DocumentSignature {

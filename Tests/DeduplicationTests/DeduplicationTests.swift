@@ -60,6 +60,22 @@ func reader(_ path: String) -> CorpusReader { CorpusReader(inputs: [path], optio
     }
 }
 
+@Suite struct ExactKeyTests {
+    /// The exact key is the first 16 bytes of SHA-256 of the NFC text, as two big-endian words: "é" written
+    /// decomposed (e + U+0301) gets the key of the composed form, whose SHA-256 sha256sum would print.
+    @Test func exactKeyIsTheFirstSixteenBytesOfSHA256OfNFC() throws {
+        let signer = try DocumentSigner(config: MinHashConfig())
+        let composed = "caf\u{E9} au lait"
+        let sha = SHA256()
+        sha.update(Array(composed.utf8))
+        let hex = sha.hexDigest()
+        let expected = (UInt64(hex.prefix(16), radix: 16)!, UInt64(hex.dropFirst(16).prefix(16), radix: 16)!)
+        let key = try signer.exactKey("cafe\u{301} au lait")
+        #expect(key == expected)
+        #expect(try signer.exactKey(composed) == expected)
+    }
+}
+
 @Suite struct MinHashTests {
     @Test func affineIsExactModuloTheMersennePrime() {
         var rng = SplitMix64(seed: 7)
