@@ -43,7 +43,7 @@ public final class TokenStream {
         var binPath = path
         var type: ElementType
         let fm = FileManager.default
-        let prefix = path.hasSuffix(".bin") || path.hasSuffix(".idx") ? String(path.dropLast(4)) : path
+        let prefix = datasetPrefix(path)
         if fm.fileExists(atPath: prefix + ".idx") && fm.fileExists(atPath: prefix + ".bin") {
             binPath = prefix + ".bin"
             guard let idx = FileHandle(forReadingAtPath: prefix + ".idx"), let head = try? idx.read(upToCount: 18), head.count == 18 else {
@@ -209,7 +209,7 @@ public struct TrainingData {
     /// Opens `path` for windows of `T` positions (`rowLength` tokens each).
     public static func open(path: String, vocabSize: Int, T: Int, rowLength R: Int, validationFraction: Double,
                             eod explicitEOD: Int? = nil, layout: DatasetLayout) throws -> TrainingData {
-        let prefix = path.hasSuffix(".bin") || path.hasSuffix(".idx") ? String(path.dropLast(4)) : path
+        let prefix = datasetPrefix(path)
         let fm = FileManager.default
         let isMegatron = fm.fileExists(atPath: prefix + ".idx") && fm.fileExists(atPath: prefix + ".bin")
         let packed = isMegatron && layout.packed

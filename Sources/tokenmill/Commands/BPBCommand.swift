@@ -174,7 +174,7 @@ func recordedTokenizer(_ record: TrainingDataRecord?, checkpoint dir: String) th
     }
     var first: (String, String)? = nil
     for c in candidates {
-        let actual = try sha256(ofFile: tokenizerFile(c))
+        let actual = try sha256(ofFile: tokenizerSourceFile(c))
         if actual == hash { return (c, "\(recordPath), SHA-256 checked") }
         if first == nil { first = (c, actual) }
     }

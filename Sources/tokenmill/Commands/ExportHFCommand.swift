@@ -77,7 +77,7 @@ struct ExportHFCommand: ParsableCommand {
                 guard tokenizer.vocabularySize == saved.model.vocabSize else {
                     throw RuntimeFailure(description: "\(path): the tokenizer has \(tokenizer.vocabularySize) ids but the model (\(dir)) has \(saved.model.vocabSize); use the tokenizer the model was trained with")
                 }
-                (files, eod) = try huggingFaceTokenizerFiles(tokenizer, file: tokenizerFile(path), maxLength: saved.model.maxPositionEmbeddings)
+                (files, eod) = try huggingFaceTokenizerFiles(tokenizer, file: tokenizerSourceFile(path), maxLength: saved.model.maxPositionEmbeddings)
                 if eod == nil { printError("warning: \(path) has no end-of-text token (<|endoftext|>, <｜end▁of▁sentence｜>, <|end_of_text|>, </s>, <eos>); tokenizer_config.json names no bos/eos/pad and generation_config.json is not written") }
                 summary = "tokenizer \(path)" + (eod.map { ", bos/eos/pad \($0.text) (id \($0.id))" } ?? "")
             }

@@ -121,9 +121,6 @@ struct TokenizeCommand: ParsableCommand {
     }
 }
 
-/// The file whose bytes identify a tokenizer given as a file or a directory.
-func tokenizerFile(_ path: String) -> String { tokenizerSourceFile(path) }
-
 extension Shard: ExpressibleByArgument {
     /// `--shard I/N`.
     public init?(argument: String) { self.init(argument) }
