@@ -67,8 +67,11 @@ public enum Checkpoint {
             throw SafetensorsError(path: temp, message: "cannot create: \(error.localizedDescription)")
         }
         do {
-            try writeFiles(into: temp, config: config, specs: model.specs, params: model.params, exp_avg: optimizer.m,
-                           exp_avg_sq: optimizer.v, optimizerStep: optimizer.step, state: state, dataRecord: dataRecord, disk: disk)
+            let (m, v, dtype): (UnsafeRawPointer, UnsafeRawPointer, String) = optimizer.bf16Moments
+                ? (UnsafeRawPointer(optimizer.m16!), UnsafeRawPointer(optimizer.v16!), "BF16")
+                : (UnsafeRawPointer(optimizer.m!), UnsafeRawPointer(optimizer.v!), "F32")
+            try writeFiles(into: temp, config: config, specs: model.specs, params: model.params, exp_avg: m, exp_avg_sq: v,
+                           momentDType: dtype, optimizerStep: optimizer.step, state: state, dataRecord: dataRecord, disk: disk)
         } catch {
             try? fm.removeItem(atPath: temp)
             if let e = error as? SafetensorsError {
@@ -83,9 +86,10 @@ public enum Checkpoint {
     }
 
     /// Writes the checkpoint's files into the existing directory `dir` (not atomically: callers write
-    /// into a temporary directory). `params` and the moments hold `specs.totalCount` values each.
+    /// into a temporary directory). `params` and the moments hold `specs.totalCount` values each; the
+    /// moments are `momentDType` values (F32, or BF16 when the run keeps them in bfloat16).
     static func writeFiles(into dir: String, config: RunConfig, specs: [ParameterSpec], params: UnsafePointer<Float>,
-                           exp_avg: UnsafePointer<Float>, exp_avg_sq: UnsafePointer<Float>, optimizerStep: Int,
+                           exp_avg: UnsafeRawPointer, exp_avg_sq: UnsafeRawPointer, momentDType: String = "F32", optimizerStep: Int,
                            state: TrainerState, dataRecord: Data?, disk: SimulatedDisk? = nil) throws {
         let P = specs.totalCount
         let entries = specs.map { s in
@@ -93,8 +97,8 @@ public enum Checkpoint {
         }
         try writeSafetensors(dir + "/model.safetensors", entries: entries, metadata: ["format": "pt", "step": String(state.step)], disk: disk)
         try writeSafetensors(dir + "/optimizer.safetensors", entries: [
-            SafetensorsEntry(name: "exp_avg", dtype: "F32", shape: [P], pointer: UnsafeRawPointer(exp_avg), byteCount: P * 4),
-            SafetensorsEntry(name: "exp_avg_sq", dtype: "F32", shape: [P], pointer: UnsafeRawPointer(exp_avg_sq), byteCount: P * 4),
+            SafetensorsEntry(name: "exp_avg", dtype: momentDType, shape: [P], pointer: exp_avg, byteCount: P * safetensorsElementSize[momentDType]!),
+            SafetensorsEntry(name: "exp_avg_sq", dtype: momentDType, shape: [P], pointer: exp_avg_sq, byteCount: P * safetensorsElementSize[momentDType]!),
         ], metadata: ["step": String(optimizerStep)], disk: disk)
         try writeFile(dir + "/config.json", huggingFaceConfig(config.model), disk: disk)
         try writeFile(dir + "/tokenmill.json", config.encoded(), disk: disk)
@@ -147,14 +151,16 @@ public enum Checkpoint {
             if other.model != config.model {
                 throw SafetensorsError(path: dir, message: "checkpoint is from another model config; resume with the same --config")
             }
+            if other.training.fp8Settings != config.training.fp8Settings {
+                throw SafetensorsError(path: dir, message: "checkpoint was trained with \(precisionDescription(other.training)), this run asks for \(precisionDescription(config.training)); resume with the same precision settings")
+            }
         }
         let weights = try SafetensorsFile(path: dir + "/model.safetensors")
         for s in model.specs {
             try weights.copy(s.name, dtype: "F32", shape: s.shape, into: UnsafeMutableRawPointer(model.params + s.offset))
         }
         let opt = try SafetensorsFile(path: dir + "/optimizer.safetensors")
-        try opt.copy("exp_avg", dtype: "F32", shape: [model.parameterCount], into: UnsafeMutableRawPointer(optimizer.m))
-        try opt.copy("exp_avg_sq", dtype: "F32", shape: [model.parameterCount], into: UnsafeMutableRawPointer(optimizer.v))
+        try opt.copyMoments(into: optimizer, count: model.parameterCount)
         guard let data = FileManager.default.contents(atPath: dir + "/state.json"),
               let state = try? JSONDecoder().decode(TrainerState.self, from: data) else {
             throw SafetensorsError(path: dir + "/state.json", message: "missing or unreadable trainer state")
@@ -168,5 +174,32 @@ public enum Checkpoint {
         let ok = data.withUnsafeBytes { data.isEmpty || checkedWrite($0.baseAddress!, data.count, f, path: path, disk: disk) } && fflush(f) == 0 && fsync(fileno(f)) == 0
         let err = errno
         if fclose(f) != 0 || !ok { throw SafetensorsError(path: path, message: "write failed: \(String(cString: strerror(err)))") }
+    }
+}
+
+/// "precision fp32", or "precision fp8 (fp8_scaling fine-grained, fp8_accumulation fp32)".
+func precisionDescription(_ t: TrainingConfig) -> String {
+    guard t.fp8Settings != nil else { return "precision fp32" }
+    return "precision fp8 (fp8_scaling \(t.fp8Scaling), fp8_accumulation \(t.fp8Accumulation))"
+}
+
+extension SafetensorsFile {
+    /// Reads "exp_avg" and "exp_avg_sq" into the optimizer's moments: F32 or BF16 tensors into either
+    /// storage. Into bfloat16 storage an F32 moment is rounded to nearest even (exact for the F32
+    /// checkpoints of fp8 runs from before the moments were stored in bfloat16: their values were
+    /// bfloat16 values already).
+    func copyMoments(into optimizer: AdamW<Float>, count: Int) throws {
+        for (name, floats, bits) in [("exp_avg", optimizer.m, optimizer.m16), ("exp_avg_sq", optimizer.v, optimizer.v16)] {
+            if let floats {
+                try copyFloat32(name, shape: [count], into: floats)
+            } else if tensors[name]?.dtype == "BF16" {
+                try copy(name, dtype: "BF16", shape: [count], into: UnsafeMutableRawPointer(bits!))
+            } else {
+                let f = UnsafeMutablePointer<Float>.allocate(capacity: count)
+                defer { f.deallocate() }
+                try copyFloat32(name, shape: [count], into: f)
+                for i in 0..<count { bits![i] = BFloat16.encode(f[i]) }
+            }
+        }
     }
 }

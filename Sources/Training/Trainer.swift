@@ -108,8 +108,7 @@ public final class Trainer {
         let t = config.training
         model = Model<Float>(config: config.model, B: t.microBatchSize, T: t.sequenceLength, fp8: t.fp8Settings)
         optimizer = AdamW<Float>(count: model.parameterCount, beta1: t.beta1, beta2: t.beta2, epsilon: t.epsilon,
-                                 weightDecay: t.weightDecay)
-        optimizer.bf16Moments = t.fp8Settings != nil
+                                 weightDecay: t.weightDecay, bf16Moments: t.fp8Settings != nil)
         optimizer.lrScales = ["model.embed_tokens.weight": t.embeddingLRScale, "lm_head.weight": t.headLRScale]
         for spec in model.specs where spec.name.hasSuffix(".mlp.gate.weight") { optimizer.lrScales[spec.name] = t.routerLRScale }
         accumulated = t.gradientAccumulation > 1 ? .allocate(capacity: model.parameterCount) : nil

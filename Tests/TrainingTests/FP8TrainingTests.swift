@@ -248,17 +248,29 @@ import Testing
         #expect(fp8.activationBytes < fp32.activationBytes)
     }
 
-    @Test func bf16MomentsHoldBFloat16Values() {
-        let specs = [ParameterSpec(name: "w", shape: [300], decay: true, trainable: true, offset: 0)]
-        let opt = AdamW<Float>(count: 300)
-        opt.bf16Moments = true
-        var p = Self.values(300, seed: 1), g = Self.values(300, seed: 2)
-        for _ in 0..<3 { opt.update(params: &p, grads: &g, specs: specs, lr: 1e-3, gradScale: 1) }
-        for i in 0..<300 {
-            #expect(BFloat16.decode(BFloat16.encode(opt.m[i])) == opt.m[i])
-            #expect(BFloat16.decode(BFloat16.encode(opt.v[i])) == opt.v[i])
+    /// bfloat16 moments take 2 bytes each, and the update is exactly "the Float update, then each moment
+    /// rounded to bfloat16": the reference keeps Float moments and rounds them by hand after every step.
+    /// 5,000 parameters in two tensors cover several 2,048-element chunks and the parallel ranges.
+    @Test func bf16MomentsAreTheRoundedFloatUpdate() {
+        let n = 5_000
+        let specs = [ParameterSpec(name: "a", shape: [3_001], decay: true, trainable: true, offset: 0),
+                     ParameterSpec(name: "b", shape: [n - 3_001], decay: false, trainable: true, offset: 3_001)]
+        let opt = AdamW<Float>(count: n, bf16Moments: true), reference = AdamW<Float>(count: n)
+        #expect(opt.momentBytes == 2 * n * 2 && reference.momentBytes == 2 * n * 4)
+        #expect(opt.m == nil && opt.m16 != nil && reference.m16 == nil)
+        var p = Self.values(n, seed: 1), q = p
+        for step in 0..<4 {
+            var g = Self.values(n, seed: UInt64(10 + step))
+            opt.update(params: &p, grads: &g, specs: specs, lr: 1e-3, gradScale: 0.5)
+            reference.update(params: &q, grads: &g, specs: specs, lr: 1e-3, gradScale: 0.5)
+            for i in 0..<n {
+                reference.m![i] = BFloat16.decode(BFloat16.encode(reference.m![i]))
+                reference.v![i] = BFloat16.decode(BFloat16.encode(reference.v![i]))
+            }
+            #expect(p == q, "parameters differ at step \(step)")
+            #expect((0..<n).allSatisfy { opt.moments(at: $0) == reference.moments(at: $0) }, "moments differ at step \(step)")
         }
-        #expect((0..<300).contains { opt.m[$0] != 0 })
+        #expect((0..<n).contains { opt.moments(at: $0).m != 0 })
     }
 
     @Test func configNamesBadPrecisionFields() throws {
@@ -314,8 +326,11 @@ import Testing
         try resumed.train(until: StopCondition(steps: 10))
         let P = straight.model.parameterCount
         #expect(memcmp(straight.model.params, resumed.model.params, P * 4) == 0, "parameters differ after resume")
-        #expect(memcmp(straight.optimizer.m, resumed.optimizer.m, P * 4) == 0)
-        #expect(memcmp(straight.optimizer.v, resumed.optimizer.v, P * 4) == 0)
+        #expect(memcmp(straight.optimizer.m16!, resumed.optimizer.m16!, P * 2) == 0)
+        #expect(memcmp(straight.optimizer.v16!, resumed.optimizer.v16!, P * 2) == 0)
+        // The checkpoint keeps the moments as BF16 tensors (half the bytes of F32).
+        let saved = try SafetensorsFile(path: dir.appendingPathComponent("b/checkpoint/optimizer.safetensors").path)
+        #expect(saved.tensors["exp_avg"]?.dtype == "BF16" && saved.tensors["exp_avg_sq"]?.dtype == "BF16")
         // metrics.jsonl carries the per-kind quantization statistics.
         let lines = try String(contentsOfFile: dir.appendingPathComponent("b/metrics.jsonl").path, encoding: .utf8).split(separator: "\n")
         let logged = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }.filter { $0["loss"] != nil }
@@ -324,6 +339,28 @@ import Testing
             let e = try #require(fp8[kind.name]?["relative_error"] as? Double)
             #expect(e > 0.001 && e < 0.1, "\(kind.name): \(e)")
             #expect(fp8[kind.name]?["saturated"] as? Double != nil && fp8[kind.name]?["underflowed"] as? Double != nil)
+        }
+    }
+
+    /// A run resumes only with the precision settings it was trained with: fp32 → fp8, fp8 → fp32 and
+    /// a changed fp8_scaling are refused with a message naming both.
+    @Test func resumeRefusesAnotherPrecision() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fp8-resume-mismatch-\(getpid())-\(UInt64.random(in: 0..<1 << 40))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = try TrainerTests.tokenFile(dir)
+        var fp32 = TrainerTests.config(), fp8 = fp32, perTensor = fp32
+        fp8.training.precision = "fp8"
+        perTensor.training.precision = "fp8"; perTensor.training.fp8Scaling = "per-tensor"
+        for (first, second, said) in [(fp32, fp8, "trained with precision fp32, this run asks for precision fp8"),
+                                      (fp8, fp32, "trained with precision fp8 (fp8_scaling fine-grained, fp8_accumulation fp32), this run asks for precision fp32"),
+                                      (fp8, perTensor, "this run asks for precision fp8 (fp8_scaling per-tensor")] {
+            let run = dir.appendingPathComponent("run-\(UInt64.random(in: 0..<1 << 40))").path
+            try Trainer(config: first, data: data, run: run, resume: false, layout: .flat, log: { _ in }).train(until: StopCondition(steps: 2))
+            #expect { _ = try Trainer(config: second, data: data, run: run, resume: true, layout: .flat, log: { _ in }) } throws: {
+                "\($0)".contains(said)
+            }
+            _ = try Trainer(config: first, data: data, run: run, resume: true, layout: .flat, log: { _ in })   // the same settings resume
         }
     }
 }

@@ -40,7 +40,7 @@ import Testing
         let P = straight.model.parameterCount
         let same = memcmp(straight.model.params, resumed.model.params, P * 4) == 0
         #expect(same, "parameters differ after resume")
-        #expect(memcmp(straight.optimizer.v, resumed.optimizer.v, P * 4) == 0)
+        #expect(memcmp(straight.optimizer.v!, resumed.optimizer.v!, P * 4) == 0)
         // The checkpoint on disk holds the same weights.
         let file = try SafetensorsFile(path: dir.appendingPathComponent("b/checkpoint/model.safetensors").path)
         #expect(file.tensors["lm_head.weight"]?.shape == [32, 32])
