@@ -22,6 +22,7 @@ public enum DemoLayout {
     public static let packed = "train.packed"
     public static let run = "run"
     public static let metrics = "run/metrics.jsonl"
+    public static let runConfig = "run/checkpoint/tokenmill.json"
     public static let bpb = "bpb.json"
     public static let reportHTML = "report.html"
     public static let reportJSON = "report.json"
@@ -97,6 +98,8 @@ public struct ReportData {
     public var bpbDefinition = ""
     public var bpbRows: [BPBRow] = []
     public var bpbOverall: BPBRow?
+    /// Present when the run trained in FP8 (FP8Section.swift).
+    public var fp8: FP8Summary?
     /// Figures left out, with the reason (e.g. "bpb.json is missing").
     public var missing: [String: String] = [:]
 }
@@ -167,11 +170,13 @@ extension ReportData {
             var tokensPerStep: Double?
             var layers: [Int: ExpertLayerSeries] = [:]
             var pendingValidation: [(Int, Double)] = []
+            var fp8Lines: [Int: [String: Any]] = [:]   // by step: a resumed run logs a step again
             for (n, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
                 guard let o = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else {
                     throw ReportError(description: "\(metricsPath):\(n + 1): not a JSON object")
                 }
                 guard let step = int(o["step"]) else { continue }
+                if o["fp8"] != nil { fp8Lines[step] = o }
                 if let v = double(o["val_loss"]) { pendingValidation.append((step, v)); continue }
                 guard let loss = double(o["loss"]), let tokens = double(o["tokens"]) else { continue }
                 if step > 0 { tokensPerStep = tokens / Double(step) }
@@ -200,6 +205,12 @@ extension ReportData {
                 r.expertsPerLayer = widths.first!
             } else {
                 for i in r.experts.indices { r.experts[i].loads = [] }
+            }
+            if !fp8Lines.isEmpty {
+                var f = FP8Summary()
+                for step in fp8Lines.keys.sorted() { f.add(metricsLine: fp8Lines[step]!) }
+                f.readSettings(path(DemoLayout.runConfig))
+                r.fp8 = f
             }
             if r.losses.isEmpty { r.missing["training"] = "\(DemoLayout.metrics) has no logged steps yet" }
         } else { r.missing["training"] = "\(DemoLayout.metrics) is missing" }
@@ -268,6 +279,7 @@ extension ReportData {
                 },
             ] as [String: Any]
         }
+        if let fp8 { root["fp8"] = fp8.json }
         if let o = bpbOverall {
             root["bpb"] = ["definition": bpbDefinition, "overall": bpb(o), "subsets": bpbRows.map(bpb)] as [String: Any]
         }

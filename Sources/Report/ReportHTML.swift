@@ -33,7 +33,7 @@ extension ReportData {
         """
         page += section("tokenizer", "1. Tokenizer", tokenizerFigure())
         page += section("packing", "2. Packing", packingFigure())
-        page += section("training", "3. Training", lossFigure() + expertFigure() + biasFigure())
+        page += section("training", "3. Training", lossFigure() + expertFigure() + biasFigure() + (fp8.map { "<h3>FP8</h3>\n" + $0.html } ?? ""))
         page += section("bpb", "4. Bits per byte", bpbFigure())
         page += section("run", "5. Settings and timings", runTables())
         page += """

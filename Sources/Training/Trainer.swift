@@ -348,6 +348,7 @@ public final class Trainer {
             "step": state.step, "loss": losses.total, "loss_main": losses.main, "loss_mtp": losses.mtp,
             "balance_loss": losses.balance, "lr": lr, "grad_norm": norm, "tokens": state.tokensSeen,
             "tokens_per_s": tps, "activation_bytes": model.activationBytes, "kept_activation_bytes": model.keptActivationBytes, "fp8_scratch_bytes": model.fp8?.scratchBytes ?? 0,
+            "optimizer_bytes": optimizer.momentBytes,
             "gflops": flops, "schedule_steps": scheduleSteps, "sgemm_peak_gflops": sgemmPeak, "peak_share": share,
             "expert_load": loads.enumerated().map { i, l in
                 ["moe_layer": i, "max": l.max, "min": l.min, "max_over_min": l.ratio, "loads": l.loads,

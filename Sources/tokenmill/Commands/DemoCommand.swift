@@ -70,6 +70,9 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .customLong("split-punctuation-newline"), help: "Token-boundary randomization in the tokenize stage (DeepSeek-V3): the probability (0 to 1) of encoding a pre-token that joins punctuation and line breaks as its two parts.")
     var splitProbability: Double = 0
 
+    @Option(help: "Arithmetic of the model's linear layers in the train stage: fp32, or fp8 (DeepSeek-V3's fine-grained FP8; the report gains an FP8 part).")
+    var precision: String = "fp32"
+
     @Option(name: .customLong("bpb-max-docs"), help: "Score only the first N test documents (for quick looks and tests).")
     var bpbMaxDocs: Int?
 
@@ -81,6 +84,7 @@ struct DemoCommand: ParsableCommand {
         if vocabSize < 260 { throw ValidationError("--vocab-size must be at least 260 (256 bytes and 4 special tokens).") }
         if !(0 ... 1).contains(splitProbability) { throw ValidationError("--split-punctuation-newline must be between 0 and 1.") }
         if !(0 ..< 1).contains(validFraction) { throw ValidationError("--valid-fraction must be at least 0 and below 1.") }
+        if !["fp32", "fp8"].contains(precision) { throw ValidationError("--precision must be fp32 or fp8.") }
         if let bpbMaxDocs, bpbMaxDocs < 1 { throw ValidationError("--bpb-max-docs must be positive.") }
     }
 
@@ -140,7 +144,8 @@ struct DemoCommand: ParsableCommand {
             // The vocabulary size comes from the packed data's manifest (the tokenizer's real size,
             // which is below --vocab-size when train-tokenizer ran out of pairs).
             DemoStage(name: "train", args: ["train", "--config", quickConfig()?.0 ?? preset, "--minutes", String(minutes),
-                                            "--data", o(DemoLayout.packed), "--out", o(DemoLayout.run)] + threads,
+                                            "--data", o(DemoLayout.packed), "--out", o(DemoLayout.run)]
+                                            + (precision == "fp8" ? ["--precision", "fp8"] : []) + threads,
                       corpusInputs: quickConfig().map { [$0.0] } ?? [], after: ["pack"], settings: presetSettings(),
                       outputs: [o(DemoLayout.metrics), o(DemoLayout.run + "/checkpoint/model.safetensors"), o(DemoLayout.run + "/checkpoint/state.json"),
                                 o(DemoLayout.run + "/checkpoint/data.json")],
@@ -199,6 +204,10 @@ struct DemoCommand: ParsableCommand {
         ]
         if splitProbability > 0 {  // a row only when set, so the default report is today's
             settings.insert(["token-boundary randomization", "punctuation + line-break pre-tokens split with probability \(splitProbability)"], at: 5)
+        }
+        if precision == "fp8" {  // likewise
+            settings.insert(["precision", "fp8: fine-grained E4M3 linear layers (1×128 activation tiles, 128×128 weight blocks), AdamW moments in bfloat16"],
+                            at: settings.firstIndex { $0[0] == "bits per byte" }!)
         }
         let object: [String: Any] = [
             "format": "tokenmill-demo", "settings": settings,
