@@ -31,6 +31,7 @@ extension ReportData {
         </header>
 
         """
+        page += section("clean", "0. Clean data", cleaningFigure())
         page += section("tokenizer", "1. Tokenizer", tokenizerFigure())
         page += section("packing", "2. Packing", packingFigure())
         page += section("training", "3. Training", lossFigure() + expertFigure() + biasFigure())
