@@ -76,11 +76,11 @@ extension ReportData {
             notes.append("Dedup: exact copies (SHA-256 of the NFC text) and near copies by MinHash over word \(d.ngram)-grams, \(d.bands) bands of \(d.rows) (numbers \(d.keepNumbers ? "kept" : "replaced by 0")); each cluster keeps its first document.")
         }
         if let t = r.decontamination {
-            let ignored = t.maxNGramDocuments.map { "; \(formatCount(t.ignoredNGrams)) test n-grams held by more than \($0) training documents were ignored as boilerplate" } ?? ""
-            notes.append("Decontamination: training documents sharing a \(t.ngram)-word n-gram with a document of \(t.against.map { xmlEscape($0.path) }.joined(separator: ", "))\(ignored).")
+            let ignored = t.maxNGramDocuments.map { "; \(formatCount(t.ignoredNGrams)) test n-gram\(t.ignoredNGrams == 1 ? "" : "s") held by more than \($0) training documents \(t.ignoredNGrams == 1 ? "was" : "were") ignored as boilerplate" } ?? ""
+            notes.append("Decontamination: training documents sharing a \(t.ngram)-word n-gram with a document of \(t.against.map { xmlEscape($0.path) }.joined(separator: ", ")) \(t.trainingRemoved == t.trainingContaminated ? "removed" : "flagged")\(ignored).")
         }
-        notes.append(c.bpbTestDecontaminated ? "The test file bits per byte is computed on (\(xmlEscape(c.bpbTest))) was among the decontamination targets (same SHA-256)."
-                     : "The test file bits per byte is computed on (\(xmlEscape(c.bpbTest))) was <b>not</b> among the decontamination targets: its figures may count text the model trained on.")
+        notes.append(c.bpbTestDecontaminated ? "Bits per byte is computed on \(xmlEscape(c.bpbTest)), which was among the decontamination targets (same SHA-256)."
+                     : "Bits per byte is computed on \(xmlEscape(c.bpbTest)), which was <b>not</b> among the decontamination targets: its figures may count text the model trained on.")
         return table + "<p class=\"note\">" + notes.joined(separator: " ") + "</p>\n"
     }
 }

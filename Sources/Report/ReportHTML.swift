@@ -26,7 +26,7 @@ extension ReportData {
         <main>
         <header>
         <h1>\(xmlEscape(title))</h1>
-        <p class="lede">Corpus → byte-level BPE tokenizer → fill-in-the-middle and best-fit packing → DeepSeek-V3-style MoE → bits per byte on the held-out test split.</p>
+        <p class="lede">Corpus → dedup and decontamination against the test split → byte-level BPE tokenizer → fill-in-the-middle and best-fit packing → DeepSeek-V3-style MoE → bits per byte on the held-out test split.</p>
         \(keyNumbers())
         </header>
 

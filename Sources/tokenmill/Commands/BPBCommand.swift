@@ -117,7 +117,6 @@ struct BPBCommand: ParsableCommand {
             let S = stride ?? T
             if S > T { throw ValidationError("--stride \(S) is larger than the model's context (\(T) tokens).") }
             let record = try savedTrainingDataRecord(checkpoint: dir)
-            try noteDecontamination(record, checkpoint: dir, inputs: input.inputs, warn: printError)
             let (tokenizerPath, tokenizerSource) = try self.tokenizerPath.map { ($0, "--tokenizer") } ?? recordedTokenizer(record, checkpoint: dir)
             let tokenizer = try TokenizerOptions.load(path: tokenizerPath, preset: pretokenizer)
             guard tokenizer.vocabularySize == config.model.vocabSize else {
@@ -157,6 +156,7 @@ struct BPBCommand: ParsableCommand {
             let text = json ? bpbReportJSON(settings: settings, subsets: r.subsets, overall: r.overall)
                 : bpbReportTable(settings: settings, subsets: r.subsets, overall: r.overall, baselines: baselines)
             try writeStandardOutput(text, what: "the report")
+            try noteDecontamination(record, checkpoint: dir, inputs: input.inputs, warn: printError)
             printError(r.line)
         } }
     }

@@ -120,7 +120,7 @@ struct PrepareCommand: ParsableCommand {
         options.nearDuplicates = !(d.exactOnly ?? false)
         options.sortMemoryBytes = d.sortMemory.map { $0 << 20 } ?? options.sortMemoryBytes
         let t = prepare.decontaminate ?? PrepareConfig.Decontaminate()
-        options.testFiles = try expandInputs(prepare.decontaminationTargets)
+        options.testFiles = prepare.decontaminationTargets.isEmpty ? [] : try expandInputs(prepare.decontaminationTargets)
         options.decontamination = DecontaminationConfig(ngram: t.ngram ?? DecontaminationConfig().ngram)
         options.removeContaminated = (t.action ?? "remove") == "remove"
         let limit = t.maxNGramDocuments ?? PrepareConfig.Decontaminate.defaultMaxNGramDocuments
