@@ -109,13 +109,16 @@ public func cleanCorpus(open: () throws -> CorpusReader, openTest: (String) thro
     let shared = decontaminator.map { SharedDecontaminator($0) }
     let words = WorkerPool { try WordHasher(normalizeNumbers: false) }
     // 2b. With a limit: count the training documents holding each shared n-gram; ignore the common ones.
+    // subtle: only documents dedup keeps count, so the limit means the same whether dedup runs here or
+    // ran before (the demo's decontaminate stage reads dedup's output; prepare does both in one call).
     if let limit = options.maxTrainingDocumentsPerNGram, let shared {
         var documentsPerNGram: [UInt64: Int] = [:]
+        var counted = filter
         let counting = PositionedDocuments(reader: try open(), warn: { _ in })
-        try orderedParallelMap(threads: options.threads, next: { try counting.next() }, transform: { batch -> [[UInt64]] in
-            try words.withWorker { w in try batch.documents.map { try shared.value.sharedNGrams(in: $0.text, words: w) } }
-        }, consume: { grams in
-            for doc in grams { for g in doc { documentsPerNGram[g, default: 0] += 1 } }
+        try orderedParallelMap(threads: options.threads, next: { try counting.next() }, transform: { batch -> (Int, [[UInt64]]) in
+            (batch.firstPosition, try words.withWorker { w in try batch.documents.map { try shared.value.sharedNGrams(in: $0.text, words: w) } })
+        }, consume: { (first, grams) in
+            for (i, doc) in grams.enumerated() where counted.keeps(first + i) { for g in doc { documentsPerNGram[g, default: 0] += 1 } }
             progress("count", counting.documents, counting.bytes)
         })
         shared.value.ignore(Set(documentsPerNGram.filter { $0.value > limit }.keys))

@@ -323,6 +323,30 @@ struct PlantedCorpus {
         #expect(report.kept == (limit == nil ? 4 : 19))
     }
 
+    /// Removed duplicates do not count towards the limit: 11 exact copies of a document holding a test
+    /// 13-gram are one kept document, so with at most 10 per n-gram the n-gram counts and the survivor is
+    /// contaminated (as when decontaminate reads dedup's output, the demo's way).
+    @Test func duplicatesRemovedByDedupDoNotCountTowardsTheLimit() throws {
+        var maker = TextMaker(seed: 23, vocabularySize: 50_000)
+        let dir = try makeTemporaryDirectory("decontaminate-dedup-limit")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let test = maker.words(100)
+        let testPath = dir.appendingPathComponent("test.jsonl").path
+        try Data(jsonLine(test.joined(separator: " "), id: 0).utf8).write(to: URL(fileURLWithPath: testPath))
+        let copied = jsonLine((maker.words(30) + test[0 ..< 13] + maker.words(30)).joined(separator: " "), id: 0)
+        let training = Array(repeating: copied, count: 11) + [jsonLine(maker.words(60).joined(separator: " "), id: 1), jsonLine(maker.words(60).joined(separator: " "), id: 2)]
+        let trainPath = dir.appendingPathComponent("train.jsonl").path
+        try Data(training.joined().utf8).write(to: URL(fileURLWithPath: trainPath))
+        var options = CleaningOptions()
+        options.nearDuplicates = false
+        options.testFiles = [testPath]
+        options.maxTrainingDocumentsPerNGram = 10
+        let report = try cleanCorpus(open: { reader(trainPath) }, openTest: reader, output: nil, removedOutput: nil,
+                                     contaminationOutput: nil, workDirectory: dir.path, options: options, warn: { _ in })
+        #expect(report.dedup?.exactRemoved == 10 && report.ignoredNGrams == 0, "seed 23")
+        #expect(report.contaminatedTests.map(\.trainingPositions) == [[0]] && report.kept == 2, "seed 23")
+    }
+
     /// A training document that repeats one test 13-gram 11 times holds it once: with at most 10 training
     /// documents per n-gram it is not ignored, and the document is contaminated.
     @Test func aRepeatedNGramCountsOncePerDocument() throws {
