@@ -250,10 +250,10 @@ struct DemoCommand: ParsableCommand {
             ["machine", "\(ProcessInfo.processInfo.activeProcessorCount) cores" + (progressOptions.threads.map { ", \($0) threads" } ?? "")],
             ["tokenmill", TokenMill.configuration.version],
         ]
-        settings.insert(["clean data", cleaningSetting], at: 3)
         if splitProbability > 0 {  // a row only when set, so the default report is today's
             settings.insert(["token-boundary randomization", "punctuation + line-break pre-tokens split with probability \(splitProbability)"], at: 5)
         }
+        settings.insert(["clean data", cleaningSetting], at: 3)  // after normalization; inserted last, so the row above keeps its place after fill-in-the-middle
         // What the tokenizer and the model were trained on, and whether bpb's test file was decontaminated against.
         let text = noDecontaminate ? (noDedup ? nil : DemoLayout.trainDeduplicated) : DemoLayout.trainCleaned
         let cleaned = try text.flatMap { try CleanedCorpusManifest.cleaning(ofCorpusFile: (out as NSString).appendingPathComponent($0)) }

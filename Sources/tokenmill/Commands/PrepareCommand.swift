@@ -24,7 +24,7 @@ struct PrepareCommand: ParsableCommand {
            "decontaminate": {"against": ["corpora/test.jsonl.zst"], "ngram": 13, "max_ngram_documents": 10, "action": "remove"},
            "tokenize": {"fim_rate": 0.1, "fim_spm_rate": 0, "split_punctuation_newline": 0, "seed": 0, "append_eod": true},
            "pack": {"seq_len": 2048, "strategy": "best-fit", "valid_fraction": 0.01, "seed": 0}}
-        or the same keys as TOML, with [normalize], [tokenize] and [pack] tables:
+        or the same keys as TOML, with [normalize], [dedup], [decontaminate], [tokenize] and [pack] tables:
           inputs = ["corpora/train.jsonl.zst"]
           output = "data/train"
           tokenizer = "tokenizer.json"
