@@ -1,6 +1,8 @@
 // Cleaning a training corpus: dedup (sign, cluster), then one final pass that drops
 // duplicates, checks each kept document against the test sets' n-grams, and writes what stays.
-// This is what `tokenmill dedup` and `tokenmill decontaminate` call; no pipeline stage (prepare, demo) calls it yet.
+// This is what `tokenmill dedup`, `tokenmill decontaminate` and `tokenmill prepare` call (the demo runs the
+// first two as stages); the CLI turns the report into the corpus's X.cleaning.json (Pipeline's
+// `CleaningRecord`), which `train` copies into the run's data.json.
 // Policy: positions everywhere are input positions of the training stream (0-based); decontamination
 // checks the documents dedup keeps (a removed duplicate's survivor is checked in its place). Outputs are
 // written to temporary names and renamed when complete (OutputFile). Kept JSON records are written byte
@@ -32,8 +34,7 @@ public struct CleaningOptions: Sendable {
     public init() {}
 }
 
-/// The counts of a cleaning run, for a summary line (and, through `record`, for a run's `data.json`
-/// once a pipeline stage writes one: none does yet).
+/// The counts of a cleaning run, for a summary line and the cleaned corpus's record.
 public struct CleaningReport: Sendable {
     public var documents = 0
     public var bytes: Int64 = 0
@@ -41,7 +42,7 @@ public struct CleaningReport: Sendable {
     /// Nil when dedup did not run.
     public var dedup: DedupResult?
     public var testFiles: [String] = []
-    /// SHA-256 of each test file, as read (what `decontaminated(against:testFile:)` compares).
+    /// SHA-256 of each test file, as read (what `bpb` compares its test files with).
     public var testFileHashes: [String] = []
     public var testDocuments = 0
     public var shortTestDocuments = 0
@@ -55,22 +56,6 @@ public struct CleaningReport: Sendable {
     public var ignoredNGrams = 0
     public var maxTrainingDocumentsPerNGram: Int?
     public var skipped: [CorpusErrorKind: Int] = [:]
-
-    /// A JSON-ready record of what ran and against what (for a run's data.json).
-    public var record: [String: Any] {
-        var r: [String: Any] = ["documents_in": documents, "documents_kept": kept]
-        if let d = dedup {
-            r["dedup"] = ["exact_removed": d.exactRemoved, "near_removed": d.nearRemoved, "clusters": d.clusters,
-                          "ngram": d.config.ngram, "bands": d.config.bands, "rows": d.config.rows, "seed": Int(d.config.seed)] as [String: Any]
-        }
-        r["decontamination"] = testFiles.isEmpty ? ["ran": false] as [String: Any] : [
-            "ran": true, "against": zip(testFiles, testFileHashes).map { ["path": $0, "sha256": $1] }, "ngram": ngram, "test_documents": testDocuments,
-            "test_documents_hit": contaminatedTests.count, "training_documents_contaminated": contaminatedTraining,
-            "training_documents_removed": contaminatedRemoved, "ignored_ngrams": ignoredNGrams,
-            "max_training_documents_per_ngram": maxTrainingDocumentsPerNGram.map { $0 as Any } ?? NSNull(),
-        ] as [String: Any]
-        return r
-    }
 }
 
 /// Cleans the documents `open()` reads (called once per pass: one, plus one with dedup, plus one with
@@ -124,13 +109,16 @@ public func cleanCorpus(open: () throws -> CorpusReader, openTest: (String) thro
     let shared = decontaminator.map { SharedDecontaminator($0) }
     let words = WorkerPool { try WordHasher(normalizeNumbers: false) }
     // 2b. With a limit: count the training documents holding each shared n-gram; ignore the common ones.
+    // subtle: only documents dedup keeps count, so the limit means the same whether dedup runs here or
+    // ran before (the demo's decontaminate stage reads dedup's output; prepare does both in one call).
     if let limit = options.maxTrainingDocumentsPerNGram, let shared {
         var documentsPerNGram: [UInt64: Int] = [:]
+        var counted = filter
         let counting = PositionedDocuments(reader: try open(), warn: { _ in })
-        try orderedParallelMap(threads: options.threads, next: { try counting.next() }, transform: { batch -> [[UInt64]] in
-            try words.withWorker { w in try batch.documents.map { try shared.value.sharedNGrams(in: $0.text, words: w) } }
-        }, consume: { grams in
-            for doc in grams { for g in doc { documentsPerNGram[g, default: 0] += 1 } }
+        try orderedParallelMap(threads: options.threads, next: { try counting.next() }, transform: { batch -> (Int, [[UInt64]]) in
+            (batch.firstPosition, try words.withWorker { w in try batch.documents.map { try shared.value.sharedNGrams(in: $0.text, words: w) } })
+        }, consume: { (first, grams) in
+            for (i, doc) in grams.enumerated() where counted.keeps(first + i) { for g in doc { documentsPerNGram[g, default: 0] += 1 } }
             progress("count", counting.documents, counting.bytes)
         })
         shared.value.ignore(Set(documentsPerNGram.filter { $0.value > limit }.keys))
@@ -193,15 +181,4 @@ public func cleanCorpus(open: () throws -> CorpusReader, openTest: (String) thro
 private final class SharedDecontaminator: @unchecked Sendable {
     let value: Decontaminator
     init(_ value: Decontaminator) { self.value = value }
-}
-
-/// Whether the training data a `CleaningReport.record` describes was decontaminated against `testFile`
-/// (compared by SHA-256, so a renamed or copied test file still counts and an edited one does not).
-/// Meant for a `bpb` warning (not wired yet: bpb does not call it): nil when the record has no
-/// decontamination section.
-public func decontaminated(against record: [String: Any], testFile: String) throws -> Bool? {
-    guard let section = record["decontamination"] as? [String: Any] else { return nil }
-    guard section["ran"] as? Bool == true, let against = section["against"] as? [[String: Any]] else { return false }
-    let hash = try sha256(ofFile: testFile)
-    return against.contains { $0["sha256"] as? String == hash }
 }

@@ -85,6 +85,8 @@ public struct ReportData {
     public var title = "TokenMill demo report"
     public var settings: [(String, String)] = []
     public var stages: [(name: String, seconds: Double, reused: Bool, summary: String)] = []
+    /// Dedup and decontamination (CleaningSection.swift).
+    public var cleaning: CleaningFigures?
     public var tokenizerSummary: [(String, String)] = []
     public var tokenizerRows: [TokenizerRow] = []
     public var tokenizerOverall: TokenizerRow?
@@ -131,6 +133,7 @@ extension ReportData {
             for s in record["stages"] as? [[String: Any]] ?? [] {
                 r.stages.append((s["name"] as? String ?? "?", double(s["seconds"]) ?? 0, s["reused"] as? Bool ?? false, s["summary"] as? String ?? ""))
             }
+            r.cleaning = try CleaningFigures(demoRecord: record["cleaning"], path: path(DemoLayout.record))
         } else { r.missing["settings"] = "\(DemoLayout.record) is missing" }
 
         // 2. Tokenizer: bytes per token per subset (tokenizer-stats --json on the test split).
@@ -259,6 +262,7 @@ extension ReportData {
             "stages": stages.map { ["name": $0.name, "seconds": $0.seconds, "reused": $0.reused, "summary": $0.summary] as [String: Any] },
             "missing": missing,
         ]
+        if let c = cleaning { root["clean_data"] = c.json }
         if let o = tokenizerOverall {
             root["tokenizer"] = ["overall": tok(o), "subsets": tokenizerRows.map(tok),
                                  "summary": tokenizerSummary.map { [$0.0, $0.1] }] as [String: Any]

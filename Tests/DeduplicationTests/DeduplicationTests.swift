@@ -296,52 +296,62 @@ struct PlantedCorpus {
 }
 
 @Suite struct DecontaminationTests {
-    /// One test document; 15 training documents share its first 13 words (boilerplate), one its words
-    /// 50–62. With at most 10 training documents per n-gram, only the one counts.
-    @Test(arguments: [nil, 10] as [Int?])
-    func commonNGramsCanBeIgnored(limit: Int?) throws {
-        var maker = TextMaker(seed: 21, vocabularySize: 50_000)
-        let dir = try makeTemporaryDirectory("decontaminate-common")
+    /// Cleans the training documents `training` makes (from the maker and the test document's 100 words)
+    /// against one test document of 100 random words, with at most `limit` training documents per n-gram;
+    /// `dedup`: exact duplicates removed first.
+    private func decontaminate(seed: UInt64, limit: Int?, dedup: Bool = false,
+                               training: (inout TextMaker, [String]) -> [String]) throws -> CleaningReport {
+        var maker = TextMaker(seed: seed, vocabularySize: 50_000)
+        let dir = try makeTemporaryDirectory("decontaminate-\(seed)")
         defer { try? FileManager.default.removeItem(at: dir) }
         let test = maker.words(100)
         let testPath = dir.appendingPathComponent("test.jsonl").path
         try Data(jsonLine(test.joined(separator: " "), id: 0).utf8).write(to: URL(fileURLWithPath: testPath))
-        let training = (0 ..< 20).map { i -> String in
-            let window = i < 15 ? Array(test[0 ..< 13]) : i == 15 ? Array(test[50 ..< 63]) : []
-            return jsonLine((maker.words(40) + window + maker.words(40)).joined(separator: " "), id: i)
-        }
         let trainPath = dir.appendingPathComponent("train.jsonl").path
-        try Data(training.joined().utf8).write(to: URL(fileURLWithPath: trainPath))
+        try Data(training(&maker, test).joined().utf8).write(to: URL(fileURLWithPath: trainPath))
         var options = CleaningOptions()
-        options.dedup = false
+        options.dedup = dedup
+        options.nearDuplicates = false
         options.testFiles = [testPath]
         options.maxTrainingDocumentsPerNGram = limit
-        let report = try cleanCorpus(open: { reader(trainPath) }, openTest: reader, output: nil, removedOutput: nil,
-                                     contaminationOutput: nil, workDirectory: dir.path, options: options, warn: { _ in })
+        return try cleanCorpus(open: { reader(trainPath) }, openTest: reader, output: nil, removedOutput: nil,
+                               contaminationOutput: nil, workDirectory: dir.path, options: options, warn: { _ in })
+    }
+
+    /// One test document; 15 training documents share its first 13 words (boilerplate), one its words
+    /// 50–62. With at most 10 training documents per n-gram, only the one counts.
+    @Test(arguments: [nil, 10] as [Int?])
+    func commonNGramsCanBeIgnored(limit: Int?) throws {
+        let report = try decontaminate(seed: 21, limit: limit) { maker, test in
+            (0 ..< 20).map { i -> String in
+                let window = i < 15 ? Array(test[0 ..< 13]) : i == 15 ? Array(test[50 ..< 63]) : []
+                return jsonLine((maker.words(40) + window + maker.words(40)).joined(separator: " "), id: i)
+            }
+        }
         #expect(report.contaminatedTests.map(\.trainingPositions) == [limit == nil ? Array(0 ... 15) : [15]], "seed 21")
         #expect(report.ignoredNGrams == (limit == nil ? 0 : 1))
         #expect(report.kept == (limit == nil ? 4 : 19))
     }
 
+    /// Removed duplicates do not count towards the limit: 11 exact copies of a document holding a test
+    /// 13-gram are one kept document, so with at most 10 per n-gram the n-gram counts and the survivor is
+    /// contaminated (as when decontaminate reads dedup's output, the demo's way).
+    @Test func duplicatesRemovedByDedupDoNotCountTowardsTheLimit() throws {
+        let report = try decontaminate(seed: 23, limit: 10, dedup: true) { maker, test in
+            let copied = jsonLine((maker.words(30) + test[0 ..< 13] + maker.words(30)).joined(separator: " "), id: 0)
+            return Array(repeating: copied, count: 11) + [jsonLine(maker.words(60).joined(separator: " "), id: 1), jsonLine(maker.words(60).joined(separator: " "), id: 2)]
+        }
+        #expect(report.dedup?.exactRemoved == 10 && report.ignoredNGrams == 0, "seed 23")
+        #expect(report.contaminatedTests.map(\.trainingPositions) == [[0]] && report.kept == 2, "seed 23")
+    }
+
     /// A training document that repeats one test 13-gram 11 times holds it once: with at most 10 training
     /// documents per n-gram it is not ignored, and the document is contaminated.
     @Test func aRepeatedNGramCountsOncePerDocument() throws {
-        var maker = TextMaker(seed: 22, vocabularySize: 50_000)
-        let dir = try makeTemporaryDirectory("decontaminate-repeat")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let test = maker.words(100)
-        let testPath = dir.appendingPathComponent("test.jsonl").path
-        try Data(jsonLine(test.joined(separator: " "), id: 0).utf8).write(to: URL(fileURLWithPath: testPath))
-        let repeated = (0 ..< 11).flatMap { _ in maker.words(5) + test[20 ..< 33] }
-        let training = [jsonLine(repeated.joined(separator: " "), id: 0), jsonLine(maker.words(50).joined(separator: " "), id: 1)]
-        let trainPath = dir.appendingPathComponent("train.jsonl").path
-        try Data(training.joined().utf8).write(to: URL(fileURLWithPath: trainPath))
-        var options = CleaningOptions()
-        options.dedup = false
-        options.testFiles = [testPath]
-        options.maxTrainingDocumentsPerNGram = 10
-        let report = try cleanCorpus(open: { reader(trainPath) }, openTest: reader, output: nil, removedOutput: nil,
-                                     contaminationOutput: nil, workDirectory: dir.path, options: options, warn: { _ in })
+        let report = try decontaminate(seed: 22, limit: 10) { maker, test in
+            let repeated = (0 ..< 11).flatMap { _ in maker.words(5) + test[20 ..< 33] }
+            return [jsonLine(repeated.joined(separator: " "), id: 0), jsonLine(maker.words(50).joined(separator: " "), id: 1)]
+        }
         #expect(report.ignoredNGrams == 0, "seed 22")
         #expect(report.contaminatedTests.map(\.trainingPositions) == [[0]], "seed 22")
         #expect(report.contaminatedTraining == 1 && report.kept == 1)
@@ -408,11 +418,8 @@ struct PlantedCorpus {
         let hits = try String(contentsOfFile: dir.appendingPathComponent("hits.jsonl").path, encoding: .utf8)
         #expect(hits.split(separator: "\n").count == expected.count)
         #expect(hits.hasPrefix("{\"test_file\":\"\(testPath)\",\"test_position\":\(expected.keys.min()!),\"training_positions\":["))
-        // The record for data.json names the test file by content: bpb can tell whether its file was covered.
-        let record = report.record
-        #expect(try decontaminated(against: record, testFile: testPath) == true)
-        #expect(try decontaminated(against: record, testFile: trainPath) == false)
-        #expect(try decontaminated(against: ["documents_in": 1], testFile: testPath) == nil)
-        #expect((record["decontamination"] as? [String: Any])?["training_documents_removed"] as? Int == 50)
+        // The report names the test file by content: bpb can tell whether its file was covered.
+        let testHash = try sha256(ofFile: testPath)
+        #expect(report.testFiles == [testPath] && report.testFileHashes == [testHash])
     }
 }

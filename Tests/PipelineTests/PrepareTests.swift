@@ -74,7 +74,7 @@ import Testing
     }
 
     static let invalid: [(String, String)] = [
-        (#""extra": 1"#, "unknown key 'extra' (known: inputs, normalize, output, pack, text_field, tokenize, tokenizer)."),
+        (#""extra": 1"#, "unknown key 'extra' (known: decontaminate, dedup, inputs, normalize, output, pack, text_field, tokenize, tokenizer)."),
         (#""normalize": {"from": "nfc"}"#, "unknown key 'normalize.from' (known: form)."),
         (#""tokenize": {"fim": 0.1}"#, "unknown key 'tokenize.fim' (known: allow_special, append_eod, eod_token, fim_rate, fim_spm_rate, fim_tokens, seed, split_punctuation_newline)."),
         (#""pack": {"seq_len": 8, "sqe": 1}"#, "unknown key 'pack.sqe' (known: buffer_docs, pad_id, seed, seq_len, shuffle, strategy, valid_fraction)."),

@@ -60,4 +60,32 @@ private let version = "0.1.0"
             _ = try ReportData.load(directory: dir.path)
         } throws: { "\($0)" == "\(metrics.path):2: not a JSON object" }
     }
+
+    /// The Clean data section from the fixture's record, and its other cases: the bpb test file not among
+    /// the targets, both stages off, and a demo.json from before cleaning ran; a malformed record is an error.
+    @Test func theCleanDataSectionSaysWhatWasRemovedAndWhetherBPBsFileWasATarget() throws {
+        var data = try ReportData.load(directory: fixtures + "/full")
+        let cleaning = try #require(data.cleaning)
+        let record = try #require(cleaning.record)
+        #expect(cleaning.bpbTestDecontaminated && record.documentsIn == 300 && record.documentsKept == 278)
+        #expect(record.decontamination?.trainingRemoved == 22 && record.decontamination?.testDocumentsHit == 8)
+        func section(_ d: ReportData) throws -> Substring {
+            let html = d.html(version: version)
+            let start = try #require(html.range(of: "<section id=\"clean\">"))
+            let end = try #require(html.range(of: "</section>", range: start.upperBound ..< html.endIndex))
+            return html[start.lowerBound ..< end.upperBound]
+        }
+        let shown = try section(data)
+        #expect(shown.contains("<tr><th>test documents hit</th><td>8 of 40</td></tr>") && shown.contains("<tr><th>training documents kept</th><td>278</td></tr>"))
+        #expect(shown.contains("which was among the decontamination targets"))
+        data.cleaning?.bpbTestDecontaminated = false
+        #expect(try section(data).contains("which was <b>not</b> among the decontamination targets"))
+        data.cleaning?.record = nil
+        #expect(try section(data).contains("Dedup and decontamination were off"))
+        data.cleaning = nil
+        #expect(try section(data).contains("No cleaning figures in demo.json"))
+        #expect(throws: ReportError.self) {
+            _ = try CleaningFigures(demoRecord: ["bpb_test": "t", "record": ["documents_in": "many"]], path: "demo.json")
+        }
+    }
 }

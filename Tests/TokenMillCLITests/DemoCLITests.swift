@@ -129,32 +129,20 @@ private func figure(_ id: String, in html: String) -> Substring? {
 }
 
 @Suite struct DemoCLITests {
-    /// A small corpus: the first documents of the bundled splits.
-    private func smallCorpus(in dir: URL) throws -> URL {
+    /// A small corpus: the first documents of the bundled splits, with planted copies and a planted
+    /// overlap with the test split in the training split (`PlantedCorpus`).
+    @discardableResult
+    private func smallCorpus(in dir: URL) throws -> (URL, PlantedCorpus) {
         let corpus = dir.appendingPathComponent("corpus")
-        try FileManager.default.createDirectory(at: corpus, withIntermediateDirectories: true)
-        for (split, n) in [("train", 120), ("test", 20)] {
-            // Decompress until n lines are in, then keep exactly those.
-            let source = ZstdByteSource(base: try FileByteSource(path: packageRoot.appendingPathComponent("corpora/\(split).jsonl.zst").path))
-            var bytes: [UInt8] = []
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 1)
-            defer { buffer.deallocate() }
-            while bytes.lazy.filter({ $0 == 10 }).count < n {
-                let got = try source.read(into: buffer)
-                if got == 0 { break }
-                bytes += buffer.prefix(got)
-            }
-            var lines = 0
-            let end = bytes.firstIndex { b in if b == 10 { lines += 1 }; return lines == n } ?? bytes.count - 1
-            try Data(zstdFrame(Array(bytes[...end]))).write(to: corpus.appendingPathComponent("\(split).jsonl.zst"))
-        }
-        return corpus
+        let planted = try PlantedCorpus(train: firstBundledLines("train", 120), test: firstBundledLines("test", 20))
+        try planted.write(to: corpus)
+        return (corpus, planted)
     }
 
     @Test func secondRunReusesEveryStageAndAChangedOptionRedoesItsStages() throws {
         let dir = try makeTemporaryDirectory("demo")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let corpus = try smallCorpus(in: dir)
+        let (corpus, planted) = try smallCorpus(in: dir)
         let out = dir.appendingPathComponent("out")
         let args = ["demo", "--preset", "tiny", "--vocab-size", "300", "--minutes", "0.05", "--corpus", corpus.path, "--out", out.path, "--threads", "2"]
         let first = try runTokenmill(args)
@@ -179,15 +167,37 @@ private func figure(_ id: String, in html: String) -> Substring? {
         #expect(((training["loss"] as? [Any])?.count ?? 0) >= 2)
         #expect(((training["expert_load"] as? [Any])?.count ?? 0) >= 1)
 
+        // Dedup removed the planted copies and decontamination the planted overlap (its positions are
+        // those of dedup's output, which it reads); the run, bpb and the report say so.
+        let removed = try jsonLines(out.appendingPathComponent("dedup-removed.jsonl").path)
+        #expect(removed.contains { $0["position"] as? Int == planted.exact && $0["survivor"] as? Int == 3 && $0["match"] as? String == "exact" }, "\(removed)")
+        #expect(removed.contains { $0["position"] as? Int == planted.near && $0["match"] as? String == "near" }, "\(removed)")
+        let shifted = planted.contaminated - removed.filter { ($0["position"] as? Int ?? .max) < planted.contaminated }.count
+        let hits = try jsonLines(out.appendingPathComponent("contamination.jsonl").path)
+        #expect(hits.contains { $0["test_position"] as? Int == planted.testPosition && ($0["training_positions"] as? [Int])?.contains(shifted) == true }, "\(hits)")
+        let cleaning = try #require(try json(out.appendingPathComponent("demo.json"))["cleaning"] as? [String: Any])
+        #expect(cleaning["bpb_test_decontaminated"] as? Bool == true && cleaning["bpb_test"] as? String == corpus.appendingPathComponent("test.jsonl.zst").path)
+        let cleaned = try #require(cleaning["record"] as? [String: Any])
+        #expect(cleaned["documents_in"] as? Int == planted.train.count)
+        #expect((cleaned["dedup"] as? [String: Any])?["exact_removed"] as? Int ?? 0 >= 1)
+        #expect((cleaned["decontamination"] as? [String: Any])?["training_removed"] as? Int ?? 0 >= 1)
+        let dataRecord = try json(out.appendingPathComponent("run/checkpoint/data.json"))
+        #expect((dataRecord["cleaning"] as? [[String: Any]])?.first?["documents_kept"] as? Int == cleaned["documents_kept"] as? Int)
+        let bpbLog = try String(contentsOf: out.appendingPathComponent("logs/bpb.log"), encoding: .utf8)
+        #expect(bpbLog.contains("note: \(corpus.appendingPathComponent("test.jsonl.zst").path) was among the decontamination targets"), "\(bpbLog)")
+        #expect((report["clean_data"] as? [String: Any])?["bpb_test_decontaminated"] as? Bool == true)
+        let html = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(html.contains("<h2>1. Clean data</h2>") && html.contains("which was among the decontamination targets"))
+
         let second = try runTokenmill(args)
         #expect(second.status == 0, "\(second.stderr)")
         let lines = second.stderr.split(separator: "\n")
-        for stage in ["normalize-train", "normalize-test", "train-tokenizer", "tokenizer-stats", "tokenize", "pack", "train", "bpb"] {
+        for stage in ["normalize-train", "normalize-test", "dedup", "decontaminate", "train-tokenizer", "tokenizer-stats", "tokenize", "pack", "train", "bpb"] {
             #expect(lines.contains { $0.contains("] \(stage) ") && $0.contains(" reused ") }, "\(stage) not reused: \(second.stderr)")
         }
         #expect(try outputs.map { try Data(contentsOf: out.appendingPathComponent($0)) } == before)
         let record = try json(out.appendingPathComponent("demo.json"))
-        #expect((record["stages"] as! [[String: Any]]).filter { $0["reused"] as? Bool == true }.count == 8)
+        #expect((record["stages"] as! [[String: Any]]).filter { $0["reused"] as? Bool == true }.count == 10)
 
         // A different vocabulary redoes the tokenizer and what depends on it, not the normalization.
         let third = try runTokenmill(args.map { $0 == "300" ? "320" : $0 })
@@ -195,12 +205,28 @@ private func figure(_ id: String, in html: String) -> Substring? {
         let redone = third.stderr.split(separator: "\n").filter { $0.hasPrefix("[") && !$0.contains(" reused ") }.map { $0.split(separator: " ")[1] }
         #expect(redone.prefix(5) == ["train-tokenizer", "tokenizer-stats", "tokenize", "pack", "train"])
         #expect(third.stderr.contains("normalize-train  reused"))
+        #expect(third.stderr.split(separator: "\n").contains { $0.contains("] dedup ") && $0.contains(" reused ") }, "\(third.stderr)")
+
+        // A decontamination setting redoes that stage (and what follows when its output changed), not dedup.
+        let fourth = try runTokenmill(args.map { $0 == "300" ? "320" : $0 } + ["--max-ngram-documents", "0"])
+        #expect(fourth.status == 0, "\(fourth.stderr)")
+        let fourthLines = fourth.stderr.split(separator: "\n")
+        #expect(fourthLines.contains { $0.contains("] decontaminate ") && !$0.contains(" reused ") }, "\(fourth.stderr)")
+        #expect(fourthLines.contains { $0.contains("] dedup ") && $0.contains(" reused ") }, "\(fourth.stderr)")
+
+        // Without decontamination bpb warns, and the report says the test file was not among the targets.
+        let fifth = try runTokenmill(args + ["--no-decontaminate"])
+        #expect(fifth.status == 0, "\(fifth.stderr)")
+        #expect(!fifth.stderr.contains("] decontaminate "))
+        let warned = try String(contentsOf: out.appendingPathComponent("logs/bpb.log"), encoding: .utf8)
+        #expect(warned.contains("warning: \(corpus.appendingPathComponent("test.jsonl.zst").path) was not among the decontamination targets"), "\(warned)")
+        #expect(try json(out.appendingPathComponent("report.json"))["clean_data"].flatMap { ($0 as? [String: Any])?["bpb_test_decontaminated"] as? Bool } == false)
     }
 
     @Test func aStageLogOnAFullDeviceIsAnError() throws {
         let dir = try makeTemporaryDirectory("demo-log-full")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let corpus = try smallCorpus(in: dir)
+        let corpus = try smallCorpus(in: dir).0
         let out = dir.appendingPathComponent("out")
         let logs = out.appendingPathComponent("logs")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)

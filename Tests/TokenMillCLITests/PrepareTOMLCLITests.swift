@@ -57,7 +57,8 @@ import TokenMillTestSupport
         let b = try runTokenmill(["prepare", "--progress", "none", "--config", toml.path])
         #expect(b.status == 0, "\(b.stderr)")
         let fromTOML = try takeOutputs()
-        #expect(fromJSON.keys.sorted() == ["d.bin", "d.idx", "d.json", "d.normalized.jsonl.zst", "d.normalized.jsonl.zst.tokenmill.json",
+        #expect(fromJSON.keys.sorted() == ["d.bin", "d.clean.jsonl.zst", "d.clean.jsonl.zst.cleaning.json", "d.clean.jsonl.zst.tokenmill.json",
+                                           "d.dedup-removed.jsonl", "d.idx", "d.json", "d.normalized.jsonl.zst", "d.normalized.jsonl.zst.tokenmill.json",
                                            "d.packed.bin", "d.packed.idx", "d.packed.json", "d.packed_valid.bin", "d.packed_valid.idx"])
         #expect(fromJSON.keys.sorted() == fromTOML.keys.sorted())
         for (name, data) in fromJSON { #expect(fromTOML[name] == data, "\(name) differs") }

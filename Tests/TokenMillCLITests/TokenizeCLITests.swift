@@ -196,7 +196,7 @@ import TokenMillTestSupport
         """.utf8).write(to: config)
         let r = try runTokenmill(["prepare", "--config", config.path])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stderr.split(separator: "\n").map { $0.split(separator: ":")[0] }.prefix(3) == ["normalize", "tokenize", "pack best-fit"])
+        #expect(r.stderr.split(separator: "\n").map { $0.split(separator: ":")[0] }.prefix(5) == ["normalize", "dedup", "decontaminate", "tokenize", "pack best-fit"])
         let packed = try IndexedDatasetReader(prefix: dir.path + "/d.packed")
         #expect(packed.documentCount > 0 && packed.document(0).count == 512)
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.path + "/d.json"))) as! [String: Any]

@@ -1,7 +1,10 @@
 // RUN/checkpoint/data.json: what `train --data DATA` read, with the tokenizer and normalization its
 // manifests name (packed data: its own manifest, else its inputs'), for `bpb --run`, `export-hf` and
 // `megatron-args --run`. `import-hf` writes one naming the imported tokenizer. Foundation's pretty layout
-// with sorted keys (ManifestCoding.swift); absent values are written as null.
+// with sorted keys (ManifestCoding.swift); absent values are written as null, except "cleaning" (and
+// "imported_from"), written only when known so that records of uncleaned data keep their bytes.
+// "cleaning": one `CleaningRecord` per corpus file the data was tokenized from (from its X.cleaning.json),
+// when every one has such a sidecar; `bpb` reads it to say whether its test file was decontaminated against.
 import CorpusIO
 import Foundation
 import Packing
@@ -23,6 +26,8 @@ public struct TrainingDataRecord: FormattedRecord, Codable, Equatable, Sendable 
     @ExplicitNull public var normalizationSource: String?
     /// The Hugging Face folder of an imported model (absent otherwise).
     public var importedFrom: String?
+    /// How each corpus file the data was tokenized from was cleaned (absent: unknown for at least one).
+    public var cleaning: [CleaningRecord]?
 
     /// The tokenizer as the data's manifest names it, and the absolute path of the file found with the
     /// recorded SHA-256 when training began (nil when none was found).
@@ -47,7 +52,7 @@ public struct TrainingDataRecord: FormattedRecord, Codable, Equatable, Sendable 
 
     enum CodingKeys: String, CodingKey {
         case format, data, dataResolved = "data_resolved", manifest, tokenizer, normalization
-        case normalizationSource = "normalization_source", importedFrom = "imported_from"
+        case normalizationSource = "normalization_source", importedFrom = "imported_from", cleaning
     }
 
     /// The record's bytes as the checkpoint stores them.
@@ -94,7 +99,44 @@ public struct TrainingDataRecord: FormattedRecord, Codable, Equatable, Sendable 
             record.normalization = n
             record.normalizationSource = inputs[0].path
         }
+        // The corpus files behind the tokenized data (a pack's inputs' inputs), each with its cleaning sidecar.
+        let tokenized: [(String, DatasetManifest?)] = packed ? inputs.map { ($0.path, $0.manifest) } : [(manifestPath, manifest)]
+        var cleaning: [CleaningRecord] = []
+        for (path, m) in tokenized {
+            guard let m = m?.tokenizedManifest else { cleaning = []; break }
+            let dir = (path as NSString).deletingLastPathComponent
+            let found = try m.inputs.map { input -> CleaningRecord? in
+                let candidates = input.hasPrefix("/") ? [input] : [input, dir + "/" + input, dir + "/" + (input as NSString).lastPathComponent]
+                for candidate in candidates {
+                    guard var c = try CleanedCorpusManifest.cleaning(ofCorpusFile: candidate) else { continue }
+                    c.corpus = input
+                    return c
+                }
+                return nil
+            }
+            guard !found.isEmpty, found.allSatisfy({ $0 != nil }) else { cleaning = []; break }
+            cleaning += found.compactMap { $0 }
+        }
+        record.cleaning = cleaning.isEmpty ? nil : cleaning
         return record
+    }
+
+    /// What `bpb` says about a test file, from `cleaning`.
+    public enum DecontaminationStatus: Equatable, Sendable {
+        /// Every corpus file was decontaminated against a file with this content.
+        case decontaminated
+        /// The record says how the data was cleaned, and this file's content is not among the targets of
+        /// these corpus files (all of them when none was decontaminated against it).
+        case notAmongTargets(corpora: [String])
+        /// No cleaning record: nothing can be said.
+        case unknown
+    }
+
+    /// Whether the training data was decontaminated against a test file whose SHA-256 is `sha256`.
+    public func decontaminationStatus(testSHA256 sha256: String) -> DecontaminationStatus {
+        guard let cleaning, !cleaning.isEmpty else { return .unknown }
+        let missing = cleaning.filter { !$0.decontaminated(againstSHA256: sha256) }
+        return missing.isEmpty ? .decontaminated : .notAmongTargets(corpora: missing.map { $0.corpus ?? "?" })
     }
 
     /// The record of a resumed run: this (the new data's) record, but the tokenizer must be the one the run
@@ -111,6 +153,14 @@ public struct TrainingDataRecord: FormattedRecord, Codable, Equatable, Sendable 
             if normalization == nil {
                 record.normalization = old.normalization
                 record.normalizationSource = old.normalizationSource
+            }
+        }
+        // The run saw the old data too: its cleaning records stay (unknown when either side's is).
+        if old.cleaning != record.cleaning && (old.data != nil || old.cleaning != nil) {
+            if let before = old.cleaning, let after = record.cleaning {
+                record.cleaning = before + after.filter { !before.contains($0) }
+            } else {
+                record.cleaning = nil
             }
         }
         if let before = old.normalization, let after = record.normalization, before != after {

@@ -34,7 +34,12 @@ struct BPBCommand: ParsableCommand {
         checked against its recorded SHA-256; without --normalize each document is normalized as that \
         record says the training data was (`tokenmill normalize` records it, `tokenize` and `pack` carry \
         it), else not at all; the JSON's normalization_source says which (--normalize, the record's \
-        path, or "not recorded"). Runs without a record (or trained on a raw token file) need --tokenizer. \
+        path, or "not recorded"). When the record says how the training data was cleaned (`dedup`, \
+        `decontaminate`, `prepare` and `demo` write it beside the cleaned text; `train` copies it), bpb \
+        prints one line saying whether each test file was among the decontamination targets (compared by \
+        SHA-256, so a copy counts and an edited file does not), a warning when it was not; without such a \
+        record (an imported model, data cleaned elsewhere or not at all) one note says it cannot tell. \
+        Runs without a record (or trained on a raw token file) need --tokenizer. \
         The tokenizer's vocabulary size must equal the model's. Memory: the model with its \
         activations for --batch rows, 24 bytes per document for the bootstrap, and the read buffers; \
         with --baselines the texts are spilled to temporary files, not held.
@@ -151,6 +156,7 @@ struct BPBCommand: ParsableCommand {
             let text = json ? bpbReportJSON(settings: settings, subsets: r.subsets, overall: r.overall)
                 : bpbReportTable(settings: settings, subsets: r.subsets, overall: r.overall, baselines: baselines)
             try writeStandardOutput(text, what: "the report")
+            try noteDecontamination(record, checkpoint: dir, inputs: input.inputs, warn: printError)
             printError(r.line)
         } }
     }
@@ -179,4 +185,27 @@ func recordedTokenizer(_ record: TrainingDataRecord?, checkpoint dir: String) th
         if first == nil { first = (c, actual) }
     }
     throw RuntimeFailure(description: "\(first!.0): the tokenizer changed since the run was trained (SHA-256 \(first!.1.prefix(16))…, \(recordPath) records \(hash.prefix(16))…); pass --tokenizer")
+}
+
+/// One line per test file on whether the training data was decontaminated against it (by SHA-256): a
+/// note when it was, a warning when the record says how the data was cleaned and it was not, and one
+/// note in all when there is no record to tell (stdin cannot be hashed: a note).
+func noteDecontamination(_ record: TrainingDataRecord?, checkpoint dir: String, inputs: [String], warn: (String) -> Void) throws {
+    let recordPath = dir + "/" + trainingDataRecordName
+    guard let record, record.cleaning != nil else {
+        let why = record == nil ? "\(dir) has no \(trainingDataRecordName)" : record?.importedFrom != nil ? "an imported model" : "\(recordPath) records no cleaning of the training data"
+        warn("note: \(why): cannot tell whether the training data was decontaminated against the test files")
+        return
+    }
+    for file in try expandInputs(inputs) {
+        guard file != "-" else { warn("note: standard input cannot be compared with the decontamination targets in \(recordPath)"); continue }
+        switch record.decontaminationStatus(testSHA256: try sha256(ofFile: file)) {
+        case .decontaminated:
+            warn("note: \(file) was among the decontamination targets of the training data (\(recordPath))")
+        case .notAmongTargets(let corpora):
+            warn("warning: \(file) was not among the decontamination targets of the training data (\(corpora.joined(separator: ", ")) in \(recordPath)): the model may have trained on text of it")
+        case .unknown:
+            break
+        }
+    }
 }

@@ -20,7 +20,10 @@ struct DecontaminateCommand: ParsableCommand {
         lowercase, diacritics dropped, punctuation splits words; numbers are kept. A training document is \
         contaminated when any of its --ngram-word sequences also occurs in a test document. --report gets \
         one JSON line per test document hit: its file, its position in that file (0-based) and the input \
-        positions of the training documents that hit it. Test documents shorter than --ngram words cannot \
+        positions of the training documents that hit it. With -o FILE, FILE.cleaning.json records the \
+        test files (path and SHA-256), counts and settings, on top of the input's own record (dedup's, \
+        when the input is `dedup -o`'s output); `train` copies it into the run's data.json and `bpb` \
+        warns when its test file is not among them. Test documents shorter than --ngram words cannot \
         be hit and are counted. Memory: the test side's n-grams in an open-addressing table of 8-byte \
         hashes, sized to the next power of two at or above 4/3 x the test n-gram count (10.7 to 21.3 bytes \
         per test n-gram: 2.1 MB for the bundled test split; 2.5e8 test 13-grams, about what the \
@@ -78,8 +81,9 @@ struct DecontaminateCommand: ParsableCommand {
                                     options: options, warn: { printError($0) },
                                     progress: { _, docs, bytes in progress.update(documents: docs, bytes: bytes) })
             progress.finish()
-            let verb = action == .remove ? "removed" : "flagged"
-            printError("decontaminate: \(formatCount(r.documents)) training documents (\(formatBytes(r.bytes))), \(formatCount(r.contaminatedTraining)) contaminated (\(verb)), \(formatCount(r.kept)) written; \(formatCount(r.contaminatedTests.count)) of \(formatCount(r.testDocuments)) test documents hit (\(formatCount(r.shortTestDocuments)) shorter than \(ngram) words); \(r.ngram)-gram table \(formatBytes(Int64(r.testNGramTableBytes)))" + (maxNgramDocuments.map { "; \(formatCount(r.ignoredNGrams)) n-grams in more than \($0) training documents ignored" } ?? "") + skippedSuffix(r.skipped) + String(format: "; %.2f s", progress.elapsed))
+            try writeCleaningSidecars(output: output, inputs: input.inputs, record: cleaningRecord(r, options: options, removedList: nil, hitsList: report),
+                                      warn: { printError($0) })
+            printError(decontaminationSummary(r, removed: action == .remove) + skippedSuffix(r.skipped) + String(format: "; %.2f s", progress.elapsed))
         }
     }
 }

@@ -18,7 +18,8 @@ struct DedupCommand: ParsableCommand {
         s with probability 1-(1-s^8)^14 (0.5: 5%, 0.7: 56%, 0.8: 92%, 0.9: 99.96%). Matches join \
         clusters (union-find); each cluster keeps its first document in input order. --removed lists \
         every removed document as a JSON line: its input position (0-based), cluster and the survivor's \
-        position. Sharded: run `dedup --shard I/N --signatures DIR` for each I (any machines), then \
+        position. With -o FILE, FILE.cleaning.json records the counts and settings (`train` copies \
+        it into the run's data.json) and FILE.tokenmill.json carries the inputs' normalization. Sharded: run `dedup --shard I/N --signatures DIR` for each I (any machines), then \
         `dedup --from-signatures DIR -o …` on the same inputs; the output is byte-identical to one run. \
         Memory: --sort-memory for the on-disk sorts of keys (half again while a run is sorted; signatures, exact and band keys spill to \
         --work-dir: about 136 bytes + 24 bytes a document + 24 bytes a document and band), plus about \
@@ -124,8 +125,9 @@ struct DedupCommand: ParsableCommand {
                                 progress: { _, docs, bytes in progress.update(documents: docs, bytes: bytes) })
             }
             progress.finish()
-            let d = report.dedup!
-            printError("dedup: \(formatCount(report.documents)) documents (\(formatBytes(report.bytes))) in, \(formatCount(report.kept)) kept, \(formatCount(d.removed.count)) removed (\(formatCount(d.exactRemoved)) exact, \(formatCount(d.nearRemoved)) near) in \(formatCount(d.clusters)) clusters" + skippedSuffix(report.skipped) + String(format: "; %.2f s", progress.elapsed))
+            try writeCleaningSidecars(output: output, inputs: input.inputs, record: cleaningRecord(report, options: options, removedList: removed, hitsList: nil),
+                                      warn: { printError($0) })
+            printError(dedupSummary(report) + skippedSuffix(report.skipped) + String(format: "; %.2f s", progress.elapsed))
         }
     }
 }

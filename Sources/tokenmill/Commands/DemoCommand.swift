@@ -1,4 +1,5 @@
-// `tokenmill demo`: the whole job on the bundled corpus in one command — normalize, train the tokenizer,
+// `tokenmill demo`: the whole job on the bundled corpus in one command — normalize, dedup, decontaminate
+// against the test split, train the tokenizer on the cleaned text,
 // measure it, tokenize with FIM, pack, train the MoE, score bits per byte — then write report.html and
 // report.json. Each stage is the subcommand of the same name, run in this process (`main` settled
 // OpenBLAS's kernel for the demo before it started) with its messages captured into OUT/logs/STAGE.log
@@ -15,6 +16,7 @@
 // runs, so an interrupted stage is redone, never taken as done.
 import ArgumentParser
 import CorpusIO
+import Deduplication
 import Foundation
 import Pipeline
 import Report
@@ -29,6 +31,12 @@ struct DemoCommand: ParsableCommand {
 
         Stages, each the subcommand of the same name (their output and logs go to OUT; OUT/logs/STAGE.log \
         keeps each one's messages): normalize (NFKC) the corpus's train.jsonl.zst and test.jsonl.zst; \
+        dedup the normalized training split (exact and MinHash near duplicates, numbers kept unless \
+        --no-keep-numbers; removed documents listed in OUT/dedup-removed.jsonl); decontaminate what \
+        remains against test.jsonl.zst, the file bpb scores (13-gram overlap, test n-grams held by more \
+        than --max-ngram-documents training documents ignored as boilerplate; contaminated documents \
+        removed, hits listed in OUT/contamination.jsonl); the cleaned text, OUT/train.clean.jsonl.zst, \
+        is what the tokenizer is trained on and what is tokenized; \
         train-tokenizer (byte-level BPE, deepseek-v3 pre-tokenizer, --vocab-size ids, specials \
         <|endoftext|>, <|fim_begin|>, <|fim_hole|>, <|fim_end|>); tokenizer-stats (bytes per token per \
         subset of the test split); tokenize (FIM rate 0.1, PSM; token-boundary randomization at \
@@ -76,6 +84,18 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .customLong("bpb-max-docs"), help: "Score only the first N test documents (for quick looks and tests).")
     var bpbMaxDocs: Int?
 
+    @Flag(name: .customLong("no-dedup"), help: "Skip the dedup stage.")
+    var noDedup = false
+
+    @Flag(name: .customLong("no-decontaminate"), help: "Skip the decontaminate stage (bpb then warns that its test file was not decontaminated against).")
+    var noDecontaminate = false
+
+    @Flag(inversion: .prefixedNo, help: "Keep number values in dedup's shingles (off: every number becomes 0, as datatrove, and templated problems that differ only in their numbers are near duplicates).")
+    var keepNumbers = PrepareConfig.Dedup.defaultKeepNumbers
+
+    @Option(name: .customLong("max-ngram-documents"), help: "Decontamination ignores a test n-gram that more than this many training documents hold (shared boilerplate); 0 ignores none.")
+    var maxNGramDocuments = PrepareConfig.Decontaminate.defaultMaxNGramDocuments
+
     @OptionGroup var progressOptions: ProgressOptions
 
     func validate() throws {
@@ -86,6 +106,7 @@ struct DemoCommand: ParsableCommand {
         if !(0 ..< 1).contains(validFraction) { throw ValidationError("--valid-fraction must be at least 0 and below 1.") }
         if !["fp32", "fp8"].contains(precision) { throw ValidationError("--precision must be fp32 or fp8.") }
         if let bpbMaxDocs, bpbMaxDocs < 1 { throw ValidationError("--bpb-max-docs must be positive.") }
+        if maxNGramDocuments < 0 { throw ValidationError("--max-ngram-documents must be 0 (ignore none) or more.") }
     }
 
     func run() throws {
@@ -121,9 +142,32 @@ struct DemoCommand: ParsableCommand {
                       corpusInputs: [c("train.jsonl.zst")], outputs: [o(DemoLayout.trainNormalized), o(DemoLayout.trainNormalized) + ".tokenmill.json"]),
             DemoStage(name: "normalize-test", args: ["normalize", "--form", "nfkc", "-o", o(DemoLayout.testNormalized), c("test.jsonl.zst")] + threads,
                       corpusInputs: [c("test.jsonl.zst")], outputs: [o(DemoLayout.testNormalized)]),
+        ]
+        // Cleaning: each stage reads the previous one's text; the tokenizer is trained on, and tokenize
+        // reads, what the last one writes. Each writes its corpus's .cleaning.json (train copies the last
+        // one's into data.json) and carries the .tokenmill.json normalization record.
+        var text = (stage: "normalize-train", path: o(DemoLayout.trainNormalized))
+        func sidecars(_ p: String) -> [String] { [p, CleanedCorpusManifest.path(for: p), NormalizedCorpusManifest.path(for: p)] }
+        if !noDedup {
+            stages.append(DemoStage(name: "dedup", args: ["dedup"] + (keepNumbers ? ["--keep-numbers"] : []) + ["--removed", o(DemoLayout.dedupRemoved),
+                                                          "-o", o(DemoLayout.trainDeduplicated), text.path] + threads,
+                                    after: [text.stage], outputs: sidecars(o(DemoLayout.trainDeduplicated)) + [o(DemoLayout.dedupRemoved)],
+                                    summary: { $0.lines.last { $0.hasPrefix("dedup:") } ?? $0.lines.last ?? "" }))
+            text = ("dedup", o(DemoLayout.trainDeduplicated))
+        }
+        if !noDecontaminate {
+            stages.append(DemoStage(name: "decontaminate", args: ["decontaminate", "--against", c("test.jsonl.zst")]
+                                    + (maxNGramDocuments > 0 ? ["--max-ngram-documents", String(maxNGramDocuments)] : [])
+                                    + ["--report", o(DemoLayout.contamination), "-o", o(DemoLayout.trainCleaned), text.path] + threads,
+                                    corpusInputs: [c("test.jsonl.zst")], after: [text.stage],
+                                    outputs: sidecars(o(DemoLayout.trainCleaned)) + [o(DemoLayout.contamination)],
+                                    summary: { $0.lines.last { $0.hasPrefix("decontaminate:") } ?? $0.lines.last ?? "" }))
+            text = ("decontaminate", o(DemoLayout.trainCleaned))
+        }
+        stages += [
             DemoStage(name: "train-tokenizer", args: ["train-tokenizer", "--vocab-size", String(vocabSize), "--pretokenizer", "deepseek-v3",
-                                                      "--special-tokens", specials, "-o", o(DemoLayout.tokenizer), o(DemoLayout.trainNormalized)] + threads,
-                      after: ["normalize-train"], outputs: [o(DemoLayout.tokenizer)],
+                                                      "--special-tokens", specials, "-o", o(DemoLayout.tokenizer), text.path] + threads,
+                      after: [text.stage], outputs: [o(DemoLayout.tokenizer)],
                       summary: { $0.lines.last { $0.contains("wrote") } ?? $0.lines.last ?? "" }),
             DemoStage(name: "tokenizer-stats", args: ["tokenizer-stats", "--tokenizer", o(DemoLayout.tokenizer), "--by", "meta.pile_set_name", "--json",
                                                       o(DemoLayout.testNormalized)] + threads,
@@ -132,8 +176,8 @@ struct DemoCommand: ParsableCommand {
             // The rate is in the arguments (so in the stage's key) only when set: at 0 the key stays today's.
             DemoStage(name: "tokenize", args: ["tokenize", "--tokenizer", o(DemoLayout.tokenizer), "--fim-rate", "0.1", "--fim-spm-rate", "0", "--seed", "0"]
                                              + (splitProbability > 0 ? ["--split-punctuation-newline", String(splitProbability)] : [])
-                                             + ["-o", o(DemoLayout.tokenized), o(DemoLayout.trainNormalized)] + threads,
-                      after: ["train-tokenizer", "normalize-train"], outputs: [".bin", ".idx", ".json"].map { o(DemoLayout.tokenized) + $0 }),
+                                             + ["-o", o(DemoLayout.tokenized), text.path] + threads,
+                      after: ["train-tokenizer", text.stage], outputs: [".bin", ".idx", ".json"].map { o(DemoLayout.tokenized) + $0 }),
             DemoStage(name: "pack", args: ["pack", "--seq-len", String(L), "--strategy", "best-fit", "--valid-fraction", String(validFraction), "--seed", "0",
                                            "-o", o(DemoLayout.packed), o(DemoLayout.tokenized)] + threads,
                       after: ["tokenize"],
@@ -158,6 +202,15 @@ struct DemoCommand: ParsableCommand {
                                 summary: { _ in bpbSummary(o(DemoLayout.bpb)) },
                                 available: TokenMill.configuration.subcommands.contains { $0.configuration.commandName == "bpb" }))
         return stages
+    }
+
+    /// The demo.json settings row for the cleaning stages.
+    var cleaningSetting: String {
+        let m = MinHashConfig()
+        let dedup = noDedup ? "dedup off" : "dedup: exact + MinHash (word \(m.ngram)-grams, \(m.bands) bands of \(m.rows), numbers \(keepNumbers ? "kept" : "as 0"))"
+        let decontamination = noDecontaminate ? "decontamination off"
+            : "decontamination: \(DecontaminationConfig().ngram)-gram overlap with test.jsonl.zst, removed" + (maxNGramDocuments > 0 ? " (n-grams in more than \(maxNGramDocuments) training documents ignored)" : "")
+        return dedup + "; " + decontamination
     }
 
     /// The preset's resolved settings as canonical JSON: a build whose preset differs retrains.
@@ -209,8 +262,15 @@ struct DemoCommand: ParsableCommand {
             settings.insert(["precision", "fp8: fine-grained E4M3 linear layers (1×128 activation tiles, 128×128 weight blocks), AdamW moments in bfloat16"],
                             at: settings.firstIndex { $0[0] == "bits per byte" }!)
         }
+        settings.insert(["clean data", cleaningSetting], at: 3)  // after normalization; inserted last, so the row above keeps its place after fill-in-the-middle
+        // What the tokenizer and the model were trained on, and whether bpb's test file was decontaminated against.
+        let text = noDecontaminate ? (noDedup ? nil : DemoLayout.trainDeduplicated) : DemoLayout.trainCleaned
+        let cleaned = try text.flatMap { try CleanedCorpusManifest.cleaning(ofCorpusFile: (out as NSString).appendingPathComponent($0)) }
+        let test = (corpus as NSString).appendingPathComponent("test.jsonl.zst")
+        let testHash = try sha256(ofFile: test)
+        let cleaning = CleaningFigures(record: cleaned, bpbTest: test, bpbTestDecontaminated: cleaned?.decontaminated(againstSHA256: testHash) ?? false)
         let object: [String: Any] = [
-            "format": "tokenmill-demo", "settings": settings,
+            "format": "tokenmill-demo", "settings": settings, "cleaning": cleaning.json,
             "stages": records.map { ["name": $0.name, "seconds": $0.seconds, "reused": $0.reused, "summary": $0.summary] as [String: Any] },
         ]
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])

@@ -1,7 +1,10 @@
-// `tokenmill prepare`: normalize → tokenize (with FIM) → pack in one process, from a JSON or TOML config
-// (Pipeline's `PrepareConfig`), calling the stages the subcommands call and printing their summary lines.
+// `tokenmill prepare`: normalize → dedup → decontaminate → tokenize (with FIM) → pack in one process, from
+// a JSON or TOML config (Pipeline's `PrepareConfig`), calling the stages the subcommands call and printing
+// their summary lines. Dedup and decontamination are one `cleanCorpus` call (two passes over the text,
+// three with a max_ngram_documents limit) writing OUTPUT.clean.jsonl.zst, which tokenize reads.
 import ArgumentParser
 import CorpusIO
+import Deduplication
 import Foundation
 import Normalization
 import Pipeline
@@ -9,7 +12,7 @@ import Pipeline
 struct PrepareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prepare",
-        abstract: "Run normalize → tokenize (with fill-in-the-middle) → pack in one process from a JSON or TOML config.",
+        abstract: "Run normalize → dedup → decontaminate → tokenize (with fill-in-the-middle) → pack in one process from a JSON or TOML config.",
         discussion: """
         Example: tokenmill prepare --config prepare.toml
 
@@ -17,21 +20,35 @@ struct PrepareCommand: ParsableCommand {
           {"inputs": ["corpora/train.jsonl.zst"], "output": "data/train", "tokenizer": "tokenizer.json",
            "text_field": "text",
            "normalize": {"form": "nfkc"},
+           "dedup": {"enabled": true, "keep_numbers": true, "exact_only": false, "ngram": 5, "bands": 14, "rows": 8, "seed": 1, "sort_memory": 256},
+           "decontaminate": {"against": ["corpora/test.jsonl.zst"], "ngram": 13, "max_ngram_documents": 10, "action": "remove"},
            "tokenize": {"fim_rate": 0.1, "fim_spm_rate": 0, "split_punctuation_newline": 0, "seed": 0, "append_eod": true},
            "pack": {"seq_len": 2048, "strategy": "best-fit", "valid_fraction": 0.01, "seed": 0}}
-        or the same keys as TOML, with [normalize], [tokenize] and [pack] tables:
+        or the same keys as TOML, with [normalize], [dedup], [decontaminate], [tokenize] and [pack] tables:
           inputs = ["corpora/train.jsonl.zst"]
           output = "data/train"
           tokenizer = "tokenizer.json"
           [pack]
           seq_len = 2048
         writes OUTPUT.normalized.jsonl.zst with its .tokenmill.json (when "normalize" is given; the \
-        normalization is recorded in the manifests, for `bpb --run`), OUTPUT.bin/.idx/.json (the \
+        normalization is recorded in the manifests, for `bpb --run`); OUTPUT.clean.jsonl.zst, the \
+        documents dedup and decontamination keep, with OUTPUT.clean.jsonl.zst.cleaning.json (what was \
+        removed, and the test files by path and SHA-256: `train` copies it into the run's data.json, \
+        and `bpb` warns when its test file is not among them), OUTPUT.dedup-removed.jsonl (one line per \
+        removed duplicate) and OUTPUT.contamination.jsonl (one line per test document hit); \
+        OUTPUT.bin/.idx/.json (the \
         tokenized documents) and OUTPUT.packed.* (when "pack" is given). Each stage is the subcommand of \
         the same name with these options (tokenize's keys are its options' names with underscores: \
         "split_punctuation_newline" is --split-punctuation-newline, the token-boundary randomization \
         rate), checked as that subcommand checks them, and prints its own summary line. An unknown key, \
         a value of the wrong type or out of range is an error that names the key. Memory: that of the largest stage (see their --help).
+
+        Dedup runs unless "dedup" has "enabled": false, with `tokenmill dedup`'s defaults except \
+        "keep_numbers" (true: documents that differ only in their numbers are not duplicates). \
+        Decontamination runs when "decontaminate" lists test files in "against" (and "enabled" is not \
+        false), with `tokenmill decontaminate`'s defaults except "max_ngram_documents" (10: a test \
+        n-gram that more than 10 training documents hold is boilerplate, not contamination; 0 ignores \
+        none). Positions in the lists are those of the documents tokenize would otherwise have read.
 
         The format follows the extension (.json or .toml), else the content (JSON starts with '{'). \
         TOML is read by a small strict reader: comments, [table] and [a.b] headers, bare, quoted and \
@@ -67,6 +84,12 @@ struct PrepareCommand: ParsableCommand {
                 printError(summary.line + String(format: "; %.2f s", runner.progress.elapsed))
                 tokenizeInputs = [output]
             }
+            if prepare.dedupEnabled || !prepare.decontaminationTargets.isEmpty {
+                try clean(prepare, inputs: tokenizeInputs, read: options.read, threads: common.workerThreads)
+                tokenizeInputs = [prepare.cleanedPath]
+            } else {
+                printError("dedup: off; decontaminate: off")
+            }
             let stage = try runningStage { try TokenizeStage(tokenizer: try TokenizerOptions.load(path: prepare.tokenizer, preset: nil), tokenizerPath: prepare.tokenizer, options: options) }
             let inputs = try expandInputs(tokenizeInputs)
             let tokenized = try reporting(common.makeReporter("tokenize")) { progress in
@@ -81,5 +104,52 @@ struct PrepareCommand: ParsableCommand {
             }
             for line in packed.0.summaryLines(options: packOptions, seconds: packed.1) { printError(line) }
         }
+    }
+
+    /// Dedup and decontamination of `inputs` into `prepare.cleanedPath` with its sidecars; prints the two
+    /// summary lines.
+    private func clean(_ prepare: PrepareConfig, inputs: [String], read: ReadOptions, threads: Int) throws {
+        let files = try expandInputs(inputs)
+        if files.contains("-") { throw ValidationError("\(config): dedup and decontamination read the input twice: give files in 'inputs', not stdin.") }
+        var options = CleaningOptions()
+        let d = prepare.dedup ?? PrepareConfig.Dedup()
+        options.dedup = prepare.dedupEnabled
+        let defaults = MinHashConfig()
+        options.minhash = MinHashConfig(ngram: d.ngram ?? defaults.ngram, bands: d.bands ?? defaults.bands, rows: d.rows ?? defaults.rows,
+                                        seed: d.seed ?? defaults.seed, normalizeNumbers: !(d.keepNumbers ?? PrepareConfig.Dedup.defaultKeepNumbers))
+        options.nearDuplicates = !(d.exactOnly ?? false)
+        options.sortMemoryBytes = d.sortMemory.map { $0 << 20 } ?? options.sortMemoryBytes
+        let t = prepare.decontaminate ?? PrepareConfig.Decontaminate()
+        options.testFiles = prepare.decontaminationTargets.isEmpty ? [] : try expandInputs(prepare.decontaminationTargets)
+        options.decontamination = DecontaminationConfig(ngram: t.ngram ?? DecontaminationConfig().ngram)
+        options.removeContaminated = (t.action ?? "remove") == "remove"
+        let limit = t.maxNGramDocuments ?? PrepareConfig.Decontaminate.defaultMaxNGramDocuments
+        options.maxTrainingDocumentsPerNGram = limit > 0 ? limit : nil
+        options.threads = threads
+        // The input is read two or three times: its warnings are printed on the last pass.
+        var passes = (options.dedup ? 2 : 1) + (options.maxTrainingDocumentsPerNGram != nil && !options.testFiles.isEmpty ? 1 : 0)
+        let open = { () -> CorpusReader in
+            passes -= 1
+            return CorpusReader(inputs: files, options: read, warn: passes == 0 ? { printError($0) } : { _ in })
+        }
+        var opened = Set<String>()
+        let openTest = { (path: String) -> CorpusReader in
+            CorpusReader(inputs: [path], options: read, warn: opened.insert(path).inserted ? { printError($0) } : { _ in })
+        }
+        let removed = options.dedup ? prepare.dedupRemovedPath : nil
+        let hits = options.testFiles.isEmpty ? nil : prepare.contaminationPath
+        let progress = progressOptions.makeReporter("clean")
+        let parent = (absolutePath(prepare.cleanedPath) as NSString).deletingLastPathComponent
+        let report = try withWorkDirectory(parent, prefix: "prepare") { work in
+            try cleanCorpus(open: open, openTest: openTest, output: prepare.cleanedPath, removedOutput: removed, contaminationOutput: hits,
+                            workDirectory: work, options: options, warn: { printError($0) },
+                            progress: { _, docs, bytes in progress.update(documents: docs, bytes: bytes) })
+        }
+        progress.finish()
+        try writeCleaningSidecars(output: prepare.cleanedPath, inputs: inputs, record: cleaningRecord(report, options: options, removedList: removed, hitsList: hits),
+                                  warn: { printError($0) })
+        let time = String(format: "; %.2f s", progress.elapsed)
+        printError(options.dedup ? dedupSummary(report) + skippedSuffix(report.skipped) + (options.testFiles.isEmpty ? time : "") : "dedup: off")
+        printError(options.testFiles.isEmpty ? "decontaminate: off (no 'decontaminate.against' test files)" : decontaminationSummary(report, removed: options.removeContaminated) + (options.dedup ? "" : skippedSuffix(report.skipped)) + time)
     }
 }
