@@ -184,6 +184,76 @@ import TokenMillTestSupport
     }
 }
 
+extension ShardCLITests {
+    /// Five files of uneven size (a slice of 3 documents to one of 120), FIM 0.1: for every N up to the file
+    /// count, the N shards (each reading only its own files: shard.input_bytes is their size) merged equal
+    /// the single run; more shards than files is a usage error; a shard of the older interleaved form is refused.
+    @Test func unevenFilesMergeToOneRunForEveryShardCount() throws {
+        let dir = try makeTemporaryDirectory("shards-uneven")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        let tokenizer = try tokenizerFixture("deepseek-coder/tokenizer.json")
+        let lines = try decompressedLines(packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path)
+        let cuts = [0, 3, 123, 140, 200, 259]
+        var inputs: [String] = []
+        for k in 0 ..< 5 {
+            let p = path("in\(k).jsonl")
+            try Data(lines[cuts[k] ..< cuts[k + 1]].joined().utf8).write(to: URL(fileURLWithPath: p))
+            inputs.append(p)
+        }
+        let sizes = inputs.map { (try! FileManager.default.attributesOfItem(atPath: $0)[.size] as! NSNumber).intValue }
+        let common = ["tokenize", "--progress", "none", "--tokenizer", tokenizer, "--fim-rate", "0.1", "--seed", "4"]
+        let one = try runTokenmill(common + ["-o", path("one")] + inputs)
+        #expect(one.status == 0, "\(one.stderr)")
+        for n in 1 ... 5 {
+            var parts: [String] = [], end = 0
+            for i in 0 ..< n {
+                let r = try runTokenmill(common + ["--shard", "\(i)/\(n)", "-o", path("n\(n)-\(i)")] + inputs)
+                #expect(r.status == 0, "\(r.stderr)")
+                let shard = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("n\(n)-\(i).json")))) as! [String: Any]
+                let s = shard["shard"] as! [String: Any], files = s["files"] as! [Int]
+                #expect(files[0] == end && files[1] > files[0], "n \(n) shard \(i): \(files)")
+                #expect(s["input_bytes"] as? Int == sizes[files[0] ..< files[1]].reduce(0, +), "n \(n) shard \(i)")
+                #expect(r.stderr.contains("; shard \(i)/\(n) read file"), "\(r.stderr)")
+                end = files[1]
+                parts.append(path("n\(n)-\(i)"))
+            }
+            #expect(end == 5)
+            let merged = try runTokenmill(["merge", "-o", path("m\(n)")] + parts.reversed())
+            #expect(merged.status == 0, "\(merged.stderr)")
+            for ext in [".bin", ".idx", ".json"] {
+                #expect(try Data(contentsOf: URL(fileURLWithPath: path("one") + ext)) == Data(contentsOf: URL(fileURLWithPath: path("m\(n)") + ext)), "N \(n): \(ext) differs")
+            }
+        }
+        // FIM happened, so the order of the keys mattered.
+        let m = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("one.json")))) as! [String: Any]
+        #expect(((m["counts"] as! [String: Any])["fim_psm"] as! Int) > 10)
+        // Six shards of five files: a usage error pointing at split; nothing written.
+        let six = try runTokenmill(common + ["--shard", "0/6", "-o", path("six")] + inputs)
+        #expect(six.status == 64 && six.stderr.contains("5 input files for 6 shards") && six.stderr.contains("tokenmill split --parts 6"), "\(six.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: path("six.bin")))
+        // A shard manifest of the older form (batch_documents, no files) is refused with a hint.
+        for i in 0 ..< 2 {
+            let url = URL(fileURLWithPath: path("n2-\(i).json"))
+            var o = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+            o["shard"] = ["index": i, "count": 2, "batch_documents": [1]]
+            try JSONSerialization.data(withJSONObject: o).write(to: url)
+        }
+        let old = try runTokenmill(["merge", "--no-verify", "-o", path("old"), path("n2-0"), path("n2-1")])
+        #expect(old.status == 1 && old.stderr.contains("a shard of an older TokenMill") && old.stderr.contains("tokenize the shards again"), "\(old.stderr)")
+    }
+}
+
+/// The lines (newline included) of a zstd-compressed JSON Lines file.
+func decompressedLines(_ path: String) throws -> [String] {
+    let reader = CorpusReader(inputs: [path], options: ReadOptions(), warn: { _ in })
+    var lines: [String] = []
+    while let batch = try reader.nextBatch() {
+        for i in 0 ..< batch.count { lines.append(String(decoding: batch.bytes[batch.starts[i] ..< batch.ends[i]], as: UTF8.self)) }
+    }
+    return lines.map { $0.hasSuffix("\n") ? $0 : $0 + "\n" }
+}
+
 @Suite struct PrepareCLITests {
     @Test func oneConfigRunsNormalizeTokenizeAndPack() throws {
         let dir = try makeTemporaryDirectory("prepare")
