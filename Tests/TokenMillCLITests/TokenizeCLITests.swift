@@ -244,6 +244,34 @@ extension ShardCLITests {
     }
 }
 
+extension ShardCLITests {
+    /// train-tokenizer --shard I/N --save-counts counts only its share of the files; the shards' counts
+    /// trained together give the single run's tokenizer.json; --shard without --save-counts is refused.
+    @Test func countingShardsTrainTheSingleRunsTokenizer() throws {
+        let dir = try makeTemporaryDirectory("count-shards")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        let lines = try decompressedLines(packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path)
+        let inputs = (0 ..< 3).map { path("in\($0).jsonl") }
+        for (k, range) in [0 ..< 30, 30 ..< 200, 200 ..< 259].enumerated() {
+            try Data(lines[range].joined().utf8).write(to: URL(fileURLWithPath: inputs[k]))
+        }
+        let common = ["train-tokenizer", "--progress", "none", "--vocab-size", "700", "--special-tokens", "<|endoftext|>"]
+        #expect(try runTokenmill(common + ["-o", path("one.json")] + inputs).status == 0)
+        var counts: [String] = []
+        for i in 0 ..< 2 {
+            let r = try runTokenmill(common + ["--shard", "\(i)/2", "--save-counts", path("c\(i).counts")] + inputs)
+            #expect(r.status == 0, "\(r.stderr)")
+            counts += ["--counts", path("c\(i).counts")]
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path("c0.counts"))) != Data(contentsOf: URL(fileURLWithPath: path("c1.counts"))))
+        #expect(try runTokenmill(common + ["-o", path("sharded.json")] + counts).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path("one.json"))) == Data(contentsOf: URL(fileURLWithPath: path("sharded.json"))))
+        #expect(try runTokenmill(common + ["--shard", "0/2", "-o", path("x.json")] + inputs).status == 64)
+        #expect(try runTokenmill(common + ["--shard", "0/4", "--save-counts", path("x.counts")] + inputs).status == 64)
+    }
+}
+
 /// The lines (newline included) of a zstd-compressed JSON Lines file.
 func decompressedLines(_ path: String) throws -> [String] {
     let reader = CorpusReader(inputs: [path], options: ReadOptions(), warn: { _ in })
