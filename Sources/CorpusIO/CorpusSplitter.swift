@@ -6,7 +6,8 @@
 // part-IIIII-of-NNNNN.jsonl.zst (they sort in order) and written into a hidden staging directory inside
 // the output directory; only when every part is complete are they renamed into place, the last part
 // first and part 0 last, so an interrupted run leaves no part under its final name (a kill during those
-// N renames can leave the later parts, never part 0 without the rest).
+// N renames can leave the later parts, never part 0 without the rest). A staging directory left by a
+// killed split (its process gone) is removed by the next split into the same directory.
 // The cut rule: the total decompressed size T is unknown in one pass over compressed input, so it is
 // estimated as T̂ = S × D / C: S the inputs' size on disk, D/C the decompressed over compressed bytes read
 // so far (exact for uncompressed input, and exact once everything is read). Part k (0-based) is closed
@@ -52,6 +53,13 @@ public func splitCorpus(reader: CorpusReader, parts n: Int, directory: String, z
     }
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     // Parts of another count already there would mix with these when the directory is sharded.
+    // The staging directory of a split that was killed (its process is gone) is garbage: remove it.
+    for name in try FileManager.default.contentsOfDirectory(atPath: directory) where name.hasPrefix(".split-") {
+        let fields = name.split(separator: "-")
+        if fields.count == 3, let pid = pid_t(fields[1]), kill(pid, 0) != 0 && errno == ESRCH {
+            try? FileManager.default.removeItem(atPath: directory + "/" + name)
+        }
+    }
     let ours = Set((0 ..< n).map { splitPartName($0, of: n) })
     let stale = (try FileManager.default.contentsOfDirectory(atPath: directory)).filter {
         $0.hasPrefix("part-") && $0.hasSuffix(".jsonl.zst") && !ours.contains($0)

@@ -98,6 +98,9 @@ import TokenMillTestSupport
         // A zstd file cut short: the split fails on it after the first input filled parts.
         let bad = zstdFrame(Array(try Data(contentsOf: URL(fileURLWithPath: path("good.jsonl")))))
         try Data(bad.prefix(bad.count / 2)).write(to: URL(fileURLWithPath: path("bad.jsonl.zst")))
+        // What a SIGKILLed split leaves: its hidden staging directory (its pid gone); the next split removes it.
+        try FileManager.default.createDirectory(atPath: path("out/.split-999999999-7"), withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: path("out/.split-999999999-7/part-00000-of-00004.jsonl.zst")))
         let r = try runTokenmill(["split", "--progress", "none", "--parts", "4", "-o", path("out"), path("good.jsonl"), path("bad.jsonl.zst")])
         #expect(r.status == 1 && r.stderr.contains("bad.jsonl.zst"), "\(r.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: path("out")).isEmpty, "parts or the staging directory left behind")
