@@ -15,8 +15,9 @@ tokenizer, at the same number of cores, and prints their time over tokenmill tok
 
 --shards 2,4 adds, on the first corpus, tokenize (FIM 0.1) of its files as one run and as N shard tasks
 (`--shard I/N`, run one after another), and prints per task the input files and bytes it read (tokenmill's
-own count, shard.input_bytes, and the kernel's rchar of the task: every byte read(2) returned, tokenizer
-included) against the one run's, then merges each set of shards and compares the files with the one
+own count, shard.input_bytes, and the kernel's rchar of the task: every byte read(2) returned, less the
+task's own .bin/.idx, which it reads back for the manifest's SHA-256; the tokenizer file, read twice, and
+a little more remain) against the one run's, then merges each set of shards and compares the files with the one
 run's (cmp). --only-shards runs just that section, with --tokenizer (no corpus-wide stages).
 
 Usage: tools/bench-scale [--threads N] [--peers] [--shards 2,4 [--only-shards --tokenizer T]] [--keep] CORPUS_DIR...
@@ -72,11 +73,14 @@ def shard_section(corpus, tok, work, threads, counts):
     os.makedirs(work, exist_ok=True)
     common = [TM, "tokenize", "--threads", str(threads), "--progress", "none", "--tokenizer", tok, "--fim-rate", "0.1", "--seed", "0"]
     one = os.path.join(work, "one")
+    def own(prefix):  # the task's outputs, which it reads back once for the manifest's SHA-256
+        return sum(os.path.getsize(prefix + e) for e in (".bin", ".idx"))
     wall, _, rchar = timed_io(common + ["-o", one, *files], os.path.join(work, "shard-one.log"))
     print(f"shards: tokenize (FIM 0.1, {threads} threads) of {os.path.basename(os.path.normpath(corpus))}: {len(files)} files, "
-          f"{total / 1e6:,.1f} MB on disk; the kernel's rchar counts every byte read(2) returned (tokenizer included)")
+          f"{total / 1e6:,.1f} MB on disk; rchar: every byte read(2) returned to the task less its own .bin/.idx "
+          f"(read back for their SHA-256): the inputs, the tokenizer twice (loaded, hashed: {2 * os.path.getsize(tok) / 1e6:.1f} MB) and a little more")
     print(f"{'run':<10} {'task':>6} {'files':>9} {'input read MB':>14} {'of one run':>10} {'rchar MB':>10} {'wall s':>8}")
-    print(f"{'one run':<10} {'-':>6} {'1–' + str(len(files)):>9} {total / 1e6:14,.1f} {1:10.2f} {rchar / 1e6:10,.1f} {wall:8.1f}")
+    print(f"{'one run':<10} {'-':>6} {'1–' + str(len(files)):>9} {total / 1e6:14,.1f} {1:10.2f} {(rchar - own(one)) / 1e6:10,.1f} {wall:8.1f}")
     ok = True
     for n in counts:
         prefixes = []
@@ -88,7 +92,7 @@ def shard_section(corpus, tok, work, threads, counts):
             a, b = shard["files"]
             read = shard["input_bytes"]
             span = f"{a + 1}" if b == a + 1 else f"{a + 1}–{b}"
-            print(f"{str(n) + ' shards':<10} {f'{i}/{n}':>6} {span:>9} {read / 1e6:14,.1f} {read / total:10.2f} {rchar / 1e6:10,.1f} {wall:8.1f}")
+            print(f"{str(n) + ' shards':<10} {f'{i}/{n}':>6} {span:>9} {read / 1e6:14,.1f} {read / total:10.2f} {(rchar - own(prefix)) / 1e6:10,.1f} {wall:8.1f}")
             prefixes.append(prefix)
         merged = os.path.join(work, f"n{n}-merged")
         timed([TM, "merge", "-o", merged, *prefixes], os.path.join(work, f"shard-{n}-merge.log"))
