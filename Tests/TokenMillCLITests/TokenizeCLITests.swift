@@ -332,4 +332,23 @@ func decompressedLines(_ path: String) throws -> [String] {
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }.isEmpty)
     }
+    /// A killed shard (files 6–10 of 10) resumes to the bytes of the same shard run straight through.
+    @Test func aKilledShardResumesToTheSameBytes() throws {
+        let dir = try makeTemporaryDirectory("resume-shard")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tokenizer = try tokenizerFixture("deepseek-coder/tokenizer.json")
+        let corpus = packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path
+        let args = ["tokenize", "--tokenizer", tokenizer, "--fim-rate", "0.2", "--seed", "1", "--threads", "1",
+                    "--checkpoint-every", "1", "--progress", "none", "--shard", "1/2"]
+        let inputs = [String](repeating: corpus, count: 10)
+        #expect(try runTokenmill(args + ["-o", dir.appendingPathComponent("straight").path] + inputs).status == 0)
+        let prefix = dir.appendingPathComponent("killed").path
+        let state = dir.appendingPathComponent(".killed.resume.json.partial").path
+        #expect(try killTokenmillAfterCheckpoint(args + ["-o", prefix] + inputs, statePath: state, batch: 2), "no checkpoint appeared")
+        let resumed = try runTokenmill(args + ["--resume", "-o", prefix] + inputs)
+        #expect(resumed.status == 0 && resumed.stderr.contains("resuming at input batch"), "\(resumed.stderr)")
+        for ext in [".bin", ".idx", ".json"] {
+            #expect(try Data(contentsOf: URL(fileURLWithPath: prefix + ext)) == Data(contentsOf: dir.appendingPathComponent("straight" + ext)), "\(ext) differs")
+        }
+    }
 }

@@ -5,8 +5,9 @@
 // position (input ordinal in the whole list, line), so threads and shards do not change the output. A
 // shard reads only its contiguous range of whole input files (CorpusIO's `InputShardPlan`: balanced by
 // size on disk), so shards merged in shard order are one run's documents in one run's order; with fewer
-// input files than shards it is a usage error (split the input first). With `resume`, a run continues from the checkpoint (hidden .PREFIX.*.partial files and
-// .PREFIX.resume.json.partial) of a killed run with the same identity, byte-identical to one run.
+// input files than shards it is a usage error (split the input first). With `resume`, a run continues
+// from the checkpoint (hidden .PREFIX.*.partial files and .PREFIX.resume.json.partial) of a killed run
+// with the same identity, byte-identical to one run.
 // Cost: the tokenizer, 12 bytes per document for the index, about 2 × threads batches of 1 MiB in
 // flight. The batches go through CorpusIO's `orderedParallelMap` directly (the reader loop skips the
 // batches a resumed run already wrote); each worker borrows an encoder from the one `WorkerPool`.
@@ -105,6 +106,9 @@ public struct TokenizeStage: Sendable {
         var fimRate: Double, fimSPMRate: Double, seed: UInt64
         var fimTokens: [String]
         var shard: Shard?
+        /// How a shard takes its part: "files" (whole input files); absent without a shard. A checkpoint of
+        /// a shard that took every N-th batch (TokenMill before file ranges) lacks it, so it is refused.
+        var shardRule: String?
         var textField: String, invalidUTF8: String, onError: String, textLayout: String
         var splitPunctuationNewline: Double
     }
@@ -114,7 +118,7 @@ public struct TokenizeStage: Sendable {
         let read = options.read
         let identity = Identity(tokenizerSHA256: tokenizerSHA256, inputs: inputs, dtype: "\(dtype)", eodID: eod?.id, allowSpecial: options.allowSpecial,
                                 fimRate: options.fim.rate, fimSPMRate: options.fim.spmRate, seed: options.fim.seed, fimTokens: fimNames,
-                                shard: options.shard, textField: read.textField, invalidUTF8: read.invalidUTF8.rawValue,
+                                shard: options.shard, shardRule: options.shard == nil ? nil : "files", textField: read.textField, invalidUTF8: read.invalidUTF8.rawValue,
                                 onError: read.onError.rawValue, textLayout: read.textLayout.rawValue,
                                 splitPunctuationNewline: options.splitPunctuationNewline)
         let encoder = JSONEncoder()
