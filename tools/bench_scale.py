@@ -13,10 +13,18 @@ Face tokenizers inside) and a Megatron-LM preprocess_data.py-style pipeline (Hug
 encode_batch + megatron-core's IndexedDatasetBuilder) on the same normalized text with the same
 tokenizer, at the same number of cores, and prints their time over tokenmill tokenize's.
 
-Usage: tools/bench-scale [--threads N] [--peers] [--keep] CORPUS_DIR...
+--shards 2,4 adds, on the first corpus, tokenize (FIM 0.1) of its files as one run and as N shard tasks
+(`--shard I/N`, run one after another), and prints per task the input files and bytes it read (tokenmill's
+own count, shard.input_bytes, and the kernel's rchar of the task: every byte read(2) returned, less the
+task's own .bin/.idx, which it reads back for the manifest's SHA-256; the tokenizer file, read twice, and
+a little more remain) against the one run's, then merges each set of shards and compares the files with the one
+run's (cmp). --only-shards runs just that section, with --tokenizer (no corpus-wide stages).
+
+Usage: tools/bench-scale [--threads N] [--peers] [--shards 2,4 [--only-shards --tokenizer T]] [--keep] CORPUS_DIR...
 """
 
 import argparse
+import filecmp
 import json
 import os
 import shutil
@@ -47,6 +55,66 @@ def timed(cmd, log, env=None, stdout=None):
     return wall, rss
 
 
+def timed_io(cmd, log):
+    """Runs CMD like `timed`, through sh so that its I/O counters can be read once it is reaped: returns
+    (wall seconds, peak RSS bytes, rchar) where rchar is every byte read(2) returned to CMD."""
+    io = log + ".io"
+    wall, rss = timed(["sh", "-c", '"$@"; s=$?; cat /proc/$$/io > "$IO"; exit $s', "sh", *map(str, cmd)], log,
+                      env=dict(os.environ, IO=io))
+    fields = dict(line.split(": ") for line in open(io).read().splitlines())
+    return wall, rss, int(fields["rchar"])
+
+
+def shard_section(corpus, tok, work, threads, counts):
+    """tokenize of CORPUS's files as one run and as N shard tasks for each N in COUNTS: bytes read per task,
+    and merged == one run."""
+    files = corpus_files(corpus)
+    total = sum(os.path.getsize(f) for f in files)
+    os.makedirs(work, exist_ok=True)
+    common = [TM, "tokenize", "--threads", str(threads), "--progress", "none", "--tokenizer", tok, "--fim-rate", "0.1", "--seed", "0"]
+    one = os.path.join(work, "one")
+    def own(prefix):  # the task's outputs, which it reads back once for the manifest's SHA-256
+        return sum(os.path.getsize(prefix + e) for e in (".bin", ".idx"))
+    wall, _, rchar = timed_io(common + ["-o", one, *files], os.path.join(work, "shard-one.log"))
+    print(f"shards: tokenize (FIM 0.1, {threads} threads) of {os.path.basename(os.path.normpath(corpus))}: {len(files)} files, "
+          f"{total / 1e6:,.1f} MB on disk; rchar: every byte read(2) returned to the task less its own .bin/.idx "
+          f"(read back for their SHA-256): the inputs, the tokenizer twice (loaded, hashed: {2 * os.path.getsize(tok) / 1e6:.1f} MB) and a little more")
+    print(f"{'run':<10} {'task':>6} {'files':>9} {'input read MB':>14} {'of one run':>10} {'rchar MB':>10} {'wall s':>8}")
+    print(f"{'one run':<10} {'-':>6} {'1–' + str(len(files)):>9} {total / 1e6:14,.1f} {1:10.2f} {(rchar - own(one)) / 1e6:10,.1f} {wall:8.1f}")
+    ok = True
+    for n in counts:
+        prefixes = []
+        for i in range(n):
+            prefix = os.path.join(work, f"n{n}-shard{i}")
+            wall, _, rchar = timed_io(common + ["--shard", f"{i}/{n}", "-o", prefix, *files], os.path.join(work, f"shard-{n}-{i}.log"))
+            with open(prefix + ".json") as f:
+                shard = json.load(f)["shard"]
+            a, b = shard["files"]
+            read = shard["input_bytes"]
+            span = f"{a + 1}" if b == a + 1 else f"{a + 1}–{b}"
+            print(f"{str(n) + ' shards':<10} {f'{i}/{n}':>6} {span:>9} {read / 1e6:14,.1f} {read / total:10.2f} {(rchar - own(prefix)) / 1e6:10,.1f} {wall:8.1f}")
+            prefixes.append(prefix)
+        merged = os.path.join(work, f"n{n}-merged")
+        timed([TM, "merge", "-o", merged, *prefixes], os.path.join(work, f"shard-{n}-merge.log"))
+        same = all(filecmp.cmp(one + e, merged + e, shallow=False) for e in (".bin", ".idx", ".json"))
+        ok &= same
+        print(f"{n} shards merged == one run (cmp .bin .idx .json): {'yes' if same else 'NO'}")
+        for p in prefixes + [merged]:
+            for e in (".bin", ".idx", ".json"):
+                os.remove(p + e)
+    for e in (".bin", ".idx", ".json"):
+        os.remove(one + e)
+    if not ok:
+        sys.exit("bench-scale: merged shards differ from one run")
+
+
+def corpus_files(corpus):
+    files = sorted(os.path.join(corpus, f) for f in os.listdir(corpus) if f.endswith((".jsonl.zst", ".jsonl", ".jsonl.gz")))
+    if not files:
+        sys.exit(f"bench-scale: no .jsonl(.zst/.gz) files in {corpus}")
+    return files
+
+
 def raw_bytes(stats_json):
     """The corpus's raw text bytes (what MB/s is counted in) and documents, from tokenmill stats --json's output."""
     with open(stats_json) as f:
@@ -68,9 +136,7 @@ def memory_bound(verb):
 
 
 def run_size(corpus, work, threads):
-    files = sorted(os.path.join(corpus, f) for f in os.listdir(corpus) if f.endswith((".jsonl.zst", ".jsonl", ".jsonl.gz")))
-    if not files:
-        sys.exit(f"bench-scale: no .jsonl(.zst/.gz) files in {corpus}")
+    files = corpus_files(corpus)
     os.makedirs(work, exist_ok=True)
     th = ["--threads", str(threads), "--progress", "none"]
     norm = os.path.join(work, "norm.jsonl.zst")
@@ -154,11 +220,24 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--peers", action="store_true")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--shards", default=None, help="shard counts for the shard section, e.g. 2,4")
+    ap.add_argument("--only-shards", action="store_true", help="run only the shard section (needs --tokenizer)")
+    ap.add_argument("--tokenizer", default=None, help="the tokenizer of the shard section (default: the one the first corpus trains)")
     ap.add_argument("--work", default=None, help="where outputs go (default: a temporary directory on the corpus's disk)")
     a = ap.parse_args()
     TM = os.environ.get("TOKENMILL") or os.path.join(ROOT, ".build", "release", "tokenmill")
     base = a.work or tempfile.mkdtemp(prefix="bench-scale.", dir=os.path.dirname(os.path.abspath(a.corpora[0])))
     results = []
+    counts = [int(x) for x in a.shards.split(",")] if a.shards else []
+    if a.only_shards:
+        if not (counts and a.tokenizer):
+            sys.exit("bench-scale: --only-shards needs --shards and --tokenizer")
+        try:
+            shard_section(a.corpora[0], a.tokenizer, os.path.join(base, "shards"), a.threads, counts)
+        finally:
+            if not a.keep and not a.work:
+                shutil.rmtree(base, ignore_errors=True)
+        return
     try:
         for i, c in enumerate(a.corpora):
             work = os.path.join(base, os.path.basename(os.path.normpath(c)))
@@ -166,6 +245,8 @@ def main():
             results.append((os.path.basename(os.path.normpath(c)), size, docs, rows))
             if a.peers and i == 0:
                 peers(norm, tok, a.threads, work, dict((n, w) for n, w, _ in rows)["tokenize"])
+            if counts and i == 0:
+                shard_section(c, a.tokenizer or tok, os.path.join(work, "shards"), a.threads, counts)
             if not a.keep:
                 for f in os.listdir(work):
                     if not f.endswith((".log", ".time")):

@@ -49,8 +49,9 @@ def setup():
     big.write_bytes(corpus.read_bytes() * 3)
     for args in (["train-tokenizer", "--vocab-size", 512, "--special-tokens", "<|endoftext|>", "-o", tok, corpus],
                  ["tokenize", "--progress", "none", "--tokenizer", tok, "-o", data, corpus],
-                 ["tokenize", "--progress", "none", "--tokenizer", tok, "--shard", "0/2", "-o", work / "shard0", corpus],
-                 ["tokenize", "--progress", "none", "--tokenizer", tok, "--shard", "1/2", "-o", work / "shard1", corpus],
+                 # Two input files for two shards: each shard tokenizes whole files.
+                 ["tokenize", "--progress", "none", "--tokenizer", tok, "--shard", "0/2", "-o", work / "shard0", corpus, corpus],
+                 ["tokenize", "--progress", "none", "--tokenizer", tok, "--shard", "1/2", "-o", work / "shard1", corpus, corpus],
                  ["train", "--config", "tiny", "--vocab-size", 512, "--data", data, "--out", refrun, "--steps", STEPS,
                   "--progress", "none"]):
         r = run(args)

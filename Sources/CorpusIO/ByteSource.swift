@@ -48,6 +48,8 @@ public final class FileByteSource: ByteSource {
     public let path: String
     private let fd: Int32
     private let owned: Bool
+    /// Bytes read(2) has returned so far: the file's own (compressed) bytes.
+    public private(set) var bytesRead: Int64 = 0
 
     /// Opens `path` for reading; "-" means stdin.
     public init(path: String) throws {
@@ -73,7 +75,7 @@ public final class FileByteSource: ByteSource {
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         while true {
             let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-            if n >= 0 { return n }
+            if n >= 0 { bytesRead += Int64(n); return n }
             if errno == EINTR { continue }
             throw CorpusError(.io, at: SourceLocation(path: path), "read failed: \(String(cString: strerror(errno)))")
         }
@@ -225,7 +227,12 @@ public final class GzipByteSource: ByteSource {
 /// Opens `path` ("-" for stdin) and wraps it in the decompressor its magic number asks for.
 /// - Returns: the source and the compression found.
 public func openByteSource(path: String) throws -> (ByteSource, Compression) {
-    let file = try FileByteSource(path: path)
+    try openByteSource(file: try FileByteSource(path: path))
+}
+
+/// Wraps the opened `file` in the decompressor its magic number asks for (the caller keeps `file` to
+/// count the bytes read from it).
+public func openByteSource(file: FileByteSource) throws -> (ByteSource, Compression) {
     var head = [UInt8](repeating: 0, count: 4)
     var got = 0
     while got < 4 {

@@ -83,26 +83,54 @@ func detectLayout(path: String, firstBytes: [UInt8], textLayout: RecordLayout) -
     return first == UInt8(ascii: "{") ? .jsonl : textLayout
 }
 
+/// Counts the bytes a source hands out.
+final class CountingByteSource: ByteSource {
+    let base: ByteSource
+    private(set) var count: Int64 = 0
+    var path: String { base.path }
+    init(base: ByteSource) { self.base = base }
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = try base.read(into: buffer)
+        count += Int64(n)
+        return n
+    }
+}
+
 /// Record batches from a list of inputs, one input after another.
 public final class CorpusReader {
     public let inputs: [String]
+    /// The inputs this reader opens (all of them unless a shard's range was given).
+    public let files: Range<Int>
     public let options: ReadOptions
     public let batchBytes: Int
-    private var index = 0
+    private var index: Int
     private var current: RecordReader?
+    private var currentFile: FileByteSource?
+    private var currentDecoded: CountingByteSource?
     private var warn: (String) -> Void
     /// Inputs finished so far, and the compressed bytes of those inputs (for progress).
     public private(set) var filesDone = 0
+    private var bytesReadDone: Int64 = 0, decodedDone: Int64 = 0
 
     /// - Parameters:
     ///   - inputs: paths as returned by `expandInputs`.
+    ///   - files: the inputs to read (an `InputShardPlan`'s range); nil: all. Batches keep their input's
+    ///     position in the whole list (`RecordBatch.inputIndex`), so a shard numbers them as one run does.
     ///   - warn: receives one-line warnings (an empty file, a compression that contradicts the name).
-    public init(inputs: [String], options: ReadOptions, batchBytes: Int = 1 << 20, warn: @escaping (String) -> Void) {
+    public init(inputs: [String], files: Range<Int>? = nil, options: ReadOptions, batchBytes: Int = 1 << 20, warn: @escaping (String) -> Void) {
         self.inputs = inputs
+        self.files = files ?? 0 ..< inputs.count
+        precondition(self.files.clamped(to: 0 ..< inputs.count) == self.files, "input range \(self.files) outside 0..<\(inputs.count)")
         self.options = options
         self.batchBytes = batchBytes
         self.warn = warn
+        index = self.files.lowerBound
     }
+
+    /// The bytes read from the input files so far (compressed, as stored): what this reader cost in I/O.
+    public var inputBytesRead: Int64 { bytesReadDone + (currentFile?.bytesRead ?? 0) }
+    /// The bytes read after decompression so far (equal to `inputBytesRead` for uncompressed inputs).
+    public var decompressedBytesRead: Int64 { decodedDone + (currentDecoded?.count ?? 0) }
 
     /// The next batch of records, or nil when every input is read.
     public func nextBatch() throws -> RecordBatch? {
@@ -111,8 +139,12 @@ public final class CorpusReader {
                 batch.inputIndex = index - 1
                 return batch
             }
-            if current != nil { current = nil; filesDone += 1 }
-            guard index < inputs.count else { return nil }
+            if current != nil {
+                current = nil; filesDone += 1
+                bytesReadDone += currentFile?.bytesRead ?? 0; currentFile = nil
+                decodedDone += currentDecoded?.count ?? 0; currentDecoded = nil
+            }
+            guard index < files.upperBound else { return nil }
             let path = inputs[index]
             index += 1
             current = try open(path)
@@ -120,7 +152,11 @@ public final class CorpusReader {
     }
 
     private func open(_ path: String) throws -> RecordReader {
-        let (source, compression) = try openByteSource(path: path)
+        let file = try FileByteSource(path: path)
+        currentFile = file
+        let (opened, compression) = try openByteSource(file: file)
+        let source = CountingByteSource(base: opened)
+        currentDecoded = source
         let lower = path.lowercased()
         if compression == .gzip && (lower.hasSuffix(".zst") || lower.hasSuffix(".zstd")) {
             warn("warning: \(path): gzip data in a file named .zst; reading it as gzip")

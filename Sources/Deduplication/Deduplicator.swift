@@ -5,7 +5,8 @@
 // documents into clusters by union-find, and each cluster keeps its first document in input order (the
 // union always hangs the later root under the earlier, so a cluster's root is its survivor); the others
 // are removed and listed. Clusters are numbered 0, 1, … in the order of their survivors.
-// Phases: 1. sign (parallel; per shard with `SignatureShard`), 2. spill exact keys and band keys to disk and sort
+// Phases: 1. sign (parallel; per shard with `SignatureShard`: the shard's whole input files, positions
+// numbered within them and shifted to one run's when clustered), 2. spill exact keys and band keys to disk and sort
 // them (ExternalSorter), 3. union equal keys, 4. list the removed documents, 5. the caller filters its
 // second pass over the input with `DedupFilter`.
 // Memory: the sort buffers (`memoryRecords` × 24 bytes each, half again while a run is sorted) plus, for
@@ -67,6 +68,9 @@ public final class PositionedDocuments {
     public init(reader: CorpusReader, warn: @escaping (String) -> Void) { self.reader = reader; self.warn = warn }
 
     var readerOptions: ReadOptions { reader.options }
+    /// The input files the reader reads, and how many inputs the whole run has.
+    var files: Range<Int> { reader.files }
+    var inputCount: Int { reader.inputs.count }
 
     public func next() throws -> PositionedBatch? {
         while let batch = try reader.nextBatch() {
@@ -83,19 +87,16 @@ public final class PositionedDocuments {
     }
 }
 
-/// Phase 1: signs the documents of `shard` and writes them to `path`. Returns (documents in the whole
-/// input, documents signed).
+/// Phase 1: signs every document `documents` reads (shard `shard`'s files: its reader's range) and writes
+/// them to `path`, numbered from 0 within those files. Returns (documents read, documents signed): equal.
 public func writeSignatures(documents: PositionedDocuments, config: MinHashConfig, shard: SignatureShard, path: String,
                             threads: Int, progress: (Int, Int64) -> Void = { _, _ in }) throws -> (documents: Int, signed: Int) {
-    let out = try SignatureFileWriter(path: path, config: config, shard: shard)
+    let out = try SignatureFileWriter(path: path, config: config, shard: shard, files: documents.files, fileCount: documents.inputCount)
     let pool = WorkerPool { try DocumentSigner(config: config) }
     do {
         try orderedParallelMap(threads: threads, next: { try documents.next() }, transform: { batch -> [DocumentSignature] in
             try pool.withWorker { signer in
-                try batch.documents.indices.compactMap { i in
-                    let p = batch.firstPosition + i
-                    return shard.contains(position: p) ? try signer.sign(batch.documents[i].text, position: p) : nil
-                }
+                try batch.documents.indices.map { i in try signer.sign(batch.documents[i].text, position: batch.firstPosition + i) }
             }
         }, consume: { signatures in
             for s in signatures { try out.append(s) }
@@ -175,16 +176,16 @@ struct PositionUnionFind {
 public func clusterSignatures(files: [String], workDirectory: String, memoryRecords: Int = 1 << 22,
                               nearDuplicates: Bool = true) throws -> DedupResult {
     guard let firstPath = files.first else { throw DeduplicationError(path: workDirectory, "no signature files") }
-    // 1. Check that the files are one complete set of shards.
-    let readers = try files.map { try SignatureFileReader(path: $0) }
+    // 1. Check that the files are one complete set of shards whose file ranges tile the inputs in shard order.
+    let readers = try files.map { try SignatureFileReader(path: $0) }.sorted { $0.info.shard.index < $1.info.shard.index }
     let first = readers[0].info
     var seen = Set<Int>()
     for r in readers {
         if r.info.config != first.config {
             throw DeduplicationError(path: r.path, "written with \(r.info.config); \(firstPath) with \(first.config) (sign every shard with the same options)")
         }
-        if r.info.shard.count != first.shard.count || r.info.documents != first.documents {
-            throw DeduplicationError(path: r.path, "shard \(r.info.shard) of an input of \(r.info.documents) documents; \(firstPath) is shard \(first.shard) of \(first.documents) documents (not the same run)")
+        if r.info.shard.count != first.shard.count || r.info.fileCount != first.fileCount {
+            throw DeduplicationError(path: r.path, "shard \(r.info.shard) of a run over \(r.info.fileCount) input files; \(readers[0].path) is shard \(first.shard) of \(first.fileCount) files (not the same run)")
         }
         if !seen.insert(r.info.shard.index).inserted { throw DeduplicationError(path: r.path, "shard \(r.info.shard) given twice") }
     }
@@ -192,19 +193,36 @@ public func clusterSignatures(files: [String], workDirectory: String, memoryReco
         let missing = (0 ..< first.shard.count).filter { !seen.contains($0) }.map { "\($0)/\(first.shard.count)" }
         throw DeduplicationError(path: firstPath, "shards missing: \(missing.joined(separator: ", ")) (run dedup --shard for each)")
     }
+    // Each shard's positions start after the documents of the shards before it.
+    var offsets: [UInt64] = []
+    var nextFile = 0, documents = 0
+    for r in readers {
+        guard r.info.files.lowerBound == nextFile else {
+            throw DeduplicationError(path: r.path, "shard \(r.info.shard) signed input files \(r.info.files.lowerBound)..<\(r.info.files.upperBound), but the shards before it end at file \(nextFile) (not the same run)")
+        }
+        guard r.info.records == r.info.documents else {
+            throw DeduplicationError(path: r.path, "\(r.info.records) signatures for the shard's \(r.info.documents) documents (corrupt)")
+        }
+        nextFile = r.info.files.upperBound
+        offsets.append(UInt64(documents))
+        documents += r.info.documents
+    }
+    guard nextFile == first.fileCount else {
+        throw DeduplicationError(path: readers[readers.count - 1].path, "the shards cover input files 0..<\(nextFile) of \(first.fileCount) (not the same run)")
+    }
     // 2. Spill exact keys and band keys into two external sorts.
     let exact = ExternalSorter(directory: workDirectory, name: "exact", memoryRecords: memoryRecords)
     let bands = ExternalSorter(directory: workDirectory, name: "bands", memoryRecords: memoryRecords)
-    for r in readers {
+    for (k, r) in readers.enumerated() {
         var last: UInt64? = nil
         try r.forEach { s in
-            guard s.position < UInt64(first.documents), Int(s.position) % first.shard.count == r.info.shard.index,
-                  last.map({ s.position > $0 }) ?? true else {
-                throw DeduplicationError(path: r.path, "record for position \(s.position) does not belong to shard \(r.info.shard) or is out of order (corrupt)")
+            guard s.position < UInt64(r.info.documents), last.map({ s.position > $0 }) ?? true else {
+                throw DeduplicationError(path: r.path, "record for position \(s.position) is out of order or beyond the shard's \(r.info.documents) documents (corrupt)")
             }
             last = s.position
-            try exact.append(KeyedPosition(s.exact0, s.exact1, s.position))
-            if nearDuplicates { for (b, k) in s.bandKeys.enumerated() { try bands.append(KeyedPosition(UInt64(b), k, s.position)) } }
+            let position = offsets[k] + s.position
+            try exact.append(KeyedPosition(s.exact0, s.exact1, position))
+            if nearDuplicates { for (b, key) in s.bandKeys.enumerated() { try bands.append(KeyedPosition(UInt64(b), key, position)) } }
         }
     }
     // 3. Equal keys are runs of the sorted streams; each run's first (smallest) position absorbs the rest.
@@ -232,7 +250,7 @@ public func clusterSignatures(files: [String], workDirectory: String, memoryReco
     let removed = removedPairs.map { (p, root) in
         RemovedDocument(position: Int(p), cluster: clusterOf[root]!, survivor: Int(root), kind: exactCopies.contains(p) ? .exact : .near)
     }
-    return DedupResult(config: first.config, documents: first.documents, removed: removed, clusters: roots.count)
+    return DedupResult(config: first.config, documents: documents, removed: removed, clusters: roots.count)
 }
 
 /// Phase 5: says, for positions asked in increasing order, whether each document is kept.

@@ -1,24 +1,27 @@
 // Per-document dedup signatures: what `tokenmill dedup --shard I/N` writes and the clustering step reads.
 // Policy: one file per shard, written to a hidden temporary name and renamed when complete (OutputFile); a shard signs
-// the documents whose input position p has p mod N = I, so N files cover every document exactly once.
+// every document of its contiguous range of whole input files (CorpusIO's `InputShardPlan`), numbered from 0 within
+// that range, so it reads nothing else; the clustering step puts the N ranges back in order and adds to each shard's
+// positions the documents of the shards before it, which gives every document its position in one run.
 // Cost: 8 × (3 + bands) bytes a document (136 bytes with the defaults).
 //
 // Format (every field a little-endian UInt64 word):
 //   word 0            magic "TMDEDUP1" (the ASCII bytes in file order)
-//   word 1            version = 1
+//   word 1            version = 2 (version 1, an older TokenMill's every-N-th-document shards, is refused)
 //   words 2–5         ngram, bands, rows, seed (the MinHashConfig)
 //   words 6–7         shard index I, shard count N
 //   word 8            flags: bit 0 = numbers normalized to "0" before shingling
-//   records[R]        each 3 + bands words: position | (1 << 63 when it has band keys),
+//   words 9–11        first input file, end input file (exclusive), input files in the whole run
+//   records[R]        each 3 + bands words: position within the shard's files | (1 << 63 when it has band keys),
 //                     exact[2] (the first 128 bits of SHA-256 of the NFC text, big-endian halves),
 //                     bandKeys[bands] (zeros when the document has fewer words than one shingle)
-//   trailer           magic "TMDEDEND", D = documents in the whole input, R = records
-// Size check on read: 8 × (9 + R × (3 + bands) + 3) bytes.
+//   trailer           magic "TMDEDEND", D = documents in the shard's files, R = records (R = D)
+// Size check on read: 8 × (12 + R × (3 + bands) + 3) bytes.
 
 import CorpusIO
 import Foundation
 
-/// Which part of the input a run signs.
+/// Which part of the input a run signs (its files come from the reader: `InputShardPlan`).
 public struct SignatureShard: Sendable, Equatable, CustomStringConvertible {
     public var index: Int
     public var count: Int
@@ -27,7 +30,6 @@ public struct SignatureShard: Sendable, Equatable, CustomStringConvertible {
         self.index = index; self.count = count
     }
     public static let whole = SignatureShard(index: 0, count: 1)
-    public func contains(position: Int) -> Bool { position % count == index }
     public var description: String { "\(index)/\(count)" }
     /// The file a shard's signatures go to inside a signatures directory.
     public var fileName: String { "signatures-\(index)-of-\(count).bin" }
@@ -54,7 +56,8 @@ private func magicWord(_ s: String) -> UInt64 {
 enum SignatureFormat {
     static let magic = magicWord("TMDEDUP1")
     static let endMagic = magicWord("TMDEDEND")
-    static let version: UInt64 = 1
+    static let version: UInt64 = 2
+    static let headerWords = 12
     static let hasBandsFlag: UInt64 = 1 << 63
 }
 
@@ -68,14 +71,16 @@ public final class SignatureFileWriter {
     private var bytes: [UInt8] = []
     public private(set) var records = 0
 
-    public init(path: String, config: MinHashConfig, shard: SignatureShard) throws {
+    /// - Parameters:
+    ///   - files: the shard's input files [first, end) of `fileCount` in the whole run.
+    public init(path: String, config: MinHashConfig, shard: SignatureShard, files: Range<Int>, fileCount: Int) throws {
         self.path = path
         self.config = config
         out = try OutputFile(path: path, compress: false)
         bytes.reserveCapacity(1 << 20)
         try write([SignatureFormat.magic, SignatureFormat.version, UInt64(config.ngram), UInt64(config.bands),
                    UInt64(config.rows), config.seed, UInt64(shard.index), UInt64(shard.count),
-                   config.normalizeNumbers ? 1 : 0])
+                   config.normalizeNumbers ? 1 : 0, UInt64(files.lowerBound), UInt64(files.upperBound), UInt64(fileCount)])
     }
 
     private func write(_ word: UInt64) {
@@ -117,8 +122,15 @@ public final class SignatureFileWriter {
 public struct SignatureFileInfo: Sendable, Equatable {
     public var config: MinHashConfig
     public var shard: SignatureShard
+    /// The shard's input files [first, end) and the number of input files of the whole run.
+    public var files: Range<Int>
+    public var fileCount: Int
+    /// Documents in the shard's files.
     public var documents: Int
     public var records: Int
+    public init(config: MinHashConfig, shard: SignatureShard, files: Range<Int>, fileCount: Int, documents: Int, records: Int) {
+        self.config = config; self.shard = shard; self.files = files; self.fileCount = fileCount; self.documents = documents; self.records = records
+    }
 }
 
 /// Reads a signature file: checks its magic, version and size, then streams its records.
@@ -133,7 +145,7 @@ public final class SignatureFileReader {
         guard let size = (attributes?[.size] as? NSNumber)?.int64Value else {
             throw DeduplicationError(path: path, "cannot read: no such file")
         }
-        guard size >= 8 * 12 else { throw DeduplicationError(path: path, "\(size) bytes is too short for a signature file (truncated?)") }
+        guard size >= 8 * Int64(SignatureFormat.headerWords + 3) else { throw DeduplicationError(path: path, "\(size) bytes is too short for a signature file (truncated?)") }
         // The trailer first (it holds the counts the size check needs).
         let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
         try handle.seek(toOffset: UInt64(size - 24))
@@ -142,23 +154,27 @@ public final class SignatureFileReader {
         let t = stride(from: 0, to: tail.count, by: 8).map { o in tail[o ..< o + 8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) } }
         let reader = try WordReader(path: path)
         self.reader = reader
-        let header = try (0 ..< 9).map { _ in try reader.require("the header") }
-        guard header[0] == SignatureFormat.magic else { throw DeduplicationError(path: path, "not a tokenmill signature file (bad magic)") }
-        guard header[1] == SignatureFormat.version else { throw DeduplicationError(path: path, "signature file version \(header[1]), this tokenmill reads version 1") }
+        let magic = try reader.require("the header"), version = try reader.require("the header")
+        guard magic == SignatureFormat.magic else { throw DeduplicationError(path: path, "not a tokenmill signature file (bad magic)") }
+        guard version == SignatureFormat.version else {
+            throw DeduplicationError(path: path, "signature file version \(version), this tokenmill reads version 2" + (version == 1 ? " (version 1 shards took every N-th document; sign the shards again)" : ""))
+        }
+        let header = [magic, version] + (try (2 ..< SignatureFormat.headerWords).map { _ in try reader.require("the header") })
         guard t.count == 3, t[0] == SignatureFormat.endMagic else {
             throw DeduplicationError(path: path, "no trailer: the file is truncated or its writer did not finish")
         }
         let config = MinHashConfig(ngram: Int(header[2]), bands: Int(header[3]), rows: Int(header[4]), seed: header[5],
                                    normalizeNumbers: header[8] & 1 != 0)
-        guard config.bands >= 1, config.bands <= 4096, header[7] >= 1, header[6] < header[7] else {
-            throw DeduplicationError(path: path, "bad header: bands \(header[3]), shard \(header[6])/\(header[7])")
+        guard config.bands >= 1, config.bands <= 4096, header[7] >= 1, header[6] < header[7], header[9] <= header[10], header[10] <= header[11] else {
+            throw DeduplicationError(path: path, "bad header: bands \(header[3]), shard \(header[6])/\(header[7]), files \(header[9])..<\(header[10]) of \(header[11])")
         }
         let records = Int(t[2])
-        let expected = 8 * (9 + Int64(records) * Int64(3 + config.bands) + 3)
+        let expected = 8 * (Int64(SignatureFormat.headerWords) + Int64(records) * Int64(3 + config.bands) + 3)
         guard expected == size else {
             throw DeduplicationError(path: path, "size \(size) bytes, but \(records) records of \(config.bands) bands make \(expected) (truncated or corrupt)")
         }
-        info = SignatureFileInfo(config: config, shard: SignatureShard(index: Int(header[6]), count: Int(header[7])), documents: Int(t[1]), records: records)
+        info = SignatureFileInfo(config: config, shard: SignatureShard(index: Int(header[6]), count: Int(header[7])),
+                                 files: Int(header[9]) ..< Int(header[10]), fileCount: Int(header[11]), documents: Int(t[1]), records: records)
     }
 
     /// Every record in file order.

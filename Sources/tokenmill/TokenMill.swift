@@ -11,6 +11,7 @@ struct TokenMill: ParsableCommand {
         subcommands: [
             NormalizeCommand.self,
             StatsCommand.self,
+            SplitCommand.self,
             DedupCommand.self,
             DecontaminateCommand.self,
             TrainTokenizerCommand.self,

@@ -151,13 +151,13 @@ func reader(_ path: String) -> CorpusReader { CorpusReader(inputs: [path], optio
         defer { try? FileManager.default.removeItem(at: dir) }
         let config = MinHashConfig(ngram: 3, bands: 4, rows: 2, seed: 9, normalizeNumbers: false)
         let path = dir.appendingPathComponent("s.bin").path
-        let w = try SignatureFileWriter(path: path, config: config, shard: SignatureShard(index: 1, count: 2))
+        let w = try SignatureFileWriter(path: path, config: config, shard: SignatureShard(index: 1, count: 2), files: 3 ..< 5, fileCount: 7)
         let sigs = [DocumentSignature(position: 1, exact0: 5, exact1: 6, bandKeys: [1, 2, 3, 4]),
                     DocumentSignature(position: 3, exact0: 7, exact1: 8, bandKeys: [])]
         for s in sigs { try w.append(s) }
         try w.commit(documents: 4)
         let r = try SignatureFileReader(path: path)
-        #expect(r.info == SignatureFileInfo(config: config, shard: SignatureShard(index: 1, count: 2), documents: 4, records: 2))
+        #expect(r.info == SignatureFileInfo(config: config, shard: SignatureShard(index: 1, count: 2), files: 3 ..< 5, fileCount: 7, documents: 4, records: 2))
         var back: [DocumentSignature] = []
         try r.forEach { back.append($0) }
         #expect(back == sigs)
@@ -210,6 +210,10 @@ struct PlantedCorpus {
 
 @Suite struct DedupRunTests {
     func run(_ input: String, dir: URL, tag: String, signatures: [String]? = nil) throws -> (CleaningReport, Data, String) {
+        try run([input], dir: dir, tag: tag, signatures: signatures)
+    }
+
+    func run(_ inputs: [String], dir: URL, tag: String, signatures: [String]? = nil) throws -> (CleaningReport, Data, String) {
         let out = dir.appendingPathComponent("\(tag).kept.jsonl").path
         let removed = dir.appendingPathComponent("\(tag).removed.jsonl").path
         let work = dir.appendingPathComponent("\(tag).work")
@@ -217,7 +221,7 @@ struct PlantedCorpus {
         var options = CleaningOptions()
         options.threads = 2
         options.sortMemoryBytes = 4096  // many sort runs
-        let report = try cleanCorpus(open: { reader(input) }, openTest: reader, output: out, removedOutput: removed,
+        let report = try cleanCorpus(open: { CorpusReader(inputs: inputs, options: ReadOptions(), warn: { _ in }) }, openTest: reader, output: out, removedOutput: removed,
                                      contaminationOutput: nil, signatures: signatures, workDirectory: work.path,
                                      options: options, warn: { _ in })
         return (report, try Data(contentsOf: URL(fileURLWithPath: out)), try String(contentsOfFile: removed, encoding: .utf8))
@@ -271,27 +275,38 @@ struct PlantedCorpus {
         #expect(report.dedup!.removed.allSatisfy { $0.kind == .near && $0.survivor == 0 })
     }
 
+    /// The planted corpus cut into four files of uneven size (duplicates cross the cuts); three shards of
+    /// whole files, each reading only its own, cluster to the single run's output.
     @Test func shardedSignaturesGiveTheSameOutput() throws {
         let dir = try makeTemporaryDirectory("dedup-shards")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let input = dir.appendingPathComponent("in.jsonl").path
-        try PlantedCorpus(seed: 5, bases: 25).write(to: input)
-        let (single, keptSingle, removedSingle) = try run(input, dir: dir, tag: "single")
-        var files: [String] = []
+        let corpus = PlantedCorpus(seed: 5, bases: 25)
+        let cuts = [0, 10, 45, 52, 100]
+        let inputs = (0 ..< 4).map { dir.appendingPathComponent("in\($0).jsonl").path }
+        for k in 0 ..< 4 {
+            try Data(corpus.lines[cuts[k] ..< cuts[k + 1]].joined().utf8).write(to: URL(fileURLWithPath: inputs[k]))
+        }
+        let (single, keptSingle, removedSingle) = try run(inputs, dir: dir, tag: "single")
+        var files: [String] = [], signedFiles: [Range<Int>] = []
         for i in 0 ..< 3 {
             let shard = SignatureShard(index: i, count: 3)
+            let plan = try InputShardPlan(inputs: inputs, index: i, count: 3)
             let path = dir.appendingPathComponent(shard.fileName).path
-            let (docs, signed) = try writeSignatures(documents: PositionedDocuments(reader: reader(input), warn: { _ in }),
+            let reader = CorpusReader(inputs: inputs, files: plan.files, options: ReadOptions(), warn: { _ in })
+            let (docs, signed) = try writeSignatures(documents: PositionedDocuments(reader: reader, warn: { _ in }),
                                                      config: MinHashConfig(), shard: shard, path: path, threads: 2)
-            #expect(docs == 100 && signed == (i == 0 ? 34 : 33))
+            #expect(docs == signed && docs == plan.files.reduce(0) { $0 + cuts[$1 + 1] - cuts[$1] })
+            #expect(reader.inputBytesRead == plan.bytes)
             files.append(path)
+            signedFiles.append(plan.files)
         }
-        let (sharded, keptSharded, removedSharded) = try run(input, dir: dir, tag: "sharded", signatures: files.reversed())
+        #expect(signedFiles.map(\.count).allSatisfy { $0 >= 1 } && signedFiles.last!.upperBound == 4)
+        let (sharded, keptSharded, removedSharded) = try run(inputs, dir: dir, tag: "sharded", signatures: files.reversed())
         #expect(keptSharded == keptSingle)
         #expect(removedSharded == removedSingle)
         #expect(sharded.kept == single.kept && single.kept == 50)
         // A missing shard is an error naming the files' directory, not a silent partial run.
-        #expect(throws: DeduplicationError.self) { _ = try run(input, dir: dir, tag: "missing", signatures: Array(files.prefix(2))) }
+        #expect(throws: DeduplicationError.self) { _ = try run(inputs, dir: dir, tag: "missing", signatures: Array(files.prefix(2))) }
     }
 }
 

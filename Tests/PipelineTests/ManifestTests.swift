@@ -43,7 +43,7 @@ private func edited(_ text: Data, _ path: [String], to value: Any?) throws -> Da
         (["tokenizer", "sha256"], "tokenizer.sha256: missing"),
         (["inputs"], "inputs: missing"),
         (["format"], "format: missing"),
-        (["shard", "batch_documents"], "shard.batch_documents: missing"),
+        (["shard", "count"], "shard.count: missing"),
     ])
     func aMissingFieldIsNamed(path: [String], message: String) throws {
         let f = try DatasetFixture("manifest-missing", documents: 10)
@@ -77,7 +77,7 @@ private func edited(_ text: Data, _ path: [String], to value: Any?) throws -> Da
         let f = try DatasetFixture("manifest-merge", documents: 10)
         defer { f.remove() }
         for i in 0 ..< 2 {
-            try f.tokenize("s\(i)") { $0.shard = Shard(index: i, count: 2) }
+            try f.tokenize("s\(i)", copies: 2) { $0.shard = Shard(index: i, count: 2) }
             try edited(f.bytes("s\(i).json"), ["options", "allow_special"], to: nil).write(to: URL(fileURLWithPath: f.dir + "/s\(i).json"))
         }
         #expect(throws: ManifestError(path: f.dir + "/s0.json", field: "options.allow_special", "missing")) {

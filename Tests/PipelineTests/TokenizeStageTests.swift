@@ -56,9 +56,11 @@ import Tokenization
         let result = try ShardMerge.run(shards: [parts[2], parts[0], parts[1]], output: f.dir + "/merged", version: "test", verify: true, warn: { _ in })
         #expect(result == .tokenized(shards: 3, documents: 300))
         for ext in [".bin", ".idx", ".json"] { #expect(try f.bytes("merged" + ext) == f.bytes("one" + ext), "\(ext) differs") }
-        // Each shard took some of the five batches.
+        // Each shard read only its own whole files (five equal files: 2, 1, 2), and the ranges tile them.
         let shards = try parts.map { try #require(TokenizedDatasetManifest.read(prefix: $0)?.shard) }
-        #expect(shards.allSatisfy { !$0.batchDocuments.isEmpty }, "\(shards)")
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: f.corpus)[.size] as? NSNumber).int64Value
+        #expect(shards.map(\.files) == [0 ..< 2, 2 ..< 3, 3 ..< 5], "\(shards)")
+        #expect(shards.map(\.inputBytes) == [2 * size, size, 2 * size])
     }
 
     @Test func theResumeIdentityIsAHashOfEveryOptionThatDecidesTheOutput() throws {

@@ -32,12 +32,15 @@ import TokenMillTestSupport
         #expect(second.allSatisfy { $0["match"] as! String == "exact" || ($0["survivor"] as! Int) < ($0["position"] as! Int) - 259 })
         #expect(removedTwice.count == removedOnce.count + 259)
         #expect(twice.stderr.hasPrefix("dedup: 518 documents (1.5 MB) in, \(259 - removedOnce.count) kept, \(259 + removedOnce.count) removed ("))
-        // Sharded: three signing runs, one clustering run, the same bytes.
-        for i in 0 ..< 3 {
-            let r = try runTokenmill(["dedup", "--progress", "none", "--shard", "\(i)/3", "--signatures", path("sigs"), corpus, corpus])
+        // Sharded: two signing runs (each reads one of the two input files, and says so), one clustering run, the same bytes.
+        for i in 0 ..< 2 {
+            let r = try runTokenmill(["dedup", "--progress", "none", "--shard", "\(i)/2", "--signatures", path("sigs"), corpus, corpus])
             #expect(r.status == 0, "\(r.stderr)")
-            #expect(r.stderr.hasPrefix("dedup: shard \(i)/3: signed \(i == 0 ? 173 : 173 - (i == 2 ? 1 : 0)) of 518 documents"))
+            #expect(r.stderr.hasPrefix("dedup: shard \(i)/2: signed 259 documents of file \(i + 1) of 2 into \(path("sigs"))/signatures-\(i)-of-2.bin; read "), "\(r.stderr)")
         }
+        // More shards than input files: a usage error pointing at split.
+        let three = try runTokenmill(["dedup", "--progress", "none", "--shard", "0/3", "--signatures", path("sigs3"), corpus, corpus])
+        #expect(three.status == 64 && three.stderr.contains("tokenmill split --parts 3"), "\(three.stderr)")
         let merged = try runTokenmill(["dedup", "--progress", "none", "--from-signatures", path("sigs"), "-o", path("sharded.jsonl"),
                                        "--removed", path("sharded.removed"), corpus, corpus])
         #expect(merged.status == 0, "\(merged.stderr)")
@@ -46,7 +49,7 @@ import TokenMillTestSupport
         // Signatures of other inputs: a data error naming the file, no output.
         let wrong = try runTokenmill(["dedup", "--progress", "none", "--from-signatures", path("sigs"), "-o", path("wrong.jsonl"), corpus])
         #expect(wrong.status == 1)
-        #expect(wrong.stderr.contains("signatures-0-of-3.bin: the signatures cover 518 documents but the input has 259"))
+        #expect(wrong.stderr.contains("signatures-0-of-2.bin: the signatures cover 518 documents but the input has 259"), "\(wrong.stderr)")
         #expect(!FileManager.default.fileExists(atPath: path("wrong.jsonl")))
     }
 

@@ -184,6 +184,104 @@ import TokenMillTestSupport
     }
 }
 
+extension ShardCLITests {
+    /// Five files of uneven size (a slice of 3 documents to one of 120), FIM 0.1: for every N up to the file
+    /// count, the N shards (each reading only its own files: shard.input_bytes is their size) merged equal
+    /// the single run; more shards than files is a usage error; a shard of the older interleaved form is refused.
+    @Test func unevenFilesMergeToOneRunForEveryShardCount() throws {
+        let dir = try makeTemporaryDirectory("shards-uneven")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        let tokenizer = try tokenizerFixture("deepseek-coder/tokenizer.json")
+        let lines = try decompressedLines(packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path)
+        let cuts = [0, 3, 123, 140, 200, 259]
+        var inputs: [String] = []
+        for k in 0 ..< 5 {
+            let p = path("in\(k).jsonl")
+            try Data(lines[cuts[k] ..< cuts[k + 1]].joined().utf8).write(to: URL(fileURLWithPath: p))
+            inputs.append(p)
+        }
+        let sizes = inputs.map { (try! FileManager.default.attributesOfItem(atPath: $0)[.size] as! NSNumber).intValue }
+        let common = ["tokenize", "--progress", "none", "--tokenizer", tokenizer, "--fim-rate", "0.1", "--seed", "4"]
+        let one = try runTokenmill(common + ["-o", path("one")] + inputs)
+        #expect(one.status == 0, "\(one.stderr)")
+        for n in 1 ... 5 {
+            var parts: [String] = [], end = 0
+            for i in 0 ..< n {
+                let r = try runTokenmill(common + ["--shard", "\(i)/\(n)", "-o", path("n\(n)-\(i)")] + inputs)
+                #expect(r.status == 0, "\(r.stderr)")
+                let shard = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("n\(n)-\(i).json")))) as! [String: Any]
+                let s = shard["shard"] as! [String: Any], files = s["files"] as! [Int]
+                #expect(files[0] == end && files[1] > files[0], "n \(n) shard \(i): \(files)")
+                #expect(s["input_bytes"] as? Int == sizes[files[0] ..< files[1]].reduce(0, +), "n \(n) shard \(i)")
+                #expect(r.stderr.contains("; shard \(i)/\(n) read file"), "\(r.stderr)")
+                end = files[1]
+                parts.append(path("n\(n)-\(i)"))
+            }
+            #expect(end == 5)
+            let merged = try runTokenmill(["merge", "-o", path("m\(n)")] + parts.reversed())
+            #expect(merged.status == 0, "\(merged.stderr)")
+            for ext in [".bin", ".idx", ".json"] {
+                #expect(try Data(contentsOf: URL(fileURLWithPath: path("one") + ext)) == Data(contentsOf: URL(fileURLWithPath: path("m\(n)") + ext)), "N \(n): \(ext) differs")
+            }
+        }
+        // FIM happened, so the order of the keys mattered.
+        let m = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("one.json")))) as! [String: Any]
+        #expect(((m["counts"] as! [String: Any])["fim_psm"] as! Int) > 10)
+        // Six shards of five files: a usage error pointing at split; nothing written.
+        let six = try runTokenmill(common + ["--shard", "0/6", "-o", path("six")] + inputs)
+        #expect(six.status == 64 && six.stderr.contains("5 input files for 6 shards") && six.stderr.contains("tokenmill split --parts 6"), "\(six.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: path("six.bin")))
+        // A shard manifest of the older form (batch_documents, no files) is refused with a hint.
+        for i in 0 ..< 2 {
+            let url = URL(fileURLWithPath: path("n2-\(i).json"))
+            var o = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+            o["shard"] = ["index": i, "count": 2, "batch_documents": [1]]
+            try JSONSerialization.data(withJSONObject: o).write(to: url)
+        }
+        let old = try runTokenmill(["merge", "--no-verify", "-o", path("old"), path("n2-0"), path("n2-1")])
+        #expect(old.status == 1 && old.stderr.contains("a shard of an older TokenMill") && old.stderr.contains("tokenize the shards again"), "\(old.stderr)")
+    }
+}
+
+extension ShardCLITests {
+    /// train-tokenizer --shard I/N --save-counts counts only its share of the files; the shards' counts
+    /// trained together give the single run's tokenizer.json; --shard without --save-counts is refused.
+    @Test func countingShardsTrainTheSingleRunsTokenizer() throws {
+        let dir = try makeTemporaryDirectory("count-shards")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        let lines = try decompressedLines(packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path)
+        let inputs = (0 ..< 3).map { path("in\($0).jsonl") }
+        for (k, range) in [0 ..< 30, 30 ..< 200, 200 ..< 259].enumerated() {
+            try Data(lines[range].joined().utf8).write(to: URL(fileURLWithPath: inputs[k]))
+        }
+        let common = ["train-tokenizer", "--progress", "none", "--vocab-size", "700", "--special-tokens", "<|endoftext|>"]
+        #expect(try runTokenmill(common + ["-o", path("one.json")] + inputs).status == 0)
+        var counts: [String] = []
+        for i in 0 ..< 2 {
+            let r = try runTokenmill(common + ["--shard", "\(i)/2", "--save-counts", path("c\(i).counts")] + inputs)
+            #expect(r.status == 0, "\(r.stderr)")
+            counts += ["--counts", path("c\(i).counts")]
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path("c0.counts"))) != Data(contentsOf: URL(fileURLWithPath: path("c1.counts"))))
+        #expect(try runTokenmill(common + ["-o", path("sharded.json")] + counts).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path("one.json"))) == Data(contentsOf: URL(fileURLWithPath: path("sharded.json"))))
+        #expect(try runTokenmill(common + ["--shard", "0/2", "-o", path("x.json")] + inputs).status == 64)
+        #expect(try runTokenmill(common + ["--shard", "0/4", "--save-counts", path("x.counts")] + inputs).status == 64)
+    }
+}
+
+/// The lines (newline included) of a zstd-compressed JSON Lines file.
+func decompressedLines(_ path: String) throws -> [String] {
+    let reader = CorpusReader(inputs: [path], options: ReadOptions(), warn: { _ in })
+    var lines: [String] = []
+    while let batch = try reader.nextBatch() {
+        for i in 0 ..< batch.count { lines.append(String(decoding: batch.bytes[batch.starts[i] ..< batch.ends[i]], as: UTF8.self)) }
+    }
+    return lines.map { $0.hasSuffix("\n") ? $0 : $0 + "\n" }
+}
+
 @Suite struct PrepareCLITests {
     @Test func oneConfigRunsNormalizeTokenizeAndPack() throws {
         let dir = try makeTemporaryDirectory("prepare")
@@ -233,5 +331,24 @@ import TokenMillTestSupport
             #expect(try Data(contentsOf: URL(fileURLWithPath: prefix + ext)) == Data(contentsOf: dir.appendingPathComponent("straight" + ext)), "\(ext) differs")
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }.isEmpty)
+    }
+    /// A killed shard (files 6–10 of 10) resumes to the bytes of the same shard run straight through.
+    @Test func aKilledShardResumesToTheSameBytes() throws {
+        let dir = try makeTemporaryDirectory("resume-shard")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tokenizer = try tokenizerFixture("deepseek-coder/tokenizer.json")
+        let corpus = packageRoot.appendingPathComponent("corpora/test.jsonl.zst").path
+        let args = ["tokenize", "--tokenizer", tokenizer, "--fim-rate", "0.2", "--seed", "1", "--threads", "1",
+                    "--checkpoint-every", "1", "--progress", "none", "--shard", "1/2"]
+        let inputs = [String](repeating: corpus, count: 10)
+        #expect(try runTokenmill(args + ["-o", dir.appendingPathComponent("straight").path] + inputs).status == 0)
+        let prefix = dir.appendingPathComponent("killed").path
+        let state = dir.appendingPathComponent(".killed.resume.json.partial").path
+        #expect(try killTokenmillAfterCheckpoint(args + ["-o", prefix] + inputs, statePath: state, batch: 2), "no checkpoint appeared")
+        let resumed = try runTokenmill(args + ["--resume", "-o", prefix] + inputs)
+        #expect(resumed.status == 0 && resumed.stderr.contains("resuming at input batch"), "\(resumed.stderr)")
+        for ext in [".bin", ".idx", ".json"] {
+            #expect(try Data(contentsOf: URL(fileURLWithPath: prefix + ext)) == Data(contentsOf: dir.appendingPathComponent("straight" + ext)), "\(ext) differs")
+        }
     }
 }

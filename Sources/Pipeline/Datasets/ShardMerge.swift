@@ -1,7 +1,8 @@
 // The merge stage: joins the outputs of `tokenize --shard I/N` or `pack --shard I/N` into the files one
 // run writes, byte for byte; the kind comes from the shards' manifests.
-// tokenize shards: each manifest lists how many documents each of its input batches gave, and the
-// shards' documents are interleaved batch by batch in the original order. pack shards: each holds the
+// tokenize shards: each read a contiguous range of whole input files (its manifest's shard.files), the
+// ranges tile the inputs in shard order, and the shards' documents are concatenated in that order
+// (shards of older TokenMills, which took every N-th batch, are refused with a hint). pack shards: each holds the
 // rows of a contiguous range of buffers, unshuffled; they are concatenated and written in the order the
 // single run's seed gives, for OUT and OUT_valid. The shards must be exactly 0…N−1 of one run (their
 // manifests equal but for the shard, the counts or reports, and the hashes).
@@ -74,22 +75,28 @@ public enum ShardMerge {
             return m
         }
         guard parts.allSatisfy({ identity($0.manifest) == identity(parts[0].manifest) }) else { throw disagree }
+        // The shards' file ranges tile the inputs in shard order, so their documents concatenated are one run's.
+        var end = 0
+        for p in parts {
+            guard let files = p.shard.files else {
+                throw StageError(.data, "\(p.prefix).json: a shard of an older TokenMill (every N-th batch, no \"files\"); tokenize the shards again with this version, which gives each shard whole input files")
+            }
+            guard files.lowerBound == end, !files.isEmpty else {
+                throw StageError(.data, "\(p.prefix).json: shard \(p.shard.index)/\(n) holds input files \(files.lowerBound)..<\(files.upperBound), but the shards before it end at file \(end) (not parts of one run)")
+            }
+            end = files.upperBound
+        }
+        guard end == parts[0].manifest.inputs.count else {
+            throw StageError(.data, "\(parts[n - 1].prefix).json: the shards cover input files 0..<\(end) of \(parts[0].manifest.inputs.count) (not parts of one run)")
+        }
         let datasets = try parts.map { try IndexedDatasetReader(prefix: $0.prefix) }
-        let batches = parts.map(\.shard.batchDocuments)
-        for (k, ds) in datasets.enumerated() where ds.documentCount != batches[k].reduce(0, +) {
-            throw StageError(.data, "\(parts[k].prefix): \(ds.documentCount) documents, but its manifest lists \(batches[k].reduce(0, +))")
+        for (k, ds) in datasets.enumerated() where ds.documentCount != parts[k].manifest.counts.documents {
+            throw StageError(.data, "\(parts[k].prefix): \(ds.documentCount) documents, but its manifest counts \(parts[k].manifest.counts.documents)")
         }
         let writer = try IndexedDatasetWriter(prefix: output, dtype: datasets[0].dtype)
         do {
-            var next = [Int](repeating: 0, count: n)
-            let total = batches.reduce(0) { $0 + $1.count }
-            for b in 0 ..< total {
-                let k = b % n, j = b / n
-                guard j < batches[k].count else { throw StageError(.data, "\(parts[k].prefix): fewer batches than shard \(k) of \(total) needs") }
-                for _ in 0 ..< batches[k][j] {
-                    try datasets[k].copyDocument(next[k], to: writer)
-                    next[k] += 1
-                }
+            for ds in datasets {
+                for d in 0 ..< ds.documentCount { try ds.copyDocument(d, to: writer) }
             }
             // The single run's manifest: the shards' with the counts summed and no shard.
             var merged = identity(parts[0].manifest)

@@ -2,12 +2,15 @@
 // manifest PREFIX.json (`TokenizedDatasetManifest`).
 // Policy: each non-empty document is one entry (one sequence) with the end-of-text token appended;
 // fill-in-the-middle and token-boundary randomization depend only on the seed and the document's
-// position (input, line), so threads and shards do not change the output. A shard takes every N-th
-// input batch. With `resume`, a run continues from the checkpoint (hidden .PREFIX.*.partial files and
-// .PREFIX.resume.json.partial) of a killed run with the same identity, byte-identical to one run.
+// position (input ordinal in the whole list, line), so threads and shards do not change the output. A
+// shard reads only its contiguous range of whole input files (CorpusIO's `InputShardPlan`: balanced by
+// size on disk), so shards merged in shard order are one run's documents in one run's order; with fewer
+// input files than shards it is a usage error (split the input first). With `resume`, a run continues
+// from the checkpoint (hidden .PREFIX.*.partial files and .PREFIX.resume.json.partial) of a killed run
+// with the same identity, byte-identical to one run.
 // Cost: the tokenizer, 12 bytes per document for the index, about 2 × threads batches of 1 MiB in
-// flight. The batches go through CorpusIO's `orderedParallelMap` directly (the reader loop skips batches
-// for shards and resumption); each worker borrows an encoder from the one `WorkerPool`.
+// flight. The batches go through CorpusIO's `orderedParallelMap` directly (the reader loop skips the
+// batches a resumed run already wrote); each worker borrows an encoder from the one `WorkerPool`.
 import CorpusIO
 import FillInTheMiddle
 import Foundation
@@ -103,6 +106,9 @@ public struct TokenizeStage: Sendable {
         var fimRate: Double, fimSPMRate: Double, seed: UInt64
         var fimTokens: [String]
         var shard: Shard?
+        /// How a shard takes its part: "files" (whole input files); absent without a shard. A checkpoint of
+        /// a shard that took every N-th batch (TokenMill before file ranges) lacks it, so it is refused.
+        var shardRule: String?
         var textField: String, invalidUTF8: String, onError: String, textLayout: String
         var splitPunctuationNewline: Double
     }
@@ -112,7 +118,7 @@ public struct TokenizeStage: Sendable {
         let read = options.read
         let identity = Identity(tokenizerSHA256: tokenizerSHA256, inputs: inputs, dtype: "\(dtype)", eodID: eod?.id, allowSpecial: options.allowSpecial,
                                 fimRate: options.fim.rate, fimSPMRate: options.fim.spmRate, seed: options.fim.seed, fimTokens: fimNames,
-                                shard: options.shard, textField: read.textField, invalidUTF8: read.invalidUTF8.rawValue,
+                                shard: options.shard, shardRule: options.shard == nil ? nil : "files", textField: read.textField, invalidUTF8: read.invalidUTF8.rawValue,
                                 onError: read.onError.rawValue, textLayout: read.textLayout.rawValue,
                                 splitPunctuationNewline: options.splitPunctuationNewline)
         let encoder = JSONEncoder()
@@ -153,7 +159,6 @@ public struct TokenizeStage: Sendable {
         var identity: String
         var batch = 0
         var counts = TokenizedDatasetManifest.Counts()
-        var batchDocuments: [Int] = []
     }
 
     /// Tokenizes `inputs` (expanded paths) into PREFIX.bin/.idx/.json.
@@ -167,7 +172,12 @@ public struct TokenizeStage: Sendable {
                     resumed: (_ batch: Int, _ documents: Int) -> Void = { _, _ in },
                     progress: (_ documents: Int, _ bytes: Int64) -> Void = { _, _ in }) throws -> TokenizedDatasetManifest {
         let options = self.options
-        let reader = CorpusReader(inputs: inputs, options: options.read, warn: note)
+        var plan: InputShardPlan? = nil
+        if let shard = options.shard {
+            do { plan = try InputShardPlan(inputs: inputs, index: shard.index, count: shard.count) }
+            catch { throw StageError(error.isUsage ? .usage : .data, error.message) }
+        }
+        let reader = CorpusReader(inputs: inputs, files: plan?.files, options: options.read, warn: note)
         let read = reader.options
         let encoders = WorkerPool<TokenEncoder>(tokenizer, splitProbability: options.splitPunctuationNewline, seed: options.fim.seed)
         let allow = options.allowSpecial, fim = options.fim, split = options.splitPunctuationNewline
@@ -210,11 +220,11 @@ public struct TokenizeStage: Sendable {
         do {
             // 2. Encode batches in parallel, write them in order.
             try orderedParallelMap(threads: options.threads, next: { () -> (Int, RecordBatch)? in
-                // Shards take every N-th batch; batch boundaries depend only on the input bytes.
+                // Batch boundaries depend only on the input bytes (and never cross a file), so a resumed
+                // run skips exactly the batches it wrote.
                 while let batch = try reader.nextBatch() {
                     defer { batchIndex += 1 }
                     if batchIndex < resumeBatch { continue }
-                    if let shard, batchIndex % shard.count != shard.index { continue }
                     return (batchIndex, batch)
                 }
                 return nil
@@ -222,7 +232,6 @@ public struct TokenizeStage: Sendable {
                 let decoded = try decodeDocuments(batch, options: read)
                 return try encoders.withWorker { try self.encode(decoded, index: index, encoder: $0) }
             }, consume: { batch in
-                state.batchDocuments.append(batch.entries.lazy.filter { !$0.isEmpty }.count)
                 state.counts.fimPSM += batch.fimPSM
                 state.counts.fimSPM += batch.fimSPM
                 state.counts.punctuationNewlineSplit += batch.boundarySplits
@@ -256,7 +265,7 @@ public struct TokenizeStage: Sendable {
                 inputs: inputs, normalization: NormalizedCorpusManifest.commonNormalization(ofCorpusFiles: inputs, warn: note),
                 options: .init(dtype: dtype, eod: eod, allowSpecial: allow, textField: read.textField, fimRate: fim.rate, fimSPMRate: fim.spmRate,
                                fimTokens: fimNames, splitPunctuationNewline: split, seed: fim.seed),
-                shard: shard.map { .init(index: $0.index, count: $0.count, batchDocuments: state.batchDocuments) }, counts: state.counts)
+                shard: shard.map { .init(index: $0.index, count: $0.count, files: plan?.files, inputBytes: reader.inputBytesRead) }, counts: state.counts)
             try writer.finish()
             try manifest.write(prefix: output)
             unlink(resumePath)

@@ -112,14 +112,49 @@ public struct TokenizedDatasetManifest: FormattedRecord, Codable, Equatable, Sen
         }
     }
 
-    /// Which shard of a run this is, and how many documents each of its input batches gave (for `merge`).
+    /// Which shard of a run this is: the contiguous range of input files it read (`InputShardPlan`) and
+    /// the bytes it read from them, so `merge` can check the shards tile the inputs and concatenate them.
+    /// Manifests of older TokenMills (every N-th batch, with "batch_documents") have no "files": merge
+    /// refuses them.
     public struct Shard: Codable, Equatable, Sendable {
         public var index: Int
         public var count: Int
-        public var batchDocuments: [Int]
-        public init(index: Int, count: Int, batchDocuments: [Int]) { self.index = index; self.count = count; self.batchDocuments = batchDocuments }
-        enum CodingKeys: String, CodingKey { case index, count, batchDocuments = "batch_documents" }
-        var inline: InlineJSON { .object([("index", .int(index)), ("count", .int(count)), ("batch_documents", .array(batchDocuments.map { .int($0) }))]) }
+        /// Input files [first, end) of the manifest's "inputs"; nil in an older TokenMill's shard.
+        public var files: Range<Int>?
+        /// Bytes read from the input files (compressed, as stored).
+        public var inputBytes: Int64?
+        public init(index: Int, count: Int, files: Range<Int>?, inputBytes: Int64?) {
+            self.index = index; self.count = count; self.files = files; self.inputBytes = inputBytes
+        }
+        enum CodingKeys: String, CodingKey { case index, count, files, inputBytes = "input_bytes" }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            index = try c.decode(Int.self, forKey: .index)
+            count = try c.decode(Int.self, forKey: .count)
+            if let pair = try c.decodeIfPresent([Int].self, forKey: .files) {
+                guard pair.count == 2, pair[0] >= 0, pair[0] <= pair[1] else {
+                    throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [CodingKeys.files], debugDescription: "expected [first, end] with first <= end"))
+                }
+                files = pair[0] ..< pair[1]
+            }
+            inputBytes = try c.decodeIfPresent(Int64.self, forKey: .inputBytes)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(index, forKey: .index)
+            try c.encode(count, forKey: .count)
+            try c.encodeIfPresent(files.map { [$0.lowerBound, $0.upperBound] }, forKey: .files)
+            try c.encodeIfPresent(inputBytes, forKey: .inputBytes)
+        }
+
+        var inline: InlineJSON {
+            var fields: [(String, InlineJSON)] = [("index", .int(index)), ("count", .int(count))]
+            if let files { fields.append(("files", .array([.int(files.lowerBound), .int(files.upperBound)]))) }
+            if let inputBytes { fields.append(("input_bytes", .number(String(inputBytes)))) }
+            return .object(fields)
+        }
     }
 
     public struct Counts: Codable, Equatable, Sendable {

@@ -18,9 +18,15 @@ struct DedupCommand: ParsableCommand {
         s with probability 1-(1-s^8)^14 (0.5: 5%, 0.7: 56%, 0.8: 92%, 0.9: 99.96%). Matches join \
         clusters (union-find); each cluster keeps its first document in input order. --removed lists \
         every removed document as a JSON line: its input position (0-based), cluster and the survivor's \
-        position. With -o FILE, FILE.cleaning.json records the counts and settings (`train` copies \
-        it into the run's data.json) and FILE.tokenmill.json carries the inputs' normalization. Sharded: run `dedup --shard I/N --signatures DIR` for each I (any machines), then \
+        position. Order: the kept documents follow the inputs in the order given (directories and globs \
+        expanded sorted), each file's documents in file order; positions count across all inputs in that \
+        order. With -o FILE, FILE.cleaning.json records the counts and settings (`train` copies it into \
+        the run's data.json) and FILE.tokenmill.json carries the inputs' normalization. Sharded: run \
+        `dedup --shard I/N --signatures DIR` for each I (any machines), then \
         `dedup --from-signatures DIR -o …` on the same inputs; the output is byte-identical to one run. \
+        Shard I reads only a contiguous range of whole input files, balanced by size on disk (the rule of \
+        tokenize --shard), and says how many bytes it read; with fewer input files than shards, split the \
+        input first (tokenmill split --parts N). \
         Memory: --sort-memory for the on-disk sorts of keys (half again while a run is sorted; signatures, exact and band keys spill to \
         --work-dir: about 136 bytes + 24 bytes a document + 24 bytes a document and band), plus about \
         150 bytes per document that has a duplicate, plus 2 x threads batches of 1 MiB; nothing is held \
@@ -55,7 +61,7 @@ struct DedupCommand: ParsableCommand {
     @Flag(name: .customLong("exact-only"), help: "Remove exact duplicates only (no MinHash bands are compared).")
     var exactOnly = false
 
-    @Option(help: "Sign only shard I of N (I/N, 0-based: the documents at input positions p with p mod N = I) into --signatures DIR, and stop.")
+    @Option(help: "Sign only shard I of N (I/N, 0-based: a contiguous range of whole input files balanced by size, the only files it reads) into --signatures DIR, and stop.")
     var shard: Shard?
 
     @Option(help: "The directory --shard writes its signature file to.")
@@ -97,11 +103,16 @@ struct DedupCommand: ParsableCommand {
                 try FileManager.default.createDirectory(atPath: signatures, withIntermediateDirectories: true)
                 let s = SignatureShard(index: shard.index, count: shard.count)
                 let path = "\(signatures)/\(s.fileName)"
-                let (documents, signed) = try writeSignatures(documents: PositionedDocuments(reader: try input.makeReader(), warn: { printError($0) }),
-                                                              config: options.minhash, shard: s, path: path, threads: options.threads,
-                                                              progress: { progress.update(documents: $0, bytes: $1) })
+                let inputs = try expandInputs(input.inputs)
+                let plan: InputShardPlan
+                do { plan = try InputShardPlan(inputs: inputs, index: shard.index, count: shard.count) }
+                catch let e as ShardPlanError where e.isUsage { throw ValidationError(e.message) }
+                let reader = CorpusReader(inputs: inputs, files: plan.files, options: input.readOptions, warn: { printError($0) })
+                let (documents, _) = try writeSignatures(documents: PositionedDocuments(reader: reader, warn: { printError($0) }),
+                                                         config: options.minhash, shard: s, path: path, threads: options.threads,
+                                                         progress: { progress.update(documents: $0, bytes: $1) })
                 progress.finish()
-                printError("dedup: shard \(s): signed \(formatCount(signed)) of \(formatCount(documents)) documents into \(path); " + String(format: "%.2f s", progress.elapsed))
+                printError("dedup: shard \(s): signed \(formatCount(documents)) documents of \(plan.filesDescription) into \(path); read \(formatBytes(reader.inputBytesRead)) of \(formatBytes(plan.totalBytes)); " + String(format: "%.2f s", progress.elapsed))
                 return
             }
             var files: [String]? = nil

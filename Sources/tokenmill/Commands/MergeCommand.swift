@@ -12,9 +12,11 @@ struct MergeCommand: ParsableCommand {
         discussion: """
         Example: tokenmill merge -o data/train data/train.shard0 data/train.shard1
 
-        The shards' manifests (PREFIX.json) say which command wrote them. tokenize shards: each \
-        manifest lists how many documents each of its input batches gave; merge interleaves the \
-        shards' documents batch by batch in the original order. pack shards: each holds the rows of a \
+        The shards' manifests (PREFIX.json) say which command wrote them. tokenize shards: each read a \
+        contiguous range of whole input files (shard.files in its manifest); merge checks that the \
+        ranges tile the inputs and concatenates the shards' documents in shard order, the single run's \
+        order (shards written by TokenMills before this, which took every N-th batch, are refused: \
+        tokenize them again). pack shards: each holds the rows of a \
         contiguous range of buffers, unshuffled; merge concatenates them and writes them in the order \
         the single run's --seed gives, for OUT and for OUT_valid (from the shards' PREFIX_valid). Either \
         way OUT.bin, OUT.idx and OUT.json (and OUT_valid.*) equal a single run's. The shards must come \

@@ -42,7 +42,16 @@ struct TokenizeCommand: ParsableCommand {
         punctuation and the line breaks, with probability P, so the model also sees them apart. The \
         decisions depend only on --seed and the document's position (input, line), like FIM's, so \
         --threads and --shard do not change the output; PREFIX.json records P ("split_punctuation_newline") \
-        and how many such pre-tokens were split and how many there were. Memory: the tokenizer, 12 bytes per \
+        and how many such pre-tokens were split and how many there were.
+
+        Order: the entries follow the inputs in the order given (directories and globs expanded in sorted \
+        order), each file's documents in file order, whatever --threads is. --shard I/N reads only a \
+        contiguous range of whole input files, balanced by size on disk (shard i starts at the file \
+        boundary nearest i/N of the total size, each shard at least one file), and holds their documents \
+        in that order; `tokenmill merge` concatenates the N shards in shard order, which is the single \
+        run's order, so the merged files equal one run's byte for byte. A shard prints (and PREFIX.json \
+        records as shard.input_bytes) the bytes it read. With fewer input files than shards, --shard is \
+        refused: run `tokenmill split --parts N` first. Memory: the tokenizer, 12 bytes per \
         document for the index, and about 2 × threads batches of 1 MiB.
         """
     )
@@ -87,7 +96,7 @@ struct TokenizeCommand: ParsableCommand {
     @Option(name: .customLong("checkpoint-every"), help: "Save a resume checkpoint every this many input batches (about 1 MiB each).")
     var checkpointEvery: Int = 32
 
-    @Option(help: "Process only shard I of N (I/N, 0-based): every N-th batch of about 1 MiB of input, starting at the I-th. `tokenmill merge` joins the N outputs into exactly the single run's files.")
+    @Option(help: "Process only shard I of N (I/N, 0-based): a contiguous range of whole input files balanced by size, the only files this run opens. `tokenmill merge` joins the N outputs into exactly the single run's files.")
     var shard: Shard?
 
     func validate() throws {
@@ -116,9 +125,16 @@ struct TokenizeCommand: ParsableCommand {
                               resumed: { printError("tokenize: resuming at input batch \($0) with \(formatCount($1)) documents written") },
                               progress: { progress.update(documents: $0, bytes: $1) })
             }
-            printError(m.summaryLine(output: output, seconds: seconds))
+            printError(m.summaryLine(output: output, seconds: seconds) + (m.shard.map { shardReadSuffix($0, inputs: inputs) } ?? ""))
         }
     }
+}
+
+/// "; shard I/N read files a–b of F: X of Y" for a shard's summary line (the evidence that it read only its share).
+func shardReadSuffix(_ shard: TokenizedDatasetManifest.Shard, inputs: [String]) -> String {
+    guard let files = shard.files, let bytes = shard.inputBytes,
+          let plan = try? InputShardPlan(inputs: inputs, index: shard.index, count: shard.count) else { return "" }
+    return "; shard \(shard.index)/\(shard.count) read \(plan.filesDescription): \(formatBytes(bytes)) of \(formatBytes(plan.totalBytes)) (\(files.count) file\(files.count == 1 ? "" : "s"))"
 }
 
 extension Shard: ExpressibleByArgument {

@@ -62,6 +62,9 @@ struct TrainTokenizerCommand: ParsableCommand {
     @Option(name: .customLong("spill-dir"), help: "The directory for spilled runs (default: the system temporary directory).")
     var spillDir: String?
 
+    @Option(help: "With --save-counts: count only shard I of N (I/N, 0-based): a contiguous range of whole input files balanced by size, as tokenize --shard takes (the only files it reads); train from all shards' counts with --counts.")
+    var shard: Shard?
+
     var sizes: [Int] { vocabSizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
     var specials: [String] { specialTokens.isEmpty ? [] : specialTokens.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
 
@@ -74,6 +77,7 @@ struct TrainTokenizerCommand: ParsableCommand {
         }
         if specials.contains(where: \.isEmpty) { throw ValidationError("--special-tokens has an empty token.") }
         if output == nil && saveCounts == nil { throw ValidationError("give -o/--output for the tokenizer (or --save-counts to only count).") }
+        if shard != nil && (saveCounts == nil || output != nil) { throw ValidationError("--shard counts a share of the inputs: give --save-counts and no -o (train from every shard's counts with --counts).") }
         if maxWords < 0 { throw ValidationError("--max-words must be 0 (never spill) or positive.") }
         if normalize == .nfkcCasefold { throw ValidationError("--normalize nfkc-casefold cannot be written to tokenizer.json; use nfc, nfkc, nfd, nfkd or none.") }
     }
@@ -94,7 +98,15 @@ struct TrainTokenizerCommand: ParsableCommand {
             job.output = output
             job.tiktoken = tiktoken
             let input = self.input
-            let makeReader: (() throws -> CorpusReader)? = !input.inputs.isEmpty || countFiles.isEmpty ? { try input.makeReader() } : nil
+            let shard = self.shard
+            let makeReader: (() throws -> CorpusReader)? = !input.inputs.isEmpty || countFiles.isEmpty ? {
+                guard let shard else { return try input.makeReader() }
+                let inputs = try expandInputs(input.inputs)
+                do {
+                    let plan = try InputShardPlan(inputs: inputs, index: shard.index, count: shard.count)
+                    return CorpusReader(inputs: inputs, files: plan.files, options: input.readOptions, warn: { printError($0) })
+                } catch let e as ShardPlanError where e.isUsage { throw ValidationError(e.message) }
+            } : nil
             try job.run(makeReader: makeReader, runner: progressOptions.makeRunner("train-tokenizer: counting"), log: { printError($0) })
         }
     }
