@@ -85,11 +85,14 @@ public struct WordCounts: Sendable {
         total = 0
     }
 
+    /// Memory in use, in bytes (the arrays' elements and the whole hash table: what is resident).
+    public var usedBytes: Int { table.usedBytes + 8 * counts.count }
+
     /// Memory held, in bytes (the arrays' capacities).
     public var memoryBytes: Int { table.memoryBytes + 8 * counts.capacity }
 
-    /// Memory a word costs while counting, beside its bytes: four 4-byte and two 8-byte fields, two to
-    /// four 4-byte hash slots, and 4 bytes of sort order when spilled.
+    /// Memory a word costs while counting, beside its bytes: three 4-byte and two 8-byte fields, 4 bytes
+    /// of sort order when spilled, and two to four 4-byte hash slots.
     public static let bytesPerWord = 44
 }
 
@@ -228,6 +231,71 @@ public final class TrainingWords {
         starts.append(symbols.count)
         counts.append(Int64(clamping: count))
         bytes += word.count
+    }
+}
+
+/// Distinct pre-tokens by count, to choose which to set aside when the merge phase must fit in a memory
+/// bound. The rule: keep every pre-token whose count is at least a threshold T, the smallest T for which
+/// the kept words' merge-phase memory (`BPETrainer.memoryCost`) fits; set aside the rest (only
+/// pre-tokens of two bytes or more count: one byte has no pair). Deterministic, and it drops the words
+/// that weigh least in the pair counts first.
+public struct PreTokenHistogram: Sendable {
+    struct Bucket: Sendable { var words = 0, cost = 0, textBytes = 0; var corpusBytes: UInt64 = 0 }
+    var buckets: [UInt64: Bucket] = [:]
+    /// Bytes of every pre-token occurrence in the corpus (count × length, one-byte pre-tokens included).
+    public private(set) var corpusBytes: UInt64 = 0
+    /// Distinct pre-tokens (one-byte ones included) and their occurrences.
+    public private(set) var distinct = 0
+    public private(set) var occurrences: UInt64 = 0
+    /// The largest count.
+    public var largestCount: UInt64 { buckets.keys.max() ?? 1 }
+
+    public init() {}
+
+    /// The histogram of `words`.
+    public init(_ words: WordCounts) {
+        words.forEachWord { add(length: $0.count, count: $1) }
+    }
+
+    public mutating func add(length: Int, count: UInt64) {
+        corpusBytes &+= count &* UInt64(length)
+        distinct += 1
+        occurrences &+= count
+        guard length > 1 else { return }
+        buckets[count, default: Bucket()].words += 1
+        buckets[count]!.cost += BPETrainer.memoryCost(length: length)
+        buckets[count]!.textBytes += length
+        buckets[count]!.corpusBytes &+= count &* UInt64(length)
+    }
+
+    /// The smallest threshold whose kept words cost at most `budget` bytes: 1 when all fit, nil when not
+    /// even the words of the largest count do.
+    public func threshold(budget: Int) -> UInt64? {
+        var cost = 0
+        var t: UInt64? = nil
+        for c in buckets.keys.sorted(by: >) {
+            cost += buckets[c]!.cost
+            if cost > budget { return t }
+            t = c
+        }
+        return 1
+    }
+
+    /// The words of two bytes or more with a count of at least `threshold`: how many, their bytes, their
+    /// merge-phase memory and the corpus bytes they stand for.
+    public func kept(threshold: UInt64) -> (words: Int, textBytes: Int, cost: Int, corpusBytes: UInt64) {
+        var r = (words: 0, textBytes: 0, cost: 0, corpusBytes: UInt64(0))
+        for (c, b) in buckets where c >= threshold {
+            r.words += b.words; r.textBytes += b.textBytes; r.cost += b.cost; r.corpusBytes &+= b.corpusBytes
+        }
+        return r
+    }
+
+    /// The words of two bytes or more set aside by `threshold`: how many and the corpus bytes they stand for.
+    public func setAside(threshold: UInt64) -> (words: Int, corpusBytes: UInt64) {
+        var r = (words: 0, corpusBytes: UInt64(0))
+        for (c, b) in buckets where c < threshold { r.words += b.words; r.corpusBytes &+= b.corpusBytes }
+        return r
     }
 }
 

@@ -104,6 +104,9 @@ struct ByteStringTable: Sendable {
         arena.capacity + 4 * (offsets.capacity + lengths.capacity + values.capacity + slots.count) + 8 * hashes.capacity
     }
 
+    /// Bytes of the table's arrays in use (elements, and the whole slot array).
+    var usedBytes: Int { arena.count + 20 * values.count + 4 * slots.count }
+
     /// Whether one more string of `n` bytes fits without any array growing.
     func hasRoom(forBytes n: Int) -> Bool {
         arena.count + n <= arena.capacity && values.count < values.capacity && (values.count + 1) * 2 <= slots.count

@@ -65,17 +65,25 @@ extension WordCounts {
 extension WordCounts {
     /// The serialized counts with entries sorted by their bytes (a run for `mergeSortedRuns`).
     public func sortedSerialized() -> [UInt8] {
-        var entries: [([UInt8], UInt64)] = []
-        entries.reserveCapacity(distinct)
-        forEach { entries.append(($0, $1)) }
-        entries.sort { $0.0.lexicographicallyPrecedes($1.0) }
+        var out: [UInt8] = []
+        writeSorted { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// Writes what `sortedSerialized()` returns in pieces of about 1 MiB, holding 4 bytes a word
+    /// beside the counts (the sort order) rather than a copy of them.
+    public func writeSorted(_ write: ([UInt8]) throws -> Void) rethrows {
+        let order = table.entriesSortedByBytes()
         var out = Self.magic
         func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
         func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
         u32(1)
-        u64(UInt64(entries.count))
-        for (bytes, c) in entries { u32(UInt32(bytes.count)); out.append(contentsOf: bytes); u64(c) }
-        return out
+        u64(UInt64(order.count))
+        for e in order {
+            table.withEntry(Int(e)) { bytes, k in u32(UInt32(bytes.count)); out.append(contentsOf: bytes); u64(counts[Int(k)]) }
+            if out.count >= 1 << 20 { try write(out); out.removeAll(keepingCapacity: true) }
+        }
+        if !out.isEmpty { try write(out) }
     }
 }
 
