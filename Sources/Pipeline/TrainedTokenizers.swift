@@ -93,7 +93,8 @@ public struct TokenizerTrainingJob {
         // 2. The count histogram (while merging the runs), then the words that fit.
         var histogram = PreTokenHistogram()
         try counts.forEachWord { histogram.add(length: $0.count, count: $1) }
-        log(counted + ", \(formatCount(Int(histogram.occurrences))) pre-tokens, \(formatCount(histogram.distinct)) distinct" + String(format: " (%.1f s)", runner.progress.elapsed))
+        log(counted + ", \(formatCount(Int(histogram.occurrences))) pre-tokens, \(formatCount(histogram.distinct)) distinct"
+            + String(format: " (%.1f s, peak memory %@)", runner.progress.elapsed, formatBytes(Int64(peakResidentBytes()))))
         if let saveCounts {
             try counts.write(to: saveCounts)
             log("train-tokenizer: wrote word counts to \(saveCounts)")
@@ -102,16 +103,19 @@ public struct TokenizerTrainingJob {
         let fixed = reserved + BPETrainer.fixedMemory(vocabSize: vocabSize)
         var threshold: UInt64 = 1
         if maxMemory > 0 {
-            let budget = maxMemory - fixed
+            // The merge phase holds the kept words beside the run readers while it loads them; with no
+            // run, beside the count table, unless that is spilled (then one run) and freed.
+            var budget = maxMemory - fixed - runs * runReaderBytes
+            if runs == 0, let t = histogram.threshold(budget: budget), counts.words.usedBytes + histogram.kept(threshold: t).cost > budget {
+                try counts.spill()
+                counts.releaseMemory()
+                runs = 1
+                budget -= runReaderBytes
+            }
             guard let t = histogram.threshold(budget: budget) else {
-                throw TokenizerError.usage("--max-memory \(formatMemory(maxMemory)) cannot hold the merge phase even for the most frequent pre-tokens; give at least \(formatMemory(fixed + histogram.kept(threshold: histogram.largestCount).cost))")
+                throw TokenizerError.usage("--max-memory \(formatMemory(maxMemory)) cannot hold the merge phase even for the most frequent pre-tokens; give at least \(formatMemory(fixed + runs * runReaderBytes + histogram.kept(threshold: histogram.largestCount).cost))")
             }
             threshold = t
-            if runs == 0 && counts.words.usedBytes + histogram.kept(threshold: t).cost > budget {
-                try counts.spill()  // the words are built from a run, with the count table freed
-                runs = 1
-                counts.releaseMemory()
-            }
         }
         let kept = histogram.kept(threshold: threshold)
         if threshold > 1 {
@@ -123,17 +127,31 @@ public struct TokenizerTrainingJob {
         let words = TrainingWords(reservingWords: kept.words, bytes: kept.textBytes)
         try counts.forEachWord { w, c in if c >= threshold { words.append(w, count: c) } }
         counts.releaseMemory()
+        // The counting threads' malloc arenas keep what they freed; hand it back before the merges.
+        returnFreedMemory()
         // 3. Merges, up to the largest size.
         let estimate = fixed + kept.cost
         log("train-tokenizer: merging \(formatCount(kept.words)) pre-tokens of 2+ bytes; memory estimate \(formatBytes(Int64(estimate)))")
         let start = Date()
-        let result = try BPETrainer.train(words, vocabSize: vocabSize, specialTokens: config.specialTokens, minFrequency: config.minFrequency)
+        let dbg = ProcessInfo.processInfo.environment["TM_DEBUG_RSS"] != nil
+        func rss() -> String { let t = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? "0 0"; return formatBytes(Int64(t.split(separator: " ")[1])! * 4096) }
+        if dbg { log("DEBUG before train rss \(rss()) peak \(formatBytes(Int64(peakResidentBytes())))") }
+        let result = try BPETrainer.train(words, vocabSize: vocabSize, specialTokens: config.specialTokens, minFrequency: config.minFrequency,
+                                          progress: dbg ? { n in if n == 258 + config.specialTokens.count || n % 8192 == 0 { FileHandle.standardError.write(Data(("\n" + "DEBUG at \(n) rss \(rss()) peak \(formatBytes(Int64(peakResidentBytes())))").utf8)) } } : nil)
         let mergeSeconds = Date().timeIntervalSince(start)
         // 4. One file per size.
         for written in try writeTrainedTokenizers(result, config: config, output: output, tiktoken: tiktoken) { log(written.line) }
         log(String(format: "train-tokenizer: %d merges in %.2f s; peak memory %@ (estimate %@)", result.merges.count, mergeSeconds,
                    formatBytes(Int64(peakResidentBytes())), formatBytes(Int64(estimate))))
     }
+}
+
+/// Calls glibc's `malloc_trim(0)` (looked up with dlsym: no header of ours declares it), which returns
+/// the free pages of every malloc arena to the system; does nothing where it does not exist.
+func returnFreedMemory() {
+    typealias Trim = @convention(c) (Int) -> Int32
+    guard let f = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+    _ = unsafeBitCast(f, to: Trim.self)(0)
 }
 
 /// The process's peak resident set so far, in bytes (getrusage's ru_maxrss).

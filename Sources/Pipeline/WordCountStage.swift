@@ -62,7 +62,7 @@ public final class SpillingWordCounts {
         var slots = 16
         while 26 * (slots * 2) <= maxBytes { slots *= 2 }
         let words = slots / 2
-        return (words, max(1 << 16, maxBytes - 40 * words))
+        return (words, max(1 << 10, maxBytes - 40 * words))
     }
 
     deinit { for r in runs { try? FileManager.default.removeItem(atPath: r) } }

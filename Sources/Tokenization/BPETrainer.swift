@@ -372,25 +372,25 @@ public enum BPETrainer {
                 }
             }
         }
-        var lists = [[Int32]](repeating: [], count: listSizes.count)
-        for i in lists.indices { lists[i].reserveCapacity(listSizes[i]) }
+        var listStarts = [Int](repeating: 0, count: listSizes.count + 1)
+        for i in listSizes.indices { listStarts[i + 1] = listStarts[i] + listSizes[i] }
+        var pool = [Int32](repeating: 0, count: listStarts[listSizes.count])
+        var filled = [Int32](repeating: 0, count: listSizes.count)
         words.symbols.withUnsafeBufferPointer { s in
             for w in 0 ..< counts.count {
                 for k in starts[w] ..< starts[w + 1] - 1 {
                     let i = listIndex[UInt64(s[k]) << 32 | UInt64(s[k + 1])]!
-                    if lists[i].last != Int32(w) { lists[i].append(Int32(w)) }
+                    let end = listStarts[i] + Int(filled[i])
+                    if filled[i] == 0 || pool[end - 1] != Int32(w) { pool[end] = Int32(w); filled[i] += 1 }
                 }
             }
         }
-        var heap = MergeHeap()
-        for (p, i) in listIndex {
-            let c = pairCounts[p]!
-            let pos = lists[i]
-            lists[i] = []
-            if c > 0 { heap.push(count: c, pair: p, pos: pos) }
-        }
+        var heap = MergeHeap(pool: pool, starts: Array(listStarts.dropLast()), lengths: filled)
+        pool = []
+        for (p, i) in listIndex { heap.push(MergeHeap.Entry(count: pairCounts[p]!, pair: p, slot: Int32(i))) }
         listIndex = [:]
-        lists = []
+        lastWord = []
+        listSizes = []
 
         // 4. The merge loop.
         var merges: [(Int32, Int32, Int32)] = []
@@ -419,18 +419,18 @@ public enum BPETrainer {
             sizes.append(tokens.count)
             progress?(tokens.count)
 
-            changes.removeAll(keepingCapacity: true)
+            // Each word's deltas are applied before the next word (sums do not depend on the order, and
+            // the words gaining a pair are still listed in increasing order, so a repeated word is the
+            // list's last element): the changes never outgrow one word.
             words.symbols.withUnsafeMutableBufferPointer { s in
                 for w in heap.positions(of: top) {
                     let start = starts[Int(w)]
+                    changes.removeAll(keepingCapacity: true)
                     mergeWord(s.baseAddress! + start, starts[Int(w) + 1] - start, a, b, newID, word: w, into: &changes)
-                }
-            }
-            // Positions come in increasing word order, so a repeated word is the list's last element.
-            for (p, delta, w) in changes {
-                pairCounts[p, default: 0] += delta * counts[Int(w)]
-                if delta > 0 {
-                    if where_[p]?.last != w { where_[p, default: []].append(w) }
+                    for (p, delta, _) in changes {
+                        pairCounts[p, default: 0] += delta * counts[Int(w)]
+                        if delta > 0 && where_[p]?.last != w { where_[p, default: []].append(w) }
+                    }
                 }
             }
             for (p, pos) in where_ {
@@ -477,11 +477,24 @@ public enum BPETrainer {
 }
 
 /// HF's merge queue: a max-heap by count, ties to the smaller pair, each entry carrying its word list.
+/// The lists sit back to back in one pool (a slot is a start and a length) rather than one array each:
+/// most entries list one or two words, where an array's header and allocation would cost more than the
+/// list. Released lists leave holes, closed up in place when they make half the pool.
 struct MergeHeap {
     struct Entry { var count: Int64; var pair: UInt64; var slot: Int32 }
     private var heap: [Entry] = []
-    private var lists: [[Int32]] = []
+    private var pool: [Int32]
+    private var starts: [Int]
+    private var lengths: [Int32]
     private var freeSlots: [Int32] = []
+    private var garbage = 0
+
+    /// A heap whose slots 0..<starts.count list `pool[starts[k] ..< starts[k] + lengths[k]]` (no entries yet).
+    init(pool: [Int32] = [], starts: [Int] = [], lengths: [Int32] = []) {
+        self.pool = pool
+        self.starts = starts
+        self.lengths = lengths
+    }
 
     @inline(__always) private static func before(_ x: Entry, _ y: Entry) -> Bool {
         x.count != y.count ? x.count > y.count : x.pair < y.pair
@@ -489,7 +502,14 @@ struct MergeHeap {
 
     mutating func push(count: Int64, pair: UInt64, pos: [Int32]) {
         let slot: Int32
-        if let f = freeSlots.popLast() { slot = f; lists[Int(f)] = pos } else { slot = Int32(lists.count); lists.append(pos) }
+        if let f = freeSlots.popLast() { slot = f } else {
+            slot = Int32(starts.count)
+            starts.append(0)
+            lengths.append(0)
+        }
+        starts[Int(slot)] = pool.count
+        lengths[Int(slot)] = Int32(pos.count)
+        pool.append(contentsOf: pos)
         push(Entry(count: count, pair: pair, slot: slot))
     }
 
@@ -524,10 +544,33 @@ struct MergeHeap {
         return top
     }
 
-    func positions(of e: Entry) -> [Int32] { lists[Int(e.slot)] }
+    /// The words listed by `e` (valid until the next push or release).
+    func positions(of e: Entry) -> ArraySlice<Int32> {
+        let k = Int(e.slot)
+        return pool[starts[k] ..< starts[k] + Int(lengths[k])]
+    }
 
     mutating func release(_ e: Entry) {
-        lists[Int(e.slot)] = []
+        garbage += Int(lengths[Int(e.slot)])
+        lengths[Int(e.slot)] = 0
         freeSlots.append(e.slot)
+        if garbage > 1 << 16 && garbage * 2 > pool.count { compact() }
+    }
+
+    /// Moves the live lists down over the holes, in pool order.
+    private mutating func compact() {
+        var live = (0 ..< Int32(starts.count)).filter { lengths[Int($0)] > 0 }
+        live.sort { starts[Int($0)] < starts[Int($1)] }
+        var w = 0
+        pool.withUnsafeMutableBufferPointer { p in
+            for k in live.map(Int.init) {
+                let n = Int(lengths[k])
+                if starts[k] != w { memmove(p.baseAddress! + w, p.baseAddress! + starts[k], n * 4) }
+                starts[k] = w
+                w += n
+            }
+        }
+        pool.removeLast(pool.count - w)
+        garbage = 0
     }
 }

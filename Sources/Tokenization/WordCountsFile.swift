@@ -87,7 +87,7 @@ extension WordCounts {
     }
 }
 
-/// Reads the entries of a word-count file one at a time, with a 1 MiB buffer.
+/// Reads the entries of a word-count file one at a time, with a 256 KiB buffer (up to twice that held).
 final class WordCountsRunReader {
     let path: String
     private let handle: FileHandle
@@ -97,6 +97,9 @@ final class WordCountsRunReader {
     private var eof = false
     /// The current entry (nil when the run is exhausted).
     private(set) var current: (bytes: [UInt8], count: UInt64)?
+
+    /// Bytes read at a time; a reader holds up to twice that.
+    static let chunkBytes = 1 << 18
 
     init(path: String) throws {
         self.path = path
@@ -114,7 +117,7 @@ final class WordCountsRunReader {
 
     private func take(_ n: Int) throws -> ArraySlice<UInt8> {
         while buffer.count - position < n && !eof {
-            let chunk = handle.readData(ofLength: 1 << 20)
+            let chunk = handle.readData(ofLength: Self.chunkBytes)
             if chunk.isEmpty { eof = true; break }
             buffer.removeFirst(position)
             position = 0
@@ -136,8 +139,11 @@ final class WordCountsRunReader {
     }
 }
 
+/// The memory `mergeSortedRuns` holds for each run, at most.
+public let runReaderBytes = 2 * WordCountsRunReader.chunkBytes
+
 /// Merges sorted runs (from `sortedSerialized()`), summing equal words, and calls `body` with each
-/// distinct word in byte order. Memory: one buffer and one entry per run.
+/// distinct word in byte order. Memory: one buffer (`runReaderBytes`) and one entry per run.
 /// - Complexity: O(total entries × runs) comparisons (runs are few).
 public func mergeSortedRuns(_ paths: [String], _ body: ([UInt8], UInt64) throws -> Void) throws {
     let readers = try paths.map { try WordCountsRunReader(path: $0) }
