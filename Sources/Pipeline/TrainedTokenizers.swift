@@ -91,7 +91,7 @@ public struct TokenizerTrainingJob {
             return log(counted + "; wrote word counts to \(saveCounts)")
         }
         // 2. The count histogram (while merging the runs), then the words that fit.
-        var histogram = PreTokenHistogram()
+        var histogram = PreTokenHistogram(vocabSize: vocabSize)
         try counts.forEachWord { histogram.add(length: $0.count, count: $1) }
         log(counted + ", \(formatCount(Int(histogram.occurrences))) pre-tokens, \(formatCount(histogram.distinct)) distinct"
             + String(format: " (%.1f s, peak memory %@)", runner.progress.elapsed, formatBytes(Int64(peakResidentBytes()))))
@@ -133,11 +133,7 @@ public struct TokenizerTrainingJob {
         let estimate = fixed + kept.cost
         log("train-tokenizer: merging \(formatCount(kept.words)) pre-tokens of 2+ bytes; memory estimate \(formatBytes(Int64(estimate)))")
         let start = Date()
-        let dbg = ProcessInfo.processInfo.environment["TM_DEBUG_RSS"] != nil
-        func rss() -> String { let t = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? "0 0"; return formatBytes(Int64(t.split(separator: " ")[1])! * 4096) }
-        if dbg { log("DEBUG before train rss \(rss()) peak \(formatBytes(Int64(peakResidentBytes())))") }
-        let result = try BPETrainer.train(words, vocabSize: vocabSize, specialTokens: config.specialTokens, minFrequency: config.minFrequency,
-                                          progress: dbg ? { n in if n == 258 + config.specialTokens.count || n % 8192 == 0 { FileHandle.standardError.write(Data(("\n" + "DEBUG at \(n) rss \(rss()) peak \(formatBytes(Int64(peakResidentBytes())))").utf8)) } } : nil)
+        let result = try BPETrainer.train(words, vocabSize: vocabSize, specialTokens: config.specialTokens, minFrequency: config.minFrequency)
         let mergeSeconds = Date().timeIntervalSince(start)
         // 4. One file per size.
         for written in try writeTrainedTokenizers(result, config: config, output: output, tiktoken: tiktoken) { log(written.line) }

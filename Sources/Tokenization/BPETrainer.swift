@@ -244,16 +244,19 @@ public struct PreTokenHistogram: Sendable {
     var buckets: [UInt64: Bucket] = [:]
     /// Bytes of every pre-token occurrence in the corpus (count × length, one-byte pre-tokens included).
     public private(set) var corpusBytes: UInt64 = 0
+    /// The vocabulary size whose merge-phase costs are counted.
+    public let vocabSize: Int
     /// Distinct pre-tokens (one-byte ones included) and their occurrences.
     public private(set) var distinct = 0
     public private(set) var occurrences: UInt64 = 0
     /// The largest count.
     public var largestCount: UInt64 { buckets.keys.max() ?? 1 }
 
-    public init() {}
+    public init(vocabSize: Int) { self.vocabSize = vocabSize }
 
     /// The histogram of `words`.
-    public init(_ words: WordCounts) {
+    public init(_ words: WordCounts, vocabSize: Int) {
+        self.vocabSize = vocabSize
         words.forEachWord { add(length: $0.count, count: $1) }
     }
 
@@ -263,7 +266,7 @@ public struct PreTokenHistogram: Sendable {
         occurrences &+= count
         guard length > 1 else { return }
         buckets[count, default: Bucket()].words += 1
-        buckets[count]!.cost += BPETrainer.memoryCost(length: length)
+        buckets[count]!.cost += BPETrainer.memoryCost(length: length, vocabSize: vocabSize)
         buckets[count]!.textBytes += length
         buckets[count]!.corpusBytes &+= count &* UInt64(length)
     }
@@ -301,25 +304,26 @@ public struct PreTokenHistogram: Sendable {
 
 /// HF-identical BPE training over counted words.
 public enum BPETrainer {
-    /// What the merge phase holds for one word of `length` bytes, in bytes, beyond `fixedMemory`:
-    /// measured (peak RSS over words and vocabulary sizes, see the README); 0 below two bytes.
-    /// Its parts: the symbols (4 B a byte), start and count (16 B), the word's place in the position
-    /// lists of its pairs (4 B a pair, first at start and again where pairs gain during merges), and
-    /// the pair-count and heap entries of pairs first seen in it.
-    public static func memoryCost(length: Int) -> Int {
-        length > 1 ? costPerWord + costPerByte * length : 0
+    /// What the merge phase holds for one word of `length` bytes in a `vocabSize` run, in bytes, beyond
+    /// `fixedMemory`; 0 below two bytes. Its parts: the symbols (4 B a byte), start and count (16 B),
+    /// the word's place in the position lists of its pairs (4 B a pair at the start), and what the
+    /// merges add as they go, which grows with the vocabulary: pair counts and heap entries (24 B
+    /// each) for the new pairs, the lists of the words where pairs gained. The constants are fitted
+    /// to peak RSS measured on the bundled corpus and 256 MB and 1 GB of the scale corpus at 4,096,
+    /// 32,768 and 65,536 (see the README); the estimate is within 20% of those peaks.
+    public static func memoryCost(length: Int, vocabSize: Int) -> Int {
+        guard length > 1 else { return 0 }
+        return 12 + 18 * vocabSize / 32768 + (8 + 4 * min(vocabSize, 32768) / 32768) * length
     }
-    static let costPerWord = 24
-    static let costPerByte = 12
 
-    /// The merge phase's memory besides the words: the vocabulary, merges and the pair tables of a
-    /// `vocabSize` run.
-    public static func fixedMemory(vocabSize: Int) -> Int { 8 << 20 + vocabSize * 256 }
+    /// The merge phase's memory besides the words' (the vocabulary, merges, the pair tables and heap
+    /// entries that do not grow with the words, the transient peak of loading them).
+    public static func fixedMemory(vocabSize: Int) -> Int { (40 << 20) + vocabSize * 256 }
 
     /// An estimate of the merge phase's peak memory for `words`, in bytes.
     public static func memoryEstimate(_ words: WordCounts, vocabSize: Int = 32768) -> Int {
         var total = fixedMemory(vocabSize: vocabSize)
-        words.forEachWord { w, _ in total += memoryCost(length: w.count) }
+        words.forEachWord { w, _ in total += memoryCost(length: w.count, vocabSize: vocabSize) }
         return total
     }
 
@@ -372,25 +376,25 @@ public enum BPETrainer {
                 }
             }
         }
-        var listStarts = [Int](repeating: 0, count: listSizes.count + 1)
-        for i in listSizes.indices { listStarts[i + 1] = listStarts[i] + listSizes[i] }
-        var pool = [Int32](repeating: 0, count: listStarts[listSizes.count])
-        var filled = [Int32](repeating: 0, count: listSizes.count)
+        var lists = [[Int32]](repeating: [], count: listSizes.count)
+        for i in lists.indices { lists[i].reserveCapacity(listSizes[i]) }
         words.symbols.withUnsafeBufferPointer { s in
             for w in 0 ..< counts.count {
                 for k in starts[w] ..< starts[w + 1] - 1 {
                     let i = listIndex[UInt64(s[k]) << 32 | UInt64(s[k + 1])]!
-                    let end = listStarts[i] + Int(filled[i])
-                    if filled[i] == 0 || pool[end - 1] != Int32(w) { pool[end] = Int32(w); filled[i] += 1 }
+                    if lists[i].last != Int32(w) { lists[i].append(Int32(w)) }
                 }
             }
         }
-        var heap = MergeHeap(pool: pool, starts: Array(listStarts.dropLast()), lengths: filled)
-        pool = []
-        for (p, i) in listIndex { heap.push(MergeHeap.Entry(count: pairCounts[p]!, pair: p, slot: Int32(i))) }
+        var heap = MergeHeap()
+        for (p, i) in listIndex {
+            let c = pairCounts[p]!
+            let pos = lists[i]
+            lists[i] = []
+            if c > 0 { heap.push(count: c, pair: p, pos: pos) }
+        }
         listIndex = [:]
-        lastWord = []
-        listSizes = []
+        lists = []
 
         // 4. The merge loop.
         var merges: [(Int32, Int32, Int32)] = []
@@ -477,24 +481,13 @@ public enum BPETrainer {
 }
 
 /// HF's merge queue: a max-heap by count, ties to the smaller pair, each entry carrying its word list.
-/// The lists sit back to back in one pool (a slot is a start and a length) rather than one array each:
-/// most entries list one or two words, where an array's header and allocation would cost more than the
-/// list. Released lists leave holes, closed up in place when they make half the pool.
+/// A list of one word (most entries pushed during the merges) is kept in the entry itself (slot < 0:
+/// word -1 - slot) rather than in an array, whose header and allocation would cost 60 bytes.
 struct MergeHeap {
     struct Entry { var count: Int64; var pair: UInt64; var slot: Int32 }
     private var heap: [Entry] = []
-    private var pool: [Int32]
-    private var starts: [Int]
-    private var lengths: [Int32]
+    private var lists: [[Int32]] = []
     private var freeSlots: [Int32] = []
-    private var garbage = 0
-
-    /// A heap whose slots 0..<starts.count list `pool[starts[k] ..< starts[k] + lengths[k]]` (no entries yet).
-    init(pool: [Int32] = [], starts: [Int] = [], lengths: [Int32] = []) {
-        self.pool = pool
-        self.starts = starts
-        self.lengths = lengths
-    }
 
     @inline(__always) private static func before(_ x: Entry, _ y: Entry) -> Bool {
         x.count != y.count ? x.count > y.count : x.pair < y.pair
@@ -502,14 +495,10 @@ struct MergeHeap {
 
     mutating func push(count: Int64, pair: UInt64, pos: [Int32]) {
         let slot: Int32
-        if let f = freeSlots.popLast() { slot = f } else {
-            slot = Int32(starts.count)
-            starts.append(0)
-            lengths.append(0)
+        if pos.count == 1 { slot = -1 - pos[0] } else if let f = freeSlots.popLast() { slot = f; lists[Int(f)] = pos } else {
+            slot = Int32(lists.count)
+            lists.append(pos)
         }
-        starts[Int(slot)] = pool.count
-        lengths[Int(slot)] = Int32(pos.count)
-        pool.append(contentsOf: pos)
         push(Entry(count: count, pair: pair, slot: slot))
     }
 
@@ -544,33 +533,11 @@ struct MergeHeap {
         return top
     }
 
-    /// The words listed by `e` (valid until the next push or release).
-    func positions(of e: Entry) -> ArraySlice<Int32> {
-        let k = Int(e.slot)
-        return pool[starts[k] ..< starts[k] + Int(lengths[k])]
-    }
+    func positions(of e: Entry) -> [Int32] { e.slot < 0 ? [-1 - e.slot] : lists[Int(e.slot)] }
 
     mutating func release(_ e: Entry) {
-        garbage += Int(lengths[Int(e.slot)])
-        lengths[Int(e.slot)] = 0
+        if e.slot < 0 { return }
+        lists[Int(e.slot)] = []
         freeSlots.append(e.slot)
-        if garbage > 1 << 16 && garbage * 2 > pool.count { compact() }
-    }
-
-    /// Moves the live lists down over the holes, in pool order.
-    private mutating func compact() {
-        var live = (0 ..< Int32(starts.count)).filter { lengths[Int($0)] > 0 }
-        live.sort { starts[Int($0)] < starts[Int($1)] }
-        var w = 0
-        pool.withUnsafeMutableBufferPointer { p in
-            for k in live.map(Int.init) {
-                let n = Int(lengths[k])
-                if starts[k] != w { memmove(p.baseAddress! + w, p.baseAddress! + starts[k], n * 4) }
-                starts[k] = w
-                w += n
-            }
-        }
-        pool.removeLast(pool.count - w)
-        garbage = 0
     }
 }

@@ -135,7 +135,7 @@ private func table(_ w: WordCounts) -> [String: UInt64] {
         }
         let counts = dir.appendingPathComponent("all.counts").path
         let exact = try run("exact") { $0.saveCounts = counts }
-        let histogram = PreTokenHistogram(try WordCounts.read(path: counts))
+        let histogram = PreTokenHistogram(try WordCounts.read(path: counts), vocabSize: 600)
         let all = histogram.kept(threshold: 1)
         #expect(all.words > 10_000, "\(all.words) pre-tokens of 2+ bytes")
 
@@ -158,4 +158,13 @@ private func table(_ w: WordCounts) -> [String: UInt64] {
         #expect(throws: TokenizerError.self) { try run("tiny") { $0.reservedMemory = 0; $0.maxMemory = fixed } }
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("tiny.json").path))
     }
+}
+
+@Test func memorySizesParseInPowersOf1024() {
+    #expect(parseMemorySize("512M") == 512 << 20)
+    #expect(parseMemorySize("4G") == 4 << 30 && parseMemorySize("4GiB") == 4 << 30 && parseMemorySize("4GB") == 4 << 30 && parseMemorySize("4g") == 4 << 30)
+    #expect(parseMemorySize("1.5G") == 3 << 29)
+    #expect(parseMemorySize("2T") == 2 << 40 && parseMemorySize("64K") == 64 << 10 && parseMemorySize("1000") == 1000)
+    for bad in ["", "G", "lots", "4Q", "-1G", "4 G B", "1e3"] { #expect(parseMemorySize(bad) == nil, "\(bad)") }
+    #expect(formatMemory(4 << 30) == "4 GiB" && formatMemory(300 << 20) == "300 MiB" && formatMemory(3 << 29) == "1.50 GiB")
 }
