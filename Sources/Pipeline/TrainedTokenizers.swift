@@ -124,13 +124,15 @@ public struct TokenizerTrainingJob {
             log("train-tokenizer: --max-memory \(formatMemory(maxMemory)): set aside the \(formatCount(aside.words)) distinct pre-tokens counted fewer than \(threshold) times (of \(formatCount(histogram.distinct)))"
                 + String(format: ", %.2f%% of the corpus's pre-token bytes; merging the other %@", share, formatCount(kept.words)))
         }
+        // While the words load, they sit beside the count table (or the run readers).
+        let loading = reserved + (runs == 0 ? counts.words.usedBytes : runs * runReaderBytes) + 16 * kept.words + 4 * kept.textBytes
         let words = TrainingWords(reservingWords: kept.words, bytes: kept.textBytes)
         try counts.forEachWord { w, c in if c >= threshold { words.append(w, count: c) } }
         counts.releaseMemory()
         // The counting threads' malloc arenas keep what they freed; hand it back before the merges.
         returnFreedMemory()
         // 3. Merges, up to the largest size.
-        let estimate = fixed + kept.cost
+        let estimate = max(fixed + kept.cost, loading)
         log("train-tokenizer: merging \(formatCount(kept.words)) pre-tokens of 2+ bytes; memory estimate \(formatBytes(Int64(estimate)))")
         let start = Date()
         let result = try BPETrainer.train(words, vocabSize: vocabSize, specialTokens: config.specialTokens, minFrequency: config.minFrequency)

@@ -35,8 +35,9 @@ public final class SpillingWordCounts {
     /// Spill when this many distinct words are held (0: never).
     public let maxWords: Int
     /// Spill before the tables would take more than this many bytes (0: no bound). The tables are
-    /// allocated once at this size: a power-of-two hash table at most half full, 44 bytes a word
-    /// (`WordCounts.bytesPerWord`, the spill's sort order included), the rest for the words' bytes.
+    /// reserved once at this size (pages are resident only once used): a power-of-two hash table at
+    /// most half full, 44 bytes a word (`WordCounts.bytesPerWord`, the spill's sort order included),
+    /// the rest for the words' bytes.
     public let maxBytes: Int
     public let directory: String
 
@@ -56,13 +57,14 @@ public final class SpillingWordCounts {
     }
 
     /// The words and arena bytes a table of `maxBytes` holds: S/2 words for the largest power-of-two
-    /// slot count S where each word's 32 bytes of fields and sort order, its two 4-byte slots and at
-    /// least 12 bytes of text fit; every byte left goes to the arena.
+    /// slot count S where each word's 32 bytes of fields and sort order, at least 12 bytes of text, and
+    /// the 4-byte slots fit (S of them, and S/2 more while the slot array doubles to S); every byte
+    /// left goes to the arena.
     static func layout(_ maxBytes: Int) -> (words: Int, arenaBytes: Int) {
         var slots = 16
-        while 26 * (slots * 2) <= maxBytes { slots *= 2 }
+        while (32 + 12) * slots + 6 * (slots * 2) <= maxBytes { slots *= 2 }
         let words = slots / 2
-        return (words, max(1 << 10, maxBytes - 40 * words))
+        return (words, max(1 << 10, maxBytes - 32 * words - 6 * slots))
     }
 
     deinit { for r in runs { try? FileManager.default.removeItem(atPath: r) } }

@@ -83,14 +83,19 @@ struct ByteStringTable: Sendable {
     var count: Int { values.count }
     var arenaBytes: Int { arena.count }
 
-    /// A table for `capacity` strings; `arenaCapacity` reserves their bytes as well, so that a table
-    /// filled up to both never reallocates (see `hasRoom`).
+    /// At most this many strings fit (`hasRoom`) when the table was made with an arena capacity.
+    private var limit = Int.max
+
+    /// A table for `capacity` strings. With `arenaCapacity`, the arrays are reserved (not touched) for
+    /// `capacity` strings and that many bytes, and `hasRoom` says when one more would not fit; the slot
+    /// array, which is written when made, starts small and doubles up to 2 × `capacity` slots.
     init(capacity: Int = 16, arenaCapacity: Int = 0) {
         var n = 16
-        while n < capacity * 2 { n <<= 1 }
+        while n < (arenaCapacity > 0 ? min(capacity, 1 << 16) : capacity) * 2 { n <<= 1 }
         slots = [Int32](repeating: -1, count: n)
         mask = n - 1
         if arenaCapacity > 0 {
+            limit = capacity
             arena.reserveCapacity(arenaCapacity)
             offsets.reserveCapacity(capacity)
             lengths.reserveCapacity(capacity)
@@ -109,7 +114,7 @@ struct ByteStringTable: Sendable {
 
     /// Whether one more string of `n` bytes fits without any array growing.
     func hasRoom(forBytes n: Int) -> Bool {
-        arena.count + n <= arena.capacity && values.count < values.capacity && (values.count + 1) * 2 <= slots.count
+        arena.count + n <= arena.capacity && values.count < min(values.capacity, limit)
     }
 
     /// Calls `body` with the bytes of entry `e` (0-based insertion order) and its value.

@@ -23,9 +23,10 @@ struct TrainTokenizerCommand: ParsableCommand {
 
         Memory: without --max-memory, the distinct pre-tokens (their bytes + 44 B each) while counting \
         (--max-words spills sorted runs to disk and merges them at the end; with --save-counts and no -o \
-        the merge streams to the file), then about 24 B + 12 B per byte for each distinct pre-token of \
-        two bytes or more during the merges, plus about 70 MB; the estimate is printed before the merges \
-        and the peak at the end. --max-memory SIZE bounds the peak resident memory of the whole run: \
+        the merge streams to the file), then during the merges 12 + 18·V/32768 B plus 8 to 12 B per \
+        byte for each distinct pre-token of two bytes or more (V the vocabulary size), plus \
+        40 MiB + 256 B per vocabulary entry and about 64 MiB for the process; the estimate is printed \
+        before the merges and the peak at the end. --max-memory SIZE bounds the peak resident memory of the whole run: \
         counting spills to --spill-dir to stay under it, and if the distinct pre-tokens do not all fit \
         in the merges, the rarest are set aside: every pre-token counted fewer than T times, for the \
         smallest T that fits. The run then prints how many were set aside and what share of the \
