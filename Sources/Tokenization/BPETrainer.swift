@@ -24,12 +24,19 @@ import Normalization
 
 /// Distinct pre-tokens (as bytes) with 64-bit counts.
 public struct WordCounts: Sendable {
-    var table = ByteStringTable(capacity: 1 << 12)
+    var table: ByteStringTable
     public private(set) var counts: [UInt64] = []
     /// Sum of all counts (pre-tokens seen).
     public private(set) var total: UInt64 = 0
 
-    public init() {}
+    public init() { table = ByteStringTable(capacity: 1 << 12) }
+
+    /// Counts with room for `capacity` words of `arenaCapacity` bytes in all, allocated up front so that
+    /// `hasRoom` tells when one more would make an array grow.
+    public init(capacity: Int, arenaCapacity: Int) {
+        table = ByteStringTable(capacity: capacity, arenaCapacity: arenaCapacity)
+        counts.reserveCapacity(capacity)
+    }
 
     public var distinct: Int { counts.count }
 
@@ -42,13 +49,23 @@ public struct WordCounts: Sendable {
     }
 
     /// Adds `count` occurrences of a word.
+    public mutating func add(_ word: UnsafeBufferPointer<UInt8>, count: UInt64) {
+        add(word.baseAddress ?? UnsafePointer(bitPattern: 1)!, word.count, count: count)
+    }
+
+    /// Adds `count` occurrences of a word.
     public mutating func add(_ word: [UInt8], count: UInt64) {
-        word.withUnsafeBufferPointer { add($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count, count: count) }
+        word.withUnsafeBufferPointer { add($0, count: count) }
+    }
+
+    /// Whether `word` is held already or one more word of its length fits without any array growing.
+    public func hasRoom(for word: UnsafeBufferPointer<UInt8>) -> Bool {
+        table.hasRoom(forBytes: word.count) || table.get(word.baseAddress ?? UnsafePointer(bitPattern: 1)!, word.count) != nil
     }
 
     /// Adds every word of `other`.
     public mutating func merge(_ other: WordCounts) {
-        other.forEach { bytes, c in bytes.withUnsafeBufferPointer { add($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count, count: c) } }
+        other.forEachWord { add($0, count: $1) }
     }
 
     /// Calls `body` with each word and its count, in insertion order.
@@ -56,8 +73,27 @@ public struct WordCounts: Sendable {
         table.forEachEntry { bytes, k in body(bytes, counts[Int(k)]) }
     }
 
-    /// Approximate memory held, in bytes.
-    public var memoryBytes: Int { table.arenaBytes + distinct * 40 }
+    /// Calls `body` with each word (valid only during the call) and its count, in insertion order.
+    public func forEachWord(_ body: (UnsafeBufferPointer<UInt8>, UInt64) throws -> Void) rethrows {
+        for e in 0 ..< table.count { try table.withEntry(e) { bytes, k in try body(bytes, counts[Int(k)]) } }
+    }
+
+    /// Empties the counts, keeping the memory for the next ones.
+    public mutating func removeAll() {
+        table.removeAll()
+        counts.removeAll(keepingCapacity: true)
+        total = 0
+    }
+
+    /// Memory in use, in bytes (the arrays' elements and the whole hash table: what is resident).
+    public var usedBytes: Int { table.usedBytes + 8 * counts.count }
+
+    /// Memory held, in bytes (the arrays' capacities).
+    public var memoryBytes: Int { table.memoryBytes + 8 * counts.capacity }
+
+    /// Memory a word costs while counting, beside its bytes: three 4-byte and two 8-byte fields, 4 bytes
+    /// of sort order when spilled, and two to four 4-byte hash slots.
+    public static let bytesPerWord = 44
 }
 
 /// Settings of a training run (the CLI's defaults come from here).
@@ -159,16 +195,149 @@ public struct BPETrainingResult: Sendable {
     }
 }
 
+/// The words the merge phase works on, compactly: every pre-token of two bytes or more (a one-byte
+/// pre-token has no pair to merge and cannot change the merges), its symbols back to back in one
+/// `[UInt32]` (byte values until training maps them to ids, then token ids; a word that shrank is
+/// padded with `UInt32.max`), where each starts, and its count.
+/// A class: training rewrites the symbols in place, so the words are used once and never copied.
+public final class TrainingWords {
+    var symbols: [UInt32] = []
+    var starts: [Int] = [0]
+    var counts: [Int64] = []
+    /// Sum of the bytes of the words held.
+    public private(set) var bytes = 0
+
+    /// Room for `words` words of `bytes` bytes in all (nothing is reallocated while they fit).
+    public init(reservingWords words: Int = 0, bytes: Int = 0) {
+        symbols.reserveCapacity(bytes)
+        starts.reserveCapacity(words + 1)
+        counts.reserveCapacity(words)
+    }
+
+    /// The words of `counts` (in their insertion order).
+    public convenience init(_ words: WordCounts) {
+        var n = 0, total = 0
+        words.forEachWord { w, _ in if w.count > 1 { n += 1; total += w.count } }
+        self.init(reservingWords: n, bytes: total)
+        words.forEachWord { append($0, count: $1) }
+    }
+
+    public var count: Int { counts.count }
+
+    /// Adds a word; a word shorter than two bytes is skipped.
+    public func append(_ word: UnsafeBufferPointer<UInt8>, count: UInt64) {
+        guard word.count > 1 else { return }
+        for b in word { symbols.append(UInt32(b)) }
+        starts.append(symbols.count)
+        counts.append(Int64(clamping: count))
+        bytes += word.count
+    }
+}
+
+/// Distinct pre-tokens by count, to choose which to set aside when the merge phase must fit in a memory
+/// bound. The rule: keep every pre-token whose count is at least a threshold T, the smallest T for which
+/// the kept words' merge-phase memory (`BPETrainer.memoryCost`) fits; set aside the rest (only
+/// pre-tokens of two bytes or more count: one byte has no pair). Deterministic, and it drops the words
+/// that weigh least in the pair counts first.
+public struct PreTokenHistogram: Sendable {
+    struct Bucket: Sendable { var words = 0, cost = 0, textBytes = 0; var corpusBytes: UInt64 = 0 }
+    var buckets: [UInt64: Bucket] = [:]
+    /// Bytes of every pre-token occurrence in the corpus (count × length, one-byte pre-tokens included).
+    public private(set) var corpusBytes: UInt64 = 0
+    /// The vocabulary size whose merge-phase costs are counted.
+    public let vocabSize: Int
+    /// Distinct pre-tokens (one-byte ones included) and their occurrences.
+    public private(set) var distinct = 0
+    public private(set) var occurrences: UInt64 = 0
+    /// The largest count.
+    public var largestCount: UInt64 { buckets.keys.max() ?? 1 }
+
+    public init(vocabSize: Int) { self.vocabSize = vocabSize }
+
+    /// The histogram of `words`.
+    public init(_ words: WordCounts, vocabSize: Int) {
+        self.vocabSize = vocabSize
+        words.forEachWord { add(length: $0.count, count: $1) }
+    }
+
+    public mutating func add(length: Int, count: UInt64) {
+        corpusBytes &+= count &* UInt64(length)
+        distinct += 1
+        occurrences &+= count
+        guard length > 1 else { return }
+        buckets[count, default: Bucket()].words += 1
+        buckets[count]!.cost += BPETrainer.memoryCost(length: length, vocabSize: vocabSize)
+        buckets[count]!.textBytes += length
+        buckets[count]!.corpusBytes &+= count &* UInt64(length)
+    }
+
+    /// The smallest threshold whose kept words cost at most `budget` bytes: 1 when all fit, nil when not
+    /// even the words of the largest count do.
+    public func threshold(budget: Int) -> UInt64? {
+        var cost = 0
+        var t: UInt64? = nil
+        for c in buckets.keys.sorted(by: >) {
+            cost += buckets[c]!.cost
+            if cost > budget { return t }
+            t = c
+        }
+        return 1
+    }
+
+    /// The words of two bytes or more with a count of at least `threshold`: how many, their bytes, their
+    /// merge-phase memory and the corpus bytes they stand for.
+    public func kept(threshold: UInt64) -> (words: Int, textBytes: Int, cost: Int, corpusBytes: UInt64) {
+        var r = (words: 0, textBytes: 0, cost: 0, corpusBytes: UInt64(0))
+        for (c, b) in buckets where c >= threshold {
+            r.words += b.words; r.textBytes += b.textBytes; r.cost += b.cost; r.corpusBytes &+= b.corpusBytes
+        }
+        return r
+    }
+
+    /// The words of two bytes or more set aside by `threshold`: how many and the corpus bytes they stand for.
+    public func setAside(threshold: UInt64) -> (words: Int, corpusBytes: UInt64) {
+        var r = (words: 0, corpusBytes: UInt64(0))
+        for (c, b) in buckets where c < threshold { r.words += b.words; r.corpusBytes &+= b.corpusBytes }
+        return r
+    }
+}
+
 /// HF-identical BPE training over counted words.
 public enum BPETrainer {
-    /// An estimate of the merge phase's peak memory, in bytes.
-    public static func memoryEstimate(_ words: WordCounts) -> Int {
-        words.table.arenaBytes * 6 + words.distinct * 120
+    /// What the merge phase holds for one word of `length` bytes in a `vocabSize` run, in bytes, beyond
+    /// `fixedMemory`; 0 below two bytes. Its parts: the symbols (4 B a byte), start and count (16 B),
+    /// the word's place in the position lists of its pairs (4 B a pair at the start), and what the
+    /// merges add as they go, which grows with the vocabulary: pair counts and heap entries (24 B
+    /// each) for the new pairs, the lists of the words where pairs gained. The constants are fitted
+    /// to peak RSS measured on the bundled corpus and 256 MB and 1 GB of the scale corpus at 4,096,
+    /// 32,768 and 65,536 (see the README): the estimate is 2–17% above the exact runs' peaks there.
+    public static func memoryCost(length: Int, vocabSize: Int) -> Int {
+        guard length > 1 else { return 0 }
+        return 12 + 18 * vocabSize / 32768 + (8 + 4 * min(vocabSize, 32768) / 32768) * length
+    }
+
+    /// The merge phase's memory besides the words' (the vocabulary, merges, the pair tables and heap
+    /// entries that do not grow with the words, the transient peak of loading them).
+    public static func fixedMemory(vocabSize: Int) -> Int { (40 << 20) + vocabSize * 256 }
+
+    /// An estimate of the merge phase's peak memory for `words`, in bytes.
+    public static func memoryEstimate(_ words: WordCounts, vocabSize: Int = 32768) -> Int {
+        var total = fixedMemory(vocabSize: vocabSize)
+        words.forEachWord { w, _ in total += memoryCost(length: w.count, vocabSize: vocabSize) }
+        return total
     }
 
     /// Learns merges until the vocabulary reaches `vocabSize`.
     /// - Throws: `TokenizerError.usage` when `vocabSize` is below 256 + the special tokens.
     public static func train(_ words: WordCounts, vocabSize: Int, specialTokens rawSpecials: [String], minFrequency: UInt64 = 0,
+                             progress: ((Int) -> Void)? = nil) throws -> BPETrainingResult {
+        try train(TrainingWords(words), vocabSize: vocabSize, specialTokens: rawSpecials, minFrequency: minFrequency, progress: progress)
+    }
+
+    /// Learns merges until the vocabulary reaches `vocabSize`, rewriting `words` (use them once).
+    /// The merges do not depend on the order of the words.
+    /// - Throws: `TokenizerError.usage` when `vocabSize` is below 256 + the special tokens.
+    public static func train(_ words: TrainingWords, vocabSize: Int, specialTokens rawSpecials: [String], minFrequency: UInt64 = 0,
                              progress: ((Int) -> Void)? = nil) throws -> BPETrainingResult {
         // 1. Ids: specials (deduplicated, in order), then the byte alphabet in code-point order.
         var specials: [String] = []
@@ -186,37 +355,53 @@ public enum BPETrainer {
             if let b = ByteLevel.decode(s), b.count > 1 { known.insert(b, value: Int32(id)) }
         }
 
-        // 2. Words as symbol ids, with their counts.
-        var symbols: [[UInt32]] = []
-        var counts: [Int64] = []
-        symbols.reserveCapacity(words.distinct)
-        words.forEach { bytes, c in
-            symbols.append(bytes.map { byteID[Int($0)] })
-            counts.append(Int64(clamping: c))
-        }
+        // 2. Words as symbol ids (in place), with their counts.
+        let counts = words.counts, starts = words.starts
+        words.symbols.withUnsafeMutableBufferPointer { s in for i in s.indices { s[i] = byteID[Int(s[i])] } }
 
-        // 3. Initial pair counts and where each pair occurs.
+        // 3. Initial pair counts and where each pair occurs: counted first so each position list is
+        // allocated once at its size (words are visited in order, so a list is sorted and a repeat of
+        // the same word is the last element).
         var pairCounts: [UInt64: Int64] = [:]
-        var where_: [UInt64: [Int32]] = [:]
-        for (w, s) in symbols.enumerated() where s.count > 1 {
-            for k in 0 ..< s.count - 1 {
-                let p = UInt64(s[k]) << 32 | UInt64(s[k + 1])
-                pairCounts[p, default: 0] += counts[w]
-                where_[p, default: []].append(Int32(w))
+        var listIndex: [UInt64: Int] = [:]
+        var listSizes: [Int] = []
+        var lastWord: [Int32] = []
+        words.symbols.withUnsafeBufferPointer { s in
+            for w in 0 ..< counts.count {
+                for k in starts[w] ..< starts[w + 1] - 1 {
+                    let p = UInt64(s[k]) << 32 | UInt64(s[k + 1])
+                    pairCounts[p, default: 0] += counts[w]
+                    let i = listIndex[p] ?? { listIndex[p] = listSizes.count; listSizes.append(0); lastWord.append(-1); return listSizes.count - 1 }()
+                    if lastWord[i] != Int32(w) { lastWord[i] = Int32(w); listSizes[i] += 1 }
+                }
+            }
+        }
+        var lists = [[Int32]](repeating: [], count: listSizes.count)
+        for i in lists.indices { lists[i].reserveCapacity(listSizes[i]) }
+        words.symbols.withUnsafeBufferPointer { s in
+            for w in 0 ..< counts.count {
+                for k in starts[w] ..< starts[w + 1] - 1 {
+                    let i = listIndex[UInt64(s[k]) << 32 | UInt64(s[k + 1])]!
+                    if lists[i].last != Int32(w) { lists[i].append(Int32(w)) }
+                }
             }
         }
         var heap = MergeHeap()
-        for (p, var pos) in where_ {
+        for (p, i) in listIndex {
             let c = pairCounts[p]!
-            if c > 0 { dedupe(&pos); heap.push(count: c, pair: p, pos: pos) }
+            let pos = lists[i]
+            lists[i] = []
+            if c > 0 { heap.push(count: c, pair: p, pos: pos) }
         }
-        where_.removeAll()
+        listIndex = [:]
+        lists = []
 
         // 4. The merge loop.
         var merges: [(Int32, Int32, Int32)] = []
         var sizes: [Int] = []
         let minCount = max(1, Int64(clamping: minFrequency))
         var changes: [(UInt64, Int64, Int32)] = []
+        var where_: [UInt64: [Int32]] = [:]
         while tokens.count < vocabSize {
             guard var top = heap.pop() else { break }
             let current = pairCounts[top.pair] ?? 0
@@ -238,17 +423,23 @@ public enum BPETrainer {
             sizes.append(tokens.count)
             progress?(tokens.count)
 
-            changes.removeAll(keepingCapacity: true)
-            for w in heap.positions(of: top) {
-                mergeWord(&symbols[Int(w)], a, b, newID, word: w, into: &changes)
+            // Each word's deltas are applied before the next word (sums do not depend on the order, and
+            // the words gaining a pair are still listed in increasing order, so a repeated word is the
+            // list's last element): the changes never outgrow one word.
+            words.symbols.withUnsafeMutableBufferPointer { s in
+                for w in heap.positions(of: top) {
+                    let start = starts[Int(w)]
+                    changes.removeAll(keepingCapacity: true)
+                    mergeWord(s.baseAddress! + start, starts[Int(w) + 1] - start, a, b, newID, word: w, into: &changes)
+                    for (p, delta, _) in changes {
+                        pairCounts[p, default: 0] += delta * counts[Int(w)]
+                        if delta > 0 && where_[p]?.last != w { where_[p, default: []].append(w) }
+                    }
+                }
             }
-            for (p, delta, w) in changes {
-                pairCounts[p, default: 0] += delta * counts[Int(w)]
-                if delta > 0 { where_[p, default: []].append(w) }
-            }
-            for (p, var pos) in where_ {
+            for (p, pos) in where_ {
                 let c = pairCounts[p]!
-                if c > 0 { dedupe(&pos); heap.push(count: c, pair: p, pos: pos) }
+                if c > 0 { heap.push(count: c, pair: p, pos: pos) }
             }
             where_.removeAll(keepingCapacity: true)
             heap.release(top)
@@ -256,37 +447,42 @@ public enum BPETrainer {
         return BPETrainingResult(merges: merges, tokens: tokens, specialTokens: specials, sizeAfterMerge: sizes)
     }
 
-    /// HF `Word::merge`: replaces each non-overlapping (a, b), left to right, recording neighbour deltas.
+    /// HF `Word::merge` on the `capacity` symbols at `s` (padded with `UInt32.max` past the word's end):
+    /// replaces each non-overlapping (a, b), left to right, recording neighbour deltas.
     @inline(__always)
-    static func mergeWord(_ s: inout [UInt32], _ a: UInt32, _ b: UInt32, _ new: UInt32, word: Int32, into changes: inout [(UInt64, Int64, Int32)]) {
-        var i = 0
-        while i < s.count {
-            if s[i] == a && i + 1 < s.count && s[i + 1] == b {
-                if i > 0 {
-                    changes.append((UInt64(s[i - 1]) << 32 | UInt64(a), -1, word))
-                    changes.append((UInt64(s[i - 1]) << 32 | UInt64(new), 1, word))
+    static func mergeWord(_ s: UnsafeMutablePointer<UInt32>, _ capacity: Int, _ a: UInt32, _ b: UInt32, _ new: UInt32,
+                          word: Int32, into changes: inout [(UInt64, Int64, Int32)]) {
+        var n = capacity
+        while n > 0 && s[n - 1] == UInt32.max { n -= 1 }
+        // subtle: reading at r and writing at w ≤ r, the left neighbour s[w - 1] is already rewritten (as
+        // in HF, where the word shrinks as it goes) and the right one s[r + 2] is not yet.
+        var r = 0, w = 0
+        while r < n {
+            if r + 1 < n && s[r] == a && s[r + 1] == b {
+                if w > 0 {
+                    changes.append((UInt64(s[w - 1]) << 32 | UInt64(a), -1, word))
+                    changes.append((UInt64(s[w - 1]) << 32 | UInt64(new), 1, word))
                 }
-                s[i] = new
-                s.remove(at: i + 1)
-                if i < s.count - 1 {
-                    changes.append((UInt64(b) << 32 | UInt64(s[i + 1]), -1, word))
-                    changes.append((UInt64(new) << 32 | UInt64(s[i + 1]), 1, word))
+                s[w] = new
+                if r + 2 < n {
+                    changes.append((UInt64(b) << 32 | UInt64(s[r + 2]), -1, word))
+                    changes.append((UInt64(new) << 32 | UInt64(s[r + 2]), 1, word))
                 }
+                w += 1
+                r += 2
+            } else {
+                s[w] = s[r]
+                w += 1
+                r += 1
             }
-            i += 1
         }
-    }
-
-    private static func dedupe(_ a: inout [Int32]) {
-        if a.count < 2 { return }
-        a.sort()
-        var k = 1
-        for i in 1 ..< a.count where a[i] != a[k - 1] { a[k] = a[i]; k += 1 }
-        a.removeLast(a.count - k)
+        for k in w ..< n { s[k] = UInt32.max }
     }
 }
 
 /// HF's merge queue: a max-heap by count, ties to the smaller pair, each entry carrying its word list.
+/// A list of one word (most entries pushed during the merges) is kept in the entry itself (slot < 0:
+/// word -1 - slot) rather than in an array, whose header and allocation would cost 60 bytes.
 struct MergeHeap {
     struct Entry { var count: Int64; var pair: UInt64; var slot: Int32 }
     private var heap: [Entry] = []
@@ -299,7 +495,10 @@ struct MergeHeap {
 
     mutating func push(count: Int64, pair: UInt64, pos: [Int32]) {
         let slot: Int32
-        if let f = freeSlots.popLast() { slot = f; lists[Int(f)] = pos } else { slot = Int32(lists.count); lists.append(pos) }
+        if pos.count == 1 { slot = -1 - pos[0] } else if let f = freeSlots.popLast() { slot = f; lists[Int(f)] = pos } else {
+            slot = Int32(lists.count)
+            lists.append(pos)
+        }
         push(Entry(count: count, pair: pair, slot: slot))
     }
 
@@ -334,9 +533,10 @@ struct MergeHeap {
         return top
     }
 
-    func positions(of e: Entry) -> [Int32] { lists[Int(e.slot)] }
+    func positions(of e: Entry) -> [Int32] { e.slot < 0 ? [-1 - e.slot] : lists[Int(e.slot)] }
 
     mutating func release(_ e: Entry) {
+        if e.slot < 0 { return }
         lists[Int(e.slot)] = []
         freeSlots.append(e.slot)
     }

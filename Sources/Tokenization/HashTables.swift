@@ -4,6 +4,8 @@
 // Performance notes: Swift's `Dictionary<[UInt8], Int>` needs an array allocation per lookup and
 // hashes with SipHash; these tables hash in place (FNV-1a for bytes, a multiplicative mix for pairs).
 
+import Foundation
+
 /// (left id, right id) → (rank, new id), both 32-bit.
 struct PairTable: Sendable {
     private var keys: [UInt64]
@@ -81,11 +83,62 @@ struct ByteStringTable: Sendable {
     var count: Int { values.count }
     var arenaBytes: Int { arena.count }
 
-    init(capacity: Int = 16) {
+    /// At most this many strings fit (`hasRoom`) when the table was made with an arena capacity.
+    private var limit = Int.max
+
+    /// A table for `capacity` strings. With `arenaCapacity`, the arrays are reserved (not touched) for
+    /// `capacity` strings and that many bytes, and `hasRoom` says when one more would not fit; the slot
+    /// array, which is written when made, starts small and doubles up to 2 × `capacity` slots.
+    init(capacity: Int = 16, arenaCapacity: Int = 0) {
         var n = 16
-        while n < capacity * 2 { n <<= 1 }
+        while n < (arenaCapacity > 0 ? min(capacity, 1 << 16) : capacity) * 2 { n <<= 1 }
         slots = [Int32](repeating: -1, count: n)
         mask = n - 1
+        if arenaCapacity > 0 {
+            limit = capacity
+            arena.reserveCapacity(arenaCapacity)
+            offsets.reserveCapacity(capacity)
+            lengths.reserveCapacity(capacity)
+            values.reserveCapacity(capacity)
+            hashes.reserveCapacity(capacity)
+        }
+    }
+
+    /// Bytes held by the table's arrays (capacities, not counts: what the allocator handed out).
+    var memoryBytes: Int {
+        arena.capacity + 4 * (offsets.capacity + lengths.capacity + values.capacity + slots.count) + 8 * hashes.capacity
+    }
+
+    /// Bytes of the table's arrays in use (elements, and the whole slot array).
+    var usedBytes: Int { arena.count + 20 * values.count + 4 * slots.count }
+
+    /// Whether one more string of `n` bytes fits without any array growing.
+    func hasRoom(forBytes n: Int) -> Bool {
+        arena.count + n <= arena.capacity && values.count < min(values.capacity, limit)
+    }
+
+    /// Calls `body` with the bytes of entry `e` (0-based insertion order) and its value.
+    @inline(__always) func withEntry<R>(_ e: Int, _ body: (UnsafeBufferPointer<UInt8>, Int32) throws -> R) rethrows -> R {
+        let o = Int(offsets[e]), n = Int(lengths[e])
+        return try arena.withUnsafeBufferPointer { a in try body(UnsafeBufferPointer(rebasing: a[o ..< o + n]), values[e]) }
+    }
+
+    /// The entries (insertion indices) ordered by their bytes, lexicographically as
+    /// `[UInt8].lexicographicallyPrecedes` orders them. Costs 4 bytes an entry beside the table.
+    func entriesSortedByBytes() -> [Int32] {
+        var order = (0 ..< Int32(values.count)).map { $0 }
+        arena.withUnsafeBufferPointer { a in
+            offsets.withUnsafeBufferPointer { off in
+                lengths.withUnsafeBufferPointer { len in
+                    order.sort { x, y in
+                        let lx = Int(len[Int(x)]), ly = Int(len[Int(y)])
+                        let c = memcmp(a.baseAddress! + Int(off[Int(x)]), a.baseAddress! + Int(off[Int(y)]), min(lx, ly))
+                        return c != 0 ? c < 0 : lx < ly
+                    }
+                }
+            }
+        }
+        return order
     }
 
     @inline(__always) static func hash(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {

@@ -65,21 +65,29 @@ extension WordCounts {
 extension WordCounts {
     /// The serialized counts with entries sorted by their bytes (a run for `mergeSortedRuns`).
     public func sortedSerialized() -> [UInt8] {
-        var entries: [([UInt8], UInt64)] = []
-        entries.reserveCapacity(distinct)
-        forEach { entries.append(($0, $1)) }
-        entries.sort { $0.0.lexicographicallyPrecedes($1.0) }
+        var out: [UInt8] = []
+        writeSorted { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// Writes what `sortedSerialized()` returns in pieces of about 1 MiB, holding 4 bytes a word
+    /// beside the counts (the sort order) rather than a copy of them.
+    public func writeSorted(_ write: ([UInt8]) throws -> Void) rethrows {
+        let order = table.entriesSortedByBytes()
         var out = Self.magic
         func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
         func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
         u32(1)
-        u64(UInt64(entries.count))
-        for (bytes, c) in entries { u32(UInt32(bytes.count)); out.append(contentsOf: bytes); u64(c) }
-        return out
+        u64(UInt64(order.count))
+        for e in order {
+            table.withEntry(Int(e)) { bytes, k in u32(UInt32(bytes.count)); out.append(contentsOf: bytes); u64(counts[Int(k)]) }
+            if out.count >= 1 << 20 { try write(out); out.removeAll(keepingCapacity: true) }
+        }
+        if !out.isEmpty { try write(out) }
     }
 }
 
-/// Reads the entries of a word-count file one at a time, with a 1 MiB buffer.
+/// Reads the entries of a word-count file one at a time, with a 256 KiB buffer (up to twice that held).
 final class WordCountsRunReader {
     let path: String
     private let handle: FileHandle
@@ -89,6 +97,9 @@ final class WordCountsRunReader {
     private var eof = false
     /// The current entry (nil when the run is exhausted).
     private(set) var current: (bytes: [UInt8], count: UInt64)?
+
+    /// Bytes read at a time; a reader holds up to twice that.
+    static let chunkBytes = 1 << 18
 
     init(path: String) throws {
         self.path = path
@@ -106,7 +117,7 @@ final class WordCountsRunReader {
 
     private func take(_ n: Int) throws -> ArraySlice<UInt8> {
         while buffer.count - position < n && !eof {
-            let chunk = handle.readData(ofLength: 1 << 20)
+            let chunk = handle.readData(ofLength: Self.chunkBytes)
             if chunk.isEmpty { eof = true; break }
             buffer.removeFirst(position)
             position = 0
@@ -128,8 +139,11 @@ final class WordCountsRunReader {
     }
 }
 
+/// The memory `mergeSortedRuns` holds for each run, at most.
+public let runReaderBytes = 2 * WordCountsRunReader.chunkBytes
+
 /// Merges sorted runs (from `sortedSerialized()`), summing equal words, and calls `body` with each
-/// distinct word in byte order. Memory: one buffer and one entry per run.
+/// distinct word in byte order. Memory: one buffer (`runReaderBytes`) and one entry per run.
 /// - Complexity: O(total entries × runs) comparisons (runs are few).
 public func mergeSortedRuns(_ paths: [String], _ body: ([UInt8], UInt64) throws -> Void) throws {
     let readers = try paths.map { try WordCountsRunReader(path: $0) }

@@ -17,11 +17,11 @@ private func table(_ w: WordCounts) -> [String: UInt64] {
     let dir: URL
     init() throws { dir = try makeTemporaryDirectory("word-count-stage") }
 
-    private func count(_ inputs: [String], threads: Int, maxWords: Int) throws -> (SpillingWordCounts, ReadTotals) {
+    private func count(_ inputs: [String], threads: Int, maxWords: Int, maxBytes: Int = 0) throws -> (SpillingWordCounts, ReadTotals) {
         var config = BPETrainerConfig()
         config.preset = .gpt2
         config.specialTokens = ["<|endoftext|>"]
-        let counts = SpillingWordCounts(maxWords: maxWords, directory: dir.path)
+        let counts = SpillingWordCounts(maxWords: maxWords, maxBytes: maxBytes, directory: dir.path)
         let read = try WordCountStage.run(reader: smallBatchReader(inputs), config: config, into: counts, runner: DocumentRunner(threads: threads))
         return (counts, read)
     }
@@ -37,6 +37,18 @@ private func table(_ w: WordCounts) -> [String: UInt64] {
         let runPaths = try checkSpilled(input, against: inMemory)
         #expect(runPaths.count > 3)
         #expect(runPaths.allSatisfy { !FileManager.default.fileExists(atPath: $0) })   // removed with their owner
+    }
+
+    /// Counting within 64 KiB of tables spills (and never lets them grow) and gives the same counts.
+    @Test func spillingByBytesGivesTheSameCounts() throws {
+        let input = try writeShards(try testCorpusRecords(100), to: dir, "in", shards: 20)
+        let (memory, _) = try count(input, threads: 1, maxWords: 0)
+        let inMemory = try memory.merged()
+        let (bounded, _) = try count(input, threads: 2, maxWords: 0, maxBytes: 64 << 10)
+        #expect(bounded.words.memoryBytes <= 64 << 10 + 4096, "the tables grew to \(bounded.words.memoryBytes) bytes")
+        #expect(try bounded.finishSpilling() > 3)
+        let merged = try bounded.merged()
+        #expect(merged.total == inMemory.total && table(merged) == table(inMemory))
     }
 
     private func checkSpilled(_ input: [String], against inMemory: WordCounts) throws -> [String] {
@@ -100,4 +112,59 @@ private func table(_ w: WordCounts) -> [String: UInt64] {
         // No spilled run is left behind.
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".run") }.isEmpty)
     }
+}
+
+@Suite struct MaxMemoryTrainingJobTests {
+    /// On the bundled test split: a bound that holds everything gives the same tokenizer.json as no
+    /// bound; a bound below the merge phase's need sets the rarest pre-tokens aside, says so, and still
+    /// writes the full vocabulary; a bound below the minimum is an error naming it.
+    @Test func boundedRunsEqualTheExactOneOrReportTheirReduction() throws {
+        let dir = try makeTemporaryDirectory("max-memory-job")
+        let shards = try writeShards(try testCorpusRecords(259), to: dir, "in", shards: 4)
+        var config = BPETrainerConfig()
+        config.vocabSizes = [600]
+        config.preset = .cl100k
+        func run(_ name: String, _ f: (inout TokenizerTrainingJob) -> Void) throws -> (json: Data, log: [String]) {
+            var j = TokenizerTrainingJob(config: config)
+            j.spillDirectory = dir.path
+            j.output = dir.appendingPathComponent("\(name).json").path
+            f(&j)
+            var log: [String] = []
+            try j.run(makeReader: { smallBatchReader(shards) }, runner: DocumentRunner(threads: 2), log: { log.append($0) })
+            return (try Data(contentsOf: dir.appendingPathComponent("\(name).json")), log)
+        }
+        let counts = dir.appendingPathComponent("all.counts").path
+        let exact = try run("exact") { $0.saveCounts = counts }
+        let histogram = PreTokenHistogram(try WordCounts.read(path: counts), vocabSize: 600)
+        let all = histogram.kept(threshold: 1)
+        #expect(all.words > 10_000, "\(all.words) pre-tokens of 2+ bytes")
+
+        let roomy = try run("roomy") { $0.maxMemory = 1 << 30 }
+        #expect(roomy.json == exact.json)
+        #expect(!roomy.log.contains { $0.contains("set aside") })
+
+        // Half the words' memory: no reserve, so the bound is the merge phase's fixed part and the words
+        // (and one run reader: the count table is spilled to make room).
+        let fixed = BPETrainer.fixedMemory(vocabSize: 600)
+        let reduced = try run("reduced") { $0.reservedMemory = 0; $0.maxMemory = fixed + all.cost / 2 + runReaderBytes }
+        let t = try #require(histogram.threshold(budget: all.cost / 2))
+        #expect(t > 1 && histogram.kept(threshold: t).cost <= all.cost / 2)
+        let aside = histogram.setAside(threshold: t)
+        let line = try #require(reduced.log.first { $0.contains("set aside") })
+        #expect(line.contains("set aside the \(formatCount(aside.words)) distinct pre-tokens counted fewer than \(t) times (of \(formatCount(histogram.distinct)))"), "\(line)")
+        #expect(line.contains(String(format: "%.2f%%", 100 * Double(aside.corpusBytes) / Double(histogram.corpusBytes))), "\(line)")
+        #expect(try Tokenizer.load(path: dir.appendingPathComponent("reduced.json").path).vocabularySize == 600)
+
+        #expect(throws: TokenizerError.self) { try run("tiny") { $0.reservedMemory = 0; $0.maxMemory = fixed } }
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("tiny.json").path))
+    }
+}
+
+@Test func memorySizesParseInPowersOf1024() {
+    #expect(parseMemorySize("512M") == 512 << 20)
+    #expect(parseMemorySize("4G") == 4 << 30 && parseMemorySize("4GiB") == 4 << 30 && parseMemorySize("4GB") == 4 << 30 && parseMemorySize("4g") == 4 << 30)
+    #expect(parseMemorySize("1.5G") == 3 << 29)
+    #expect(parseMemorySize("2T") == 2 << 40 && parseMemorySize("64K") == 64 << 10 && parseMemorySize("1000") == 1000)
+    for bad in ["", "G", "lots", "4Q", "-1G", "4 G B", "1e3"] { #expect(parseMemorySize(bad) == nil, "\(bad)") }
+    #expect(formatMemory(4 << 30) == "4 GiB" && formatMemory(300 << 20) == "300 MiB" && formatMemory(3 << 29) == "1.50 GiB")
 }

@@ -41,13 +41,16 @@ import TokenMillTestSupport
         var outputs: [(name: String, json: Data, tiktoken: Data, counts: Data)] = []
         for (name, extra) in [("threads1", ["--threads", "1"]), ("threads2", ["--threads", "2"]),
                               ("threads1-spill", ["--threads", "1", "--max-words", "1"]),
-                              ("threads2-spill", ["--threads", "2", "--max-words", "1"])] {
+                              ("threads2-spill", ["--threads", "2", "--max-words", "1"]),
+                              // A bound that holds every pre-token changes nothing.
+                              ("threads2-maxmem", ["--threads", "2", "--max-memory", "2GiB"])] {
             let json = dir.appendingPathComponent("\(name).json"), counts = dir.appendingPathComponent("\(name).counts")
             let r = try runTokenmill(common + extra + ["-o", json.path, "--save-counts", counts.path] + inputs)
             #expect(r.status == 0, "\(name): \(r.stderr)")
             #expect(r.stderr.contains("counting with \(name.hasPrefix("threads2") ? 2 : 1) threads"))
             // --max-words 1 spills after every batch: one run per input file.
             if name.hasSuffix("spill") { #expect(r.stderr.contains("merging 6 spilled runs"), "\(name): \(r.stderr)") }
+            if name.hasSuffix("maxmem") { #expect(!r.stderr.contains("set aside") && r.stderr.contains("bounded by --max-memory 2 GiB"), "\(r.stderr)") }
             outputs.append((name, try Data(contentsOf: json), try Data(contentsOf: dir.appendingPathComponent("\(name).tiktoken")),
                             try Data(contentsOf: counts)))
         }
@@ -62,9 +65,23 @@ import TokenMillTestSupport
         // byte order, so they are compared by training from them below).
         #expect(outputs[1].counts == outputs[0].counts)
         #expect(outputs[3].counts == outputs[2].counts)
+        #expect(outputs[4].counts == outputs[0].counts)
         let fromCounts = dir.appendingPathComponent("from-counts.json")
         let r = try runTokenmill(common + ["--threads", "2", "--counts", dir.appendingPathComponent("threads2-spill.counts").path, "-o", fromCounts.path])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(try Data(contentsOf: fromCounts) == outputs[0].json)
+    }
+
+    /// A --max-memory below what any run needs, or not a size: one line, exit 64, nothing written.
+    @Test func maxMemoryTooSmallOrMalformedIsAUsageError() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let inputs = try trainSlice(bytes: 1 << 16, parts: 1)
+        let out = dir.appendingPathComponent("t.json").path
+        for (value, message) in [("10M", "error: --max-memory 10M is below the "), ("lots", "error: --max-memory takes a size like 512M, 4G or 4GiB, not 'lots'.")] {
+            let r = try runTokenmill(["train-tokenizer", "--vocab-size", "4096", "--threads", "2", "--max-memory", value, "-o", out] + inputs)
+            #expect(r.status == 64, "\(value): \(r.stderr)")
+            #expect(r.stderr.hasPrefix(message) && r.stderr.split(separator: "\n").count == 1, "\(value): \(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: out))
+        }
     }
 }

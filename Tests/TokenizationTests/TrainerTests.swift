@@ -169,3 +169,61 @@ struct SeededGenerator: RandomNumberGenerator {
     back.forEach { if expected[$0] != $1 { same = false } }
     #expect(same)
 }
+
+/// A reduction (`PreTokenHistogram`'s rule: set aside the pre-tokens counted fewer than T times) against
+/// the exact run on the same real text. What is guaranteed: while the merges agree, the kept words are
+/// segmented alike and every pair count of the reduced run is the exact one minus δ, what the set-aside
+/// words contribute (δ ≥ 0). So the reduced run makes the exact run's next merge p* whenever δ(p*) = 0 or
+/// δ(p*) is below p*'s lead over the runner-up in the exact counts. The test finds the first merge k
+/// where that fails (recounting every step, as `basicBPE` does) and checks the first k merges agree.
+@Test func reducedRunAgreesWhileTheSetAsideWordsCannotChangeTheWinner() throws {
+    let words = try count(trainFixture.texts, preset: .cl100k)
+    let histogram = PreTokenHistogram(words, vocabSize: 600)
+    // The budget that holds exactly the words counted twice or more gives threshold 2.
+    let threshold = try #require(histogram.threshold(budget: histogram.kept(threshold: 2).cost))
+    #expect(threshold == 2)
+    #expect(histogram.threshold(budget: histogram.kept(threshold: 1).cost) == 1)
+    let aside = histogram.setAside(threshold: threshold)
+    #expect(aside.words > 0 && aside.corpusBytes > 0 && aside.corpusBytes < histogram.corpusBytes)
+    let kept = TrainingWords()
+    words.forEachWord { w, c in if c >= threshold { kept.append(w, count: c) } }
+    #expect(kept.count == histogram.kept(threshold: threshold).words)
+
+    let exact = try BPETrainer.train(words, vocabSize: 600, specialTokens: [])
+    let reduced = try BPETrainer.train(kept, vocabSize: 600, specialTokens: [])
+
+    // Replay the exact merges on every word, recounting pairs in all words and in the set-aside ones.
+    var byteID = [UInt32](repeating: 0, count: 256)
+    for (k, b) in ByteLevel.alphabetOrder.enumerated() { byteID[Int(b)] = UInt32(k) }
+    var list: [(symbols: [UInt32], count: Int64, setAside: Bool)] = []
+    words.forEach { bytes, c in list.append((bytes.map { byteID[Int($0)] }, Int64(c), c < threshold)) }
+    var guaranteed = exact.merges.count
+    for (i, m) in exact.merges.enumerated() {
+        var all: [UInt64: Int64] = [:], delta: [UInt64: Int64] = [:]
+        for w in list where w.symbols.count > 1 {
+            for k in 0 ..< w.symbols.count - 1 {
+                let p = UInt64(w.symbols[k]) << 32 | UInt64(w.symbols[k + 1])
+                all[p, default: 0] += w.count
+                if w.setAside { delta[p, default: 0] += w.count }
+            }
+        }
+        let winner = UInt64(UInt32(m.0)) << 32 | UInt64(UInt32(m.1))
+        let best = try #require(all[winner])
+        let runnerUp = all.filter { $0.key != winner }.map(\.value).max() ?? 0
+        #expect(best >= runnerUp, "merge \(i): the exact run's merge is not the most frequent pair")
+        let d = delta[winner] ?? 0
+        if d > 0 && d >= best - runnerUp { guaranteed = i; break }
+        for w in list.indices {
+            var s = list[w].symbols, r: [UInt32] = [], k = 0
+            while k < s.count {
+                if k + 1 < s.count && s[k] == UInt32(m.0) && s[k + 1] == UInt32(m.1) { r.append(UInt32(m.2)); k += 2 } else { r.append(s[k]); k += 1 }
+            }
+            s = r
+            list[w].symbols = s
+        }
+    }
+    let agree = zip(exact.merges, reduced.merges).prefix { $0.0 == $0.1 }.count
+    #expect(guaranteed > 0, "the guarantee covers no merge on this corpus")
+    #expect(agree >= guaranteed, "the reduced run left the exact merges at \(agree), before \(guaranteed)")
+    print("reduction below count \(threshold): \(aside.words) of \(histogram.distinct) distinct set aside; the first \(agree) of \(exact.merges.count) merges agree (\(guaranteed) guaranteed)")
+}

@@ -19,10 +19,19 @@ struct TrainTokenizerCommand: ParsableCommand {
         vocabulary's merges are a prefix of the larger's. Special tokens get ids 0, 1, ... and their \
         text in the corpus is never counted. Counts are 64-bit and do not depend on --threads. \
         --save-counts writes the word counts so shards can be counted separately and trained together \
-        with --counts. Memory: the distinct pre-tokens (about their bytes + 40 B each) while counting \
-        (bounded by --max-words, which spills sorted runs to disk and merges them at the end; with \
-        --save-counts and no -o the merge streams to the file), then roughly six times that during \
-        merges, which need every distinct pre-token in memory; the estimate is printed first.
+        with --counts.
+
+        Memory: without --max-memory, the distinct pre-tokens (their bytes + 44 B each) while counting \
+        (--max-words spills sorted runs to disk and merges them at the end; with --save-counts and no -o \
+        the merge streams to the file), then during the merges 12 + 18·V/32768 B plus 8 to 12 B per \
+        byte for each distinct pre-token of two bytes or more (V the vocabulary size), plus \
+        40 MiB + 256 B per vocabulary entry and about 64 MiB for the process; the estimate is printed \
+        before the merges and the peak at the end. --max-memory SIZE bounds the peak resident memory of the whole run: \
+        counting spills to --spill-dir to stay under it, and if the distinct pre-tokens do not all fit \
+        in the merges, the rarest are set aside: every pre-token counted fewer than T times, for the \
+        smallest T that fits. The run then prints how many were set aside and what share of the \
+        corpus's pre-token bytes they hold; the merges are Hugging Face's for the pre-tokens kept. \
+        When everything fits, the result is the same as without --max-memory.
         """
     )
 
@@ -59,6 +68,9 @@ struct TrainTokenizerCommand: ParsableCommand {
     @Option(name: .customLong("max-words"), help: "Bound the counting memory: whenever this many distinct pre-tokens are held, spill them as a sorted run to disk; runs are merged at the end (0: never spill).")
     var maxWords: Int = 0
 
+    @Option(name: .customLong("max-memory"), help: "Bound the run's peak memory, like 512M, 4G or 4GiB (powers of 1024); the rarest pre-tokens are set aside when the merges would not fit.")
+    var maxMemory: String?
+
     @Option(name: .customLong("spill-dir"), help: "The directory for spilled runs (default: the system temporary directory).")
     var spillDir: String?
 
@@ -84,6 +96,16 @@ struct TrainTokenizerCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            // Checked here rather than in validate() so the error is one line (exit 64).
+            if let maxMemory {
+                guard let bytes = parseMemorySize(maxMemory), bytes > 0 else {
+                    throw ValidationError("--max-memory takes a size like 512M, 4G or 4GiB, not '\(maxMemory)'.")
+                }
+                let minimum = TokenizerTrainingJob.minimumMemory(threads: progressOptions.workerThreads, vocabSize: sizes.max() ?? 0)
+                if bytes < minimum {
+                    throw ValidationError("--max-memory \(maxMemory) is below the \(formatMemory(minimum)) a run with \(progressOptions.workerThreads) threads and vocabulary \(sizes.max() ?? 0) needs at least.")
+                }
+            }
             var config = BPETrainerConfig()
             config.vocabSizes = sizes.sorted()
             config.specialTokens = specials
@@ -93,6 +115,7 @@ struct TrainTokenizerCommand: ParsableCommand {
             var job = TokenizerTrainingJob(config: config)
             job.countFiles = countFiles
             job.maxWords = maxWords
+            job.maxMemory = maxMemory.flatMap(parseMemorySize) ?? 0
             if let spillDir { job.spillDirectory = spillDir }
             job.saveCounts = saveCounts
             job.output = output
