@@ -2,8 +2,9 @@
 
 For each corpus directory given (written by tools/build-scale-corpus, e.g. out/scale/1G out/scale/3G
 out/scale/10G) it runs, with the release tokenmill, under /usr/bin/time:
-  normalize (NFKC) → stats → train-tokenizer (32,768 and 65,536 in one run) → tokenize (FIM 0.1, with the
-  32,768 tokenizer) → pack (best-fit, rows of 4,096) → prepare (normalize + tokenize + pack in one process)
+  normalize (NFKC) → stats → train-tokenizer (32,768 and 65,536 in one run, --max-memory 4G) → tokenize (FIM
+  0.1, with the 32,768 tokenizer) → pack (best-fit, rows of 4,096) → prepare (normalize + dedup + decontaminate
+  against the bundled test split + tokenize + pack in one process)
 and prints one table: per stage and size the wall time, seconds per GB of raw text, MB/s per core and
 peak RSS, beside the memory bound the command's --help states. Flat s/GB and flat RSS as the corpus
 grows are what the table is for.
@@ -149,7 +150,7 @@ def run_size(corpus, work, threads):
     stats_json = os.path.join(work, "stats.json")
     stage("stats", [TM, "stats", *th, "--json", norm], stdout=stats_json)
     size, docs = raw_bytes(stats_json)
-    stage("train-tokenizer", [TM, "train-tokenizer", *th, "--pretokenizer", "deepseek-v3", "--vocab-size", "32768,65536",
+    stage("train-tokenizer", [TM, "train-tokenizer", *th, "--max-memory", "4G", "--pretokenizer", "deepseek-v3", "--vocab-size", "32768,65536",
                               "--special-tokens", SPECIALS, "-o", os.path.join(work, "tokenizer.json"), norm])
     tok = os.path.join(work, "tokenizer-32768.json")
     stage("tokenize", [TM, "tokenize", *th, "--tokenizer", tok, "--fim-rate", "0.1", "--seed", "0",
@@ -159,6 +160,7 @@ def run_size(corpus, work, threads):
     cfg = os.path.join(work, "prepare.json")
     with open(cfg, "w") as f:
         json.dump({"inputs": files, "output": os.path.join(work, "prep"), "tokenizer": tok, "normalize": {"form": "nfkc"},
+                   "decontaminate": {"against": [os.path.join(ROOT, "corpora", "test.jsonl.zst")]},
                    "tokenize": {"fim_rate": 0.1, "seed": 0}, "pack": {"seq_len": 4096}}, f)
     stage("prepare", [TM, "prepare", *th, "--config", cfg])
     return size, docs, rows, norm, tok
