@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "FillInTheMiddle", dependencies: ["CorpusIO"]),
         .target(name: "Packing", dependencies: ["Tokenization", "CorpusIO"]),
         // The stages above composed: one runner, typed manifests, progress; what the CLI and other programs call.
-        .target(name: "Pipeline", dependencies: ["CorpusIO", "Normalization", "Tokenization", "FillInTheMiddle", "Packing"]),
+        .target(name: "Pipeline", dependencies: ["CorpusIO", "Normalization", "Deduplication", "Tokenization", "FillInTheMiddle", "Packing"]),
 
         // MARK: Model and evaluation
         .target(name: "Training", dependencies: ["CBLAS", "CKernels", "Packing"]),

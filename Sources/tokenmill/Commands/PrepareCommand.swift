@@ -111,21 +111,7 @@ struct PrepareCommand: ParsableCommand {
     private func clean(_ prepare: PrepareConfig, inputs: [String], read: ReadOptions, threads: Int) throws {
         let files = try expandInputs(inputs)
         if files.contains("-") { throw ValidationError("\(config): dedup and decontamination read the input twice: give files in 'inputs', not stdin.") }
-        var options = CleaningOptions()
-        let d = prepare.dedup ?? PrepareConfig.Dedup()
-        options.dedup = prepare.dedupEnabled
-        let defaults = MinHashConfig()
-        options.minhash = MinHashConfig(ngram: d.ngram ?? defaults.ngram, bands: d.bands ?? defaults.bands, rows: d.rows ?? defaults.rows,
-                                        seed: d.seed ?? defaults.seed, normalizeNumbers: !(d.keepNumbers ?? PrepareConfig.Dedup.defaultKeepNumbers))
-        options.nearDuplicates = !(d.exactOnly ?? false)
-        options.sortMemoryBytes = d.sortMemory.map { $0 << 20 } ?? options.sortMemoryBytes
-        let t = prepare.decontaminate ?? PrepareConfig.Decontaminate()
-        options.testFiles = prepare.decontaminationTargets.isEmpty ? [] : try expandInputs(prepare.decontaminationTargets)
-        options.decontamination = DecontaminationConfig(ngram: t.ngram ?? DecontaminationConfig().ngram)
-        options.removeContaminated = (t.action ?? "remove") == "remove"
-        let limit = t.maxNGramDocuments ?? PrepareConfig.Decontaminate.defaultMaxNGramDocuments
-        options.maxTrainingDocumentsPerNGram = limit > 0 ? limit : nil
-        options.threads = threads
+        let options = try prepare.cleaningOptions(threads: threads)
         // The input is read two or three times: its warnings are printed on the last pass.
         var passes = (options.dedup ? 2 : 1) + (options.maxTrainingDocumentsPerNGram != nil && !options.testFiles.isEmpty ? 1 : 0)
         let open = { () -> CorpusReader in
