@@ -111,8 +111,9 @@ public struct CleaningRecord: Codable, Equatable, Sendable {
 }
 
 /// X.cleaning.json.
-public struct CleanedCorpusManifest: FormattedRecord, Codable, Equatable, Sendable {
+public struct CleanedCorpusManifest: CorpusSidecar, Codable, Equatable, Sendable {
     public static let format = "tokenmill-cleaned-corpus"
+    public static let suffix = ".cleaning.json"
 
     public private(set) var format = Self.format
     public var cleaning: CleaningRecord
@@ -125,22 +126,15 @@ public struct CleanedCorpusManifest: FormattedRecord, Codable, Equatable, Sendab
         self.cleaning = cleaning; self.inputs = inputs; self.bytes = bytes
     }
 
-    /// The sidecar's path for the corpus file `output`.
-    public static func path(for output: String) -> String { output + ".cleaning.json" }
-
-    /// Writes the sidecar of the finished corpus file `output` (its size taken now), atomically.
+    /// Writes the sidecar of the finished corpus file `output`, atomically.
     public static func write(output: String, cleaning: CleaningRecord, inputs: [String]) throws {
-        let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? NSNumber)?.intValue ?? 0
-        try writeFileAtomically(Array(prettyJSON(CleanedCorpusManifest(cleaning: cleaning, inputs: inputs, bytes: size))), to: path(for: output))
+        try write(CleanedCorpusManifest(cleaning: cleaning, inputs: inputs, bytes: 0), output: output)
     }
 
     /// The cleaning record of the corpus file `corpus`, when it has a sidecar that still matches its size
     /// (nil otherwise, as for stdin).
     /// - Throws: `ManifestError` when the sidecar is there but malformed.
     public static func cleaning(ofCorpusFile corpus: String) throws(ManifestError) -> CleaningRecord? {
-        guard corpus != "-", let sidecar = try readManifest(CleanedCorpusManifest.self, path: path(for: corpus)),
-              let size = (try? FileManager.default.attributesOfItem(atPath: corpus)[.size] as? NSNumber)?.intValue,
-              sidecar.bytes == size else { return nil }
-        return sidecar.cleaning
+        try read(ofCorpusFile: corpus)?.cleaning
     }
 }

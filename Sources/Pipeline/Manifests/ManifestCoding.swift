@@ -169,3 +169,34 @@ public func prettyJSON<T: Encodable>(_ value: T, escapingSlashes: Bool = false) 
 func hashesJSON(_ hashes: [String: String]) -> InlineJSON {
     .object(hashes.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })
 }
+
+/// A sidecar manifest written beside a corpus file X (X + `suffix`) that holds X's size when written: a
+/// sidecar whose size no longer matches its file is ignored (the file was replaced without it).
+public protocol CorpusSidecar: FormattedRecord, Encodable {
+    static var suffix: String { get }
+    var bytes: Int { get set }
+}
+
+extension CorpusSidecar {
+    /// The sidecar's path for the corpus file `output`.
+    public static func path(for output: String) -> String { output + suffix }
+
+    /// Writes `sidecar` for the finished corpus file `output` (its size taken now), atomically.
+    public static func write(_ sidecar: Self, output: String) throws {
+        var sidecar = sidecar
+        sidecar.bytes = fileSize(output) ?? 0
+        try writeFileAtomically(Array(prettyJSON(sidecar)), to: path(for: output))
+    }
+
+    /// The sidecar of the corpus file `corpus` when there is one that still matches its size (nil
+    /// otherwise, as for stdin). Throws `ManifestError` when it is there but malformed.
+    public static func read(ofCorpusFile corpus: String) throws(ManifestError) -> Self? {
+        guard corpus != "-", let sidecar = try readManifest(Self.self, path: path(for: corpus)),
+              let size = fileSize(corpus), sidecar.bytes == size else { return nil }
+        return sidecar
+    }
+}
+
+private func fileSize(_ path: String) -> Int? {
+    (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue
+}

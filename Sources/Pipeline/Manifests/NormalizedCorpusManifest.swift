@@ -59,8 +59,9 @@ public struct NormalizationRecord: Codable, Equatable, Sendable {
 }
 
 /// X.tokenmill.json, the sidecar `normalize -o X` writes beside its output X.
-public struct NormalizedCorpusManifest: FormattedRecord, Codable, Equatable, Sendable {
+public struct NormalizedCorpusManifest: CorpusSidecar, Codable, Equatable, Sendable {
     public static let format = "tokenmill-normalized-corpus"
+    public static let suffix = ".tokenmill.json"
 
     public private(set) var format = Self.format
     public var normalization: NormalizationRecord
@@ -73,22 +74,15 @@ public struct NormalizedCorpusManifest: FormattedRecord, Codable, Equatable, Sen
         self.normalization = normalization; self.inputs = inputs; self.bytes = bytes
     }
 
-    /// The sidecar's path for the corpus file `output`.
-    public static func path(for output: String) -> String { output + ".tokenmill.json" }
-
-    /// Writes the sidecar of the finished corpus file `output` (its size taken now), atomically.
+    /// Writes the sidecar of the finished corpus file `output`, atomically.
     public static func write(output: String, normalization: NormalizationRecord, inputs: [String]) throws {
-        let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? NSNumber)?.intValue ?? 0
-        try writeFileAtomically(Array(prettyJSON(NormalizedCorpusManifest(normalization: normalization, inputs: inputs, bytes: size))), to: path(for: output))
+        try write(NormalizedCorpusManifest(normalization: normalization, inputs: inputs, bytes: 0), output: output)
     }
 
     /// The normalization of the corpus file `path` from its sidecar, when it has a readable one that still
     /// matches the file's size (nil otherwise, as for stdin).
     public static func normalization(ofCorpusFile corpus: String) -> NormalizationRecord? {
-        guard corpus != "-", let sidecar = try? readManifest(NormalizedCorpusManifest.self, path: path(for: corpus)),
-              let size = (try? FileManager.default.attributesOfItem(atPath: corpus)[.size] as? NSNumber)?.intValue,
-              sidecar.bytes == size else { return nil }
-        return sidecar.normalization
+        (try? read(ofCorpusFile: corpus))??.normalization
     }
 
     /// The normalization shared by all corpus files `inputs`: nil when any is unknown or they differ
