@@ -93,7 +93,7 @@ public final class IndexedDatasetWriter {
         try bin.flush()
         let path = OutputFile.partialPath(prefix + ".idx")
         let out = try OutputFile(path: path, compress: false)
-        try out.write(indexBytes())
+        try writeIndex(to: out)
         try out.commit()
     }
 
@@ -156,8 +156,29 @@ public final class IndexedDatasetWriter {
         endDocument()
     }
 
-    /// The `.idx` bytes for what was added so far.
-    func indexBytes() -> [UInt8] { Self.indexBytes(dtype: dtype, lengths: lengths, documentIndices: documentIndices) }
+    /// Writes the `.idx` bytes for what was added so far to `out` in pieces of about 1 MiB, so that writing
+    /// the index of a large dataset does not hold a second copy of it (20 bytes per document) in memory.
+    func writeIndex(to out: OutputFile) throws {
+        var chunk = indexMagic
+        let limit = 1 << 20
+        chunk.reserveCapacity(limit + 16)
+        func put<T: FixedWidthInteger>(_ v: T) throws {
+            withUnsafeBytes(of: v.littleEndian) { chunk.append(contentsOf: $0) }
+            if chunk.count >= limit { try out.write(chunk); chunk.removeAll(keepingCapacity: true) }
+        }
+        try put(UInt64(1))
+        chunk.append(dtype.rawValue)
+        try put(UInt64(lengths.count))
+        try put(UInt64(documentIndices.count))
+        for l in lengths { try put(l) }
+        var pointer: Int64 = 0
+        for l in lengths {
+            try put(pointer)
+            pointer += Int64(l) * Int64(dtype.itemSize)
+        }
+        for d in documentIndices { try put(d) }
+        if !chunk.isEmpty { try out.write(chunk) }
+    }
 
     /// The `.idx` bytes of a dataset whose sequences (of `lengths`) lie back to back in its `.bin` from byte
     /// 0, grouped into documents by `documentIndices` (0, then one past each document's last sequence).
@@ -183,7 +204,7 @@ public final class IndexedDatasetWriter {
     public func finish() throws {
         let index = try OutputFile(path: prefix + ".idx", compress: false)
         do {
-            try index.write(indexBytes())
+            try writeIndex(to: index)
             try bin.commit()
             try index.commit()
             unlink(OutputFile.partialPath(prefix + ".idx"))
@@ -210,9 +231,15 @@ public final class IndexedDatasetReader {
     public let sequencePointers: [Int64]
     public let documentIndices: [Int64]
     private let bin: UnsafeRawBufferPointer
+    /// Bytes of `bin` read since its pages were last released (see `noteRead`).
+    private var readSinceRelease = 0
+    /// After this many bytes read, the mapping's resident pages are dropped.
+    private let releaseInterval: Int
 
-    public init(prefix: String) throws {
+    /// - Parameter releaseEvery: drop the mapping's resident pages after this many bytes read (see `noteRead`).
+    public init(prefix: String, releaseEvery: Int = 64 << 20) throws {
         self.prefix = prefix
+        releaseInterval = max(1, releaseEvery)
         let idxPath = prefix + ".idx", binPath = prefix + ".bin"
         let parsed = try parseIndex(try readWholeFile(idxPath), path: idxPath)
         dtype = parsed.dtype
@@ -236,6 +263,7 @@ public final class IndexedDatasetReader {
     /// The ids of sequence `i`.
     public func sequence(_ i: Int) -> [Int32] {
         let start = Int(sequencePointers[i]), n = Int(sequenceLengths[i])
+        noteRead(n * dtype.itemSize)
         if dtype == .uint16 {
             return (0 ..< n).map { Int32(UInt16(littleEndian: bin.loadUnaligned(fromByteOffset: start + 2 * $0, as: UInt16.self))) }
         }
@@ -252,6 +280,7 @@ public final class IndexedDatasetReader {
             if skip >= n { skip -= n; continue }
             let take = min(n - skip, length - out.count)
             let start = Int(sequencePointers[s]) + skip * dtype.itemSize
+            noteRead(take * dtype.itemSize)
             if dtype == .uint16 {
                 for k in 0 ..< take { out.append(Int32(UInt16(littleEndian: bin.loadUnaligned(fromByteOffset: start + 2 * k, as: UInt16.self)))) }
             } else {
@@ -261,6 +290,17 @@ public final class IndexedDatasetReader {
         }
         precondition(out.count == length, "slice past the end of document \(d)")
         return out
+    }
+
+    /// Counts `bytes` read from the mapping; every `releaseInterval` bytes (64 MiB by default), drops the mapping's resident
+    /// pages (`MADV_DONTNEED`: the file is read-only and mapped private, so nothing is lost; pages read
+    /// again fault back in from the page cache). Reading a dataset in random order (pack's shuffled rows)
+    /// would otherwise make every page of the `.bin` count in the process's resident memory.
+    private func noteRead(_ bytes: Int) {
+        readSinceRelease += bytes
+        guard readSinceRelease >= releaseInterval, let base = bin.baseAddress else { return }
+        readSinceRelease = 0
+        _ = madvise(UnsafeMutableRawPointer(mutating: base), bin.count, MADV_DONTNEED)
     }
 
     /// The ids of document `d` (its sequences concatenated).

@@ -59,6 +59,28 @@ import TokenMillTestSupport
         #expect((0 ..< 300).map { r.document($0) } == docs, "seed \(seed)")
     }
 
+    /// An index of over 1 MiB is written in pieces: its bytes equal the whole-array `indexBytes`. Read back
+    /// with the mapping's pages dropped after every 100 bytes, every document and slice is still right.
+    @Test func largeIndexAndReadsAcrossPageReleases() throws {
+        let prefix = dir.appendingPathComponent("large").path
+        var rng = SplitMix64(seed: 20_261_204)
+        let docs = (0 ..< 60_000).map { _ in (0 ..< Int.random(in: 1 ..< 40, using: &rng)).map { _ in Int32.random(in: 0 ... 65_535, using: &rng) } }
+        let w = try IndexedDatasetWriter(prefix: prefix, dtype: .uint16)
+        for d in docs {
+            // Two sequences for some documents, so document and sequence indices differ.
+            if d.count > 20 { try w.addSequence(d[..<10]); try w.addSequence(d[10...]); w.endDocument() } else { try w.addDocument(d) }
+        }
+        try w.finish()
+        let r = try IndexedDatasetReader(prefix: prefix, releaseEvery: 100)
+        let idx = try Data(contentsOf: URL(fileURLWithPath: prefix + ".idx"))
+        #expect(idx.count > 1 << 20)
+        #expect([UInt8](idx) == IndexedDatasetWriter.indexBytes(dtype: .uint16, lengths: r.sequenceLengths, documentIndices: r.documentIndices))
+        for d in stride(from: 0, to: docs.count, by: 7) { #expect(r.document(d) == docs[d]) }
+        for d in stride(from: 3, to: docs.count, by: 11) where docs[d].count > 5 {
+            #expect(r.documentSlice(d, offset: 2, length: docs[d].count - 4) == Array(docs[d][2 ..< docs[d].count - 2]))
+        }
+    }
+
     @Test func dtypeRuleIsMegatronCores() {
         #expect(IndexedDType.optimal(vocabularySize: 50_000) == .uint16)
         #expect(IndexedDType.optimal(vocabularySize: 65_499) == .uint16)
