@@ -1,7 +1,8 @@
 // Output files that appear only when complete: bytes go to a hidden temporary name in the same
 // directory, which is renamed over the final name by `commit()`. A failed run calls `abandon()`, and an
 // interrupted one (SIGINT, SIGTERM, SIGHUP) removes every registered temporary file before exiting
-// (see `TemporaryFiles.removeAll`). stdout is written directly. While a file output is open its writer
+// (see `TemporaryFiles.removeAll`); the temporary files of a killed run (SIGKILL) are removed by the next
+// writer of the same output. stdout is written directly. While a file output is open its writer
 // holds the output's `OutputLock`, so a second process writing the same path is refused.
 // Compression: zstd (level 3, with checksums) when the output name ends in .zst/.zstd.
 // Memory: a 1 MiB write buffer and zstd's stream buffers.
@@ -123,6 +124,7 @@ public final class OutputFile {
                 bytesWritten = offset
                 tempPath = temp
             } else {
+                OutputFile.removeStaleTemporaries(directory: dir.isEmpty ? "/" : dir, name: name)
                 let temp = (dir.isEmpty ? "" : dir + "/") + ".\(name).tmp-\(getpid())"
                 TemporaryFiles.register(temp)
                 fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -140,6 +142,21 @@ public final class OutputFile {
             ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, zstdLevel)
             ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)
             zout = .allocate(byteCount: ZSTD_CStreamOutSize(), alignment: 16)
+        }
+    }
+
+    /// Removes the `.NAME.tmp-PID` files that killed writers of this output left behind (SIGKILL cannot be
+    /// caught, so no handler removed them). Safe: the caller holds the output's lock, which every writer
+    /// holds while its temporary file exists, so no live process is writing any of them.
+    static func removeStaleTemporaries(directory: String, name: String) {
+        let prefix = Array(".\(name).tmp-".utf8)
+        guard let d = opendir(directory) else { return }
+        defer { closedir(d) }
+        while let entry = readdir(d) {
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            guard bytes.count > prefix.count, bytes.starts(with: prefix),
+                  bytes[prefix.count...].allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { continue }
+            unlink((directory.hasSuffix("/") ? directory : directory + "/") + String(decoding: bytes, as: UTF8.self))
         }
     }
 

@@ -233,7 +233,7 @@ public final class IndexedDatasetReader {
     private let bin: UnsafeRawBufferPointer
     /// Bytes of `bin` read since its pages were last released (see `noteRead`).
     private var readSinceRelease = 0
-    /// After this many bytes read, the mapping's resident pages are dropped.
+    /// After this many bytes counted by `noteRead`, the mapping's resident pages are dropped.
     private let releaseInterval: Int
 
     /// - Parameter releaseEvery: drop the mapping's resident pages after this many bytes read (see `noteRead`).
@@ -292,12 +292,15 @@ public final class IndexedDatasetReader {
         return out
     }
 
-    /// Counts `bytes` read from the mapping; every `releaseInterval` bytes (64 MiB by default), drops the mapping's resident
-    /// pages (`MADV_DONTNEED`: the file is read-only and mapped private, so nothing is lost; pages read
-    /// again fault back in from the page cache). Reading a dataset in random order (pack's shuffled rows)
-    /// would otherwise make every page of the `.bin` count in the process's resident memory.
+    /// Counts what a read of `bytes` from the mapping can make resident, and every `releaseInterval` bytes
+    /// (64 MiB by default) drops the mapping's resident pages (`MADV_DONTNEED`: the file is read-only and
+    /// mapped private, so nothing is lost; pages read again fault back in from the page cache). Reading a
+    /// dataset in random order (pack's shuffled rows) would otherwise make every page of the `.bin` count
+    /// in the process's resident memory. A fault maps the neighbouring cached pages too (Linux's
+    /// fault-around, 64 KiB), so each read counts its bytes plus two such windows: the resident pages of the
+    /// mapping stay under about twice the interval however small the reads are.
     private func noteRead(_ bytes: Int) {
-        readSinceRelease += bytes
+        readSinceRelease += bytes + 2 * (64 << 10)
         guard readSinceRelease >= releaseInterval, let base = bin.baseAddress else { return }
         readSinceRelease = 0
         _ = madvise(UnsafeMutableRawPointer(mutating: base), bin.count, MADV_DONTNEED)

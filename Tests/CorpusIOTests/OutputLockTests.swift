@@ -32,4 +32,19 @@ import TokenMillTestSupport
         try file.commit()
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["b.bin"])
     }
+
+    /// A SIGKILLed writer leaves its `.NAME.tmp-PID`; the next writer of NAME removes it, and nothing else.
+    @Test func aKilledWritersTemporaryFileIsRemovedByTheNextWriter() throws {
+        let dir = try makeTemporaryDirectory("lock")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("c.jsonl.zst").path
+        for name in [".c.jsonl.zst.tmp-999999999", ".c.jsonl.zst.tmp-x1", ".d.jsonl.zst.tmp-12", ".c.jsonl.zst.partial"] {
+            try Data("half".utf8).write(to: dir.appendingPathComponent(name))
+        }
+        let file = try OutputFile(path: out)
+        try file.write(Array("{}\n".utf8))
+        try file.commit()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+                == [".c.jsonl.zst.partial", ".c.jsonl.zst.tmp-x1", ".d.jsonl.zst.tmp-12", "c.jsonl.zst"])
+    }
 }
