@@ -48,6 +48,9 @@ public struct DatasetError: Error, Sendable, CustomStringConvertible {
 }
 
 let indexMagic: [UInt8] = Array("MMIDIDX".utf8) + [0, 0]
+/// The start of a resumable writer's journal (`IndexedDatasetWriter.checkpoint()`), then the dtype code.
+let journalMagic: [UInt8] = Array("TMIDXJ1".utf8) + [0]
+let journalHeaderSize = 16
 
 /// Writes `PREFIX.bin` and `PREFIX.idx`; both appear only when `finish()` succeeds.
 public final class IndexedDatasetWriter {
@@ -59,6 +62,10 @@ public final class IndexedDatasetWriter {
     private var scratch: [UInt8] = []
     /// The largest id written so far.
     public private(set) var maxID: Int64 = -1
+    /// A resumable writer's journal `.PREFIX.idx.partial` (see `checkpoint()`), and how much of the index
+    /// it holds.
+    private var journal: Int32 = -1
+    private var journaled = (sequences: 0, documents: 0)
 
     /// - Parameters:
     ///   - dtype: `.uint16` or `.int32` (the types token ids use).
@@ -76,7 +83,26 @@ public final class IndexedDatasetWriter {
         }
         let binBytes = lengths.reduce(Int64(0)) { $0 + Int64($1) } * Int64(dtype.itemSize)
         bin = try OutputFile(path: prefix + ".bin", compress: false, resumable: resumable ? binBytes : nil)
+        if resumable {
+            // A fresh journal (its header), or a resumed one cut back to the end of the checkpoint's block.
+            let path = OutputFile.partialPath(prefix + ".idx")
+            journal = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+            if journal < 0 { throw DatasetError(path: path, "cannot create: \(String(cString: strerror(errno)))") }
+            let keep = resumeFrom?.journalBytes ?? 0
+            if ftruncate(journal, off_t(keep)) != 0 || lseek(journal, off_t(keep), SEEK_SET) < 0 {
+                throw DatasetError(path: path, "cannot continue at byte \(keep): \(String(cString: strerror(errno)))")
+            }
+            if resumeFrom == nil {
+                var header = journalMagic
+                header.append(dtype.rawValue)
+                header += [UInt8](repeating: 0, count: journalHeaderSize - header.count)
+                try writeJournal(header)
+            }
+            journaled = (lengths.count, documentIndices.count - 1)
+        }
     }
+
+    deinit { if journal >= 0 { close(journal) } }
 
     /// What a resumed writer needs: the index so far (the `.bin` bytes it describes are in the
     /// partial file).
@@ -85,37 +111,86 @@ public final class IndexedDatasetWriter {
         public var lengths: [Int32]
         public var documentIndices: [Int64]
         public var maxID: Int64
+        /// The journal's bytes up to the end of this checkpoint's block.
+        public var journalBytes: Int
     }
 
-    /// Flushes `.bin` and writes the index so far to `.PREFIX.idx.partial` (atomically); with the
-    /// partial `.bin`, a later run continues from here.
+    /// Flushes `.bin` and appends the index entries added since the last checkpoint to the journal
+    /// `.PREFIX.idx.partial`; with the partial `.bin`, a later run continues from here. Each checkpoint
+    /// writes only what is new (a run of N documents writes its index once in all, not once per
+    /// checkpoint). Call it between documents.
+    ///
+    /// Journal: a 16-byte header ("TMIDXJ1", a zero byte, the dtype code, 7 zero bytes), then one block
+    /// per checkpoint: u64 sequences s, u64 documents d, i64 the largest id so far, int32[s] sequence
+    /// lengths, int64[d] document ends (index of the sequence after each document's last, as in the
+    /// `.idx`'s document_indices); little-endian. A block cut short by a kill is ignored.
     public func checkpoint() throws {
         try bin.flush()
-        let path = OutputFile.partialPath(prefix + ".idx")
-        let out = try OutputFile(path: path, compress: false)
-        try writeIndex(to: out)
-        try out.commit()
+        try appendJournalBlock()
     }
 
-    /// Reads the checkpoint `checkpoint()` wrote for `prefix`, or nil when there is none.
-    public static func loadCheckpoint(prefix: String) throws -> Checkpoint? {
+    private func appendJournalBlock() throws {
+        let s = lengths.count - journaled.sequences, d = documentIndices.count - 1 - journaled.documents
+        var block: [UInt8] = []
+        block.reserveCapacity(24 + 4 * s + 8 * d)
+        func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { block.append(contentsOf: $0) } }
+        put(UInt64(s)); put(UInt64(d)); put(maxID)
+        for l in lengths[journaled.sequences...] { put(l) }
+        for e in documentIndices[(journaled.documents + 1)...] { put(e) }
+        try writeJournal(block)
+        journaled = (lengths.count, documentIndices.count - 1)
+    }
+
+    private func writeJournal(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = write(journal, raw.baseAddress! + done, raw.count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    throw DatasetError(path: OutputFile.partialPath(prefix + ".idx"), "cannot write: \(String(cString: strerror(errno)))")
+                }
+                done += n
+            }
+        }
+    }
+
+    /// Reads the checkpoint of `documents` documents that `checkpoint()` journaled for `prefix`: nil when
+    /// there is no journal or its complete blocks do not end at exactly that many documents.
+    /// - Throws: `DatasetError` when the journal is not one (an older TokenMill's checkpoint) or the
+    ///   partial `.bin` is shorter than the index describes.
+    public static func loadCheckpoint(prefix: String, documents: Int) throws -> Checkpoint? {
         let path = OutputFile.partialPath(prefix + ".idx")
-        guard let idx = try? readWholeFile(path) else { return nil }
-        let parsed = try parseIndex(idx, path: path)
-        guard parsed.documents.last == Int64(parsed.lengths.count) else {
-            throw DatasetError(path: path, "the checkpoint ends inside a document")
+        guard let bytes = try? readWholeFile(path) else { return nil }
+        guard bytes.count >= journalHeaderSize, Array(bytes[0 ..< journalMagic.count]) == journalMagic,
+              let dtype = IndexedDType(rawValue: bytes[journalMagic.count]), dtype == .uint16 || dtype == .int32 else {
+            throw DatasetError(path: path, "not a TokenMill resume journal (a checkpoint of an older version?); run again without --resume")
         }
-        var maxID: Int64 = -1
+        var lengths: [Int32] = [], ends: [Int64] = [0], maxID: Int64 = -1
+        var at = journalHeaderSize
+        try bytes.withUnsafeBytes { raw in
+            func u64(_ o: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
+            while ends.count - 1 < documents, at + 24 <= raw.count {
+                let s = u64(at), d = u64(at + 8)
+                guard s < 1 << 40, d < 1 << 40, at + 24 + 4 * Int(s) + 8 * Int(d) <= raw.count else { break }
+                maxID = Int64(bitPattern: u64(at + 16))
+                var o = at + 24
+                for _ in 0 ..< Int(s) { lengths.append(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: o, as: Int32.self))); o += 4 }
+                for _ in 0 ..< Int(d) { ends.append(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: o, as: Int64.self))); o += 8 }
+                at = o
+            }
+        }
+        guard ends.count - 1 == documents else { return nil }
+        guard zip(ends, ends.dropFirst()).allSatisfy({ $0 <= $1 }), ends.last == Int64(lengths.count), lengths.allSatisfy({ $0 >= 0 }) else {
+            throw DatasetError(path: path, "the journal's document ends do not rise to its \(lengths.count) sequences")
+        }
         let binPath = OutputFile.partialPath(prefix + ".bin")
-        let bin = try mapFile(binPath)
-        defer { unmap(bin) }
-        let need = parsed.lengths.reduce(Int64(0)) { $0 + Int64($1) } * Int64(parsed.dtype.itemSize)
-        guard Int64(bin.count) >= need else { throw DatasetError(path: binPath, "\(bin.count) bytes, the checkpoint needs \(need)") }
-        for k in 0 ..< Int(need) / parsed.dtype.itemSize {
-            let v = parsed.dtype == .uint16 ? Int64(bin.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self)) : Int64(bin.loadUnaligned(fromByteOffset: 4 * k, as: Int32.self))
-            maxID = max(maxID, v)
+        var st = stat()
+        let need = lengths.reduce(Int64(0)) { $0 + Int64($1) } * Int64(dtype.itemSize)
+        guard stat(binPath, &st) == 0, Int64(st.st_size) >= need else {
+            throw DatasetError(path: binPath, "shorter than the \(need) bytes the checkpoint describes")
         }
-        return Checkpoint(dtype: parsed.dtype, lengths: parsed.lengths, documentIndices: parsed.documents, maxID: maxID)
+        return Checkpoint(dtype: dtype, lengths: lengths, documentIndices: ends, maxID: maxID, journalBytes: at)
     }
 
     /// Removes a checkpoint's files.
@@ -207,6 +282,7 @@ public final class IndexedDatasetWriter {
             try writeIndex(to: index)
             try bin.commit()
             try index.commit()
+            if journal >= 0 { close(journal); journal = -1 }
             unlink(OutputFile.partialPath(prefix + ".idx"))
         } catch {
             bin.abandon(); index.abandon()

@@ -62,7 +62,15 @@ public struct TokenizerTrainingJob {
     }
 
     /// Runs the job; `makeReader` gives the corpus (nil: only the count files). Each step's line goes to `log`.
+    /// Spilled runs go to a scratch directory under `spillDirectory` (removed at the end; one a killed run
+    /// left is removed by the next run).
     public func run(makeReader: (() throws -> CorpusReader)?, runner: DocumentRunner, log: (String) -> Void) throws {
+        try withScratchDirectory(spillDirectory, kind: "words") { scratch in
+            try run(makeReader: makeReader, runner: runner, log: log, scratch: scratch)
+        }
+    }
+
+    private func run(makeReader: (() throws -> CorpusReader)?, runner: DocumentRunner, log: (String) -> Void, scratch: String) throws {
         let vocabSize = config.vocabSizes.last!
         let reserved = reservedMemory ?? Self.reservedMemory(threads: runner.threads)
         if maxMemory > 0 {
@@ -73,7 +81,7 @@ public struct TokenizerTrainingJob {
         }
         // 1. Count words (in parallel; summing makes the result independent of the thread count), in
         // the memory left by the reserve when bounded.
-        let counts = SpillingWordCounts(maxWords: maxWords, maxBytes: maxMemory > 0 ? maxMemory - reserved : 0, directory: spillDirectory)
+        let counts = SpillingWordCounts(maxWords: maxWords, maxBytes: maxMemory > 0 ? maxMemory - reserved : 0, directory: scratch)
         for path in countFiles { try counts.add(countFile: path) }
         var read = ReadTotals()
         if let makeReader {

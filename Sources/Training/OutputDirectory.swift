@@ -1,7 +1,8 @@
 // Output directories that appear only when complete (`export-hf`, `import-hf`): files are written into
 // a hidden sibling `.NAME.tmp-PID`, which `commit()` renames to NAME; a failure removes it, so a failed
 // run leaves no half folder, nor does an interrupt (the directory is registered with CorpusIO's
-// `TemporaryFiles`, which the CLI's signal handler empties). An existing NAME is replaced only when it holds nothing but files the
+// `TemporaryFiles`, which the CLI's signal handler empties); a SIGKILLed run's `.NAME.tmp-PID` is removed by
+// the next writer, which holds the output's `OutputLock` meanwhile. An existing NAME is replaced only when it holds nothing but files the
 // command itself writes (a previous export); anything else is refused before a byte is written.
 // Policy: the parent directories are created as needed and kept.
 import CorpusIO
@@ -27,6 +28,8 @@ final class OutputDirectory {
     let temporary: String
     private let parent: String, name: String
     private var done = false
+    /// The output's `OutputLock`, held until `commit` or `abandon`.
+    private var lock: OutputLock?
 
     /// Checks that `path` may be written (absent, an empty directory, or one holding only names in
     /// `replaceable`) and creates the temporary directory beside it.
@@ -47,7 +50,20 @@ final class OutputDirectory {
         temporary = parent + "/.\(name).tmp-\(getpid())"
         do {
             try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
-            try? fm.removeItem(atPath: temporary)
+        } catch {
+            throw HuggingFaceError(path: path, message: "cannot create: \(error.localizedDescription)")
+        }
+        // One writer at a time; holding the lock, the temporaries a killed writer left are removed.
+        do { lock = try OutputLock(output: parent + "/" + name) } catch let e as OutputError {
+            throw HuggingFaceError(path: path, message: e.message)
+        }
+        let prefixes = [".\(name).tmp-", ".\(name).old-"]
+        for entry in (try? fm.contentsOfDirectory(atPath: parent)) ?? [] {
+            guard let p = prefixes.first(where: { entry.hasPrefix($0) }), entry.count > p.count,
+                  entry.dropFirst(p.count).allSatisfy({ $0.isASCII && $0.isNumber }) else { continue }
+            try? fm.removeItem(atPath: parent + "/" + entry)
+        }
+        do {
             try fm.createDirectory(atPath: temporary, withIntermediateDirectories: false)
             TemporaryFiles.registerDirectory(temporary)
         } catch {
@@ -68,6 +84,7 @@ final class OutputDirectory {
             if replacing { try? fm.removeItem(atPath: old) }
             TemporaryFiles.unregisterDirectory(temporary)
             done = true
+            lock?.release()
         } catch {
             abandon()
             throw HuggingFaceError(path: path, message: "cannot move the finished directory into place: \(error.localizedDescription)")
@@ -79,5 +96,6 @@ final class OutputDirectory {
         done = true
         try? FileManager.default.removeItem(atPath: temporary)
         TemporaryFiles.unregisterDirectory(temporary)
+        lock?.release()
     }
 }

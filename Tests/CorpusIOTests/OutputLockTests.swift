@@ -47,4 +47,27 @@ import TokenMillTestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
                 == [".c.jsonl.zst.partial", ".c.jsonl.zst.tmp-x1", ".d.jsonl.zst.tmp-12", "c.jsonl.zst"])
     }
+
+    /// A killed run's scratch directory (its `.lock` held by nobody) is removed by the next scratch directory
+    /// of the same kind under the same parent; one whose lock is held (a live run), one without a lock,
+    /// and one of another kind are left; the new one is gone afterwards.
+    @Test func aKilledRunsScratchDirectoryIsRemovedByTheNext() throws {
+        let base = try makeTemporaryDirectory("scratch")
+        defer { try? FileManager.default.removeItem(at: base) }
+        let fm = FileManager.default
+        for name in [".tokenmill-x-1-1", ".tokenmill-x-2-2", ".tokenmill-x-3-3", ".tokenmill-y-4-4"] {
+            try fm.createDirectory(at: base.appendingPathComponent(name), withIntermediateDirectories: false)
+            try Data("spill".utf8).write(to: base.appendingPathComponent(name + "/a.run"))
+            if name != ".tokenmill-x-3-3" { try Data().write(to: base.appendingPathComponent(name + "/.lock")) }
+        }
+        let live = open(base.appendingPathComponent(".tokenmill-x-2-2/.lock").path, O_RDWR)
+        #expect(live >= 0 && flock(live, LOCK_EX | LOCK_NB) == 0)
+        defer { close(live) }
+        let used = try withScratchDirectory(base.path, kind: "x") { dir -> String in
+            #expect(fm.fileExists(atPath: dir + "/.lock"))
+            return URL(fileURLWithPath: dir).lastPathComponent
+        }
+        #expect(used.hasPrefix(".tokenmill-x-\(getpid())-"))
+        #expect(try fm.contentsOfDirectory(atPath: base.path).sorted() == [".tokenmill-x-2-2", ".tokenmill-x-3-3", ".tokenmill-y-4-4"])
+    }
 }

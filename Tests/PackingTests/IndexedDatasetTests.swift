@@ -81,6 +81,59 @@ import TokenMillTestSupport
         }
     }
 
+    /// A resumable writer journals only what is new at each checkpoint; a checkpoint loads at exactly the
+    /// document count a resume state names (the journal may hold one block more, or a block cut short by a
+    /// kill), and a run resumed from it writes the same files as one uninterrupted run.
+    @Test func journaledCheckpointsResumeToTheSameBytes() throws {
+        let fm = FileManager.default
+        var rng = SplitMix64(seed: 20_261_205)
+        let docs = (0 ..< 9).map { _ in (0 ..< Int.random(in: 1 ..< 30, using: &rng)).map { _ in Int32.random(in: 0 ... 60_000, using: &rng) } }
+        let whole = dir.appendingPathComponent("whole").path, cut = dir.appendingPathComponent("cut").path
+        let w = try IndexedDatasetWriter(prefix: whole, dtype: .uint16)
+        for d in docs { try w.addDocument(d) }
+        try w.finish()
+        let bin = dir.appendingPathComponent(".cut.bin.partial").path, journal = dir.appendingPathComponent(".cut.idx.partial").path
+        do {  // the "killed" run: checkpoints after 3 and 5 documents, then 2 more documents
+            let k = try IndexedDatasetWriter(prefix: cut, dtype: .uint16, resumable: true)
+            for d in docs[..<3] { try k.addDocument(d) }
+            try k.checkpoint()
+            let afterFirst = try fm.attributesOfItem(atPath: journal)[.size] as! Int
+            for d in docs[3 ..< 5] { try k.addDocument(d) }
+            try k.checkpoint()
+            let second = (try fm.attributesOfItem(atPath: journal)[.size] as! Int) - afterFirst
+            #expect(second == 24 + 2 * 4 + 2 * 8, "the second block holds only documents 3 and 4")
+            for d in docs[5 ..< 7] { try k.addDocument(d) }
+            // A kill leaves the partial files as they are: keep copies, since the writer's deinit removes them.
+            try? fm.removeItem(atPath: bin + ".kept"); try? fm.removeItem(atPath: journal + ".kept")
+            try fm.copyItem(atPath: bin, toPath: bin + ".kept"); try fm.copyItem(atPath: journal, toPath: journal + ".kept")
+        }
+        try? fm.removeItem(atPath: bin); try? fm.removeItem(atPath: journal)
+        try fm.moveItem(atPath: bin + ".kept", toPath: bin); try fm.moveItem(atPath: journal + ".kept", toPath: journal)
+        // A block cut short at the end is ignored.
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: journal))
+        try h.seekToEnd(); try h.write(contentsOf: Data([7, 0, 0, 0, 0, 0, 0, 0, 1])); try h.close()
+        #expect(try IndexedDatasetWriter.loadCheckpoint(prefix: cut, documents: 4) == nil)
+        #expect(try IndexedDatasetWriter.loadCheckpoint(prefix: cut, documents: 7) == nil)
+        let five = try #require(try IndexedDatasetWriter.loadCheckpoint(prefix: cut, documents: 5))
+        #expect(five.lengths == docs[..<5].map { Int32($0.count) } && five.documentIndices == [0, 1, 2, 3, 4, 5])
+        #expect(five.maxID == Int64(docs[..<5].joined().max()!))
+        // The state names 3 documents (the run stopped between the journal's block and the state).
+        let three = try #require(try IndexedDatasetWriter.loadCheckpoint(prefix: cut, documents: 3))
+        let r = try IndexedDatasetWriter(prefix: cut, dtype: .uint16, resumable: true, resumeFrom: three)
+        for d in docs[3 ..< 6] { try r.addDocument(d) }
+        try r.checkpoint()
+        #expect(try IndexedDatasetWriter.loadCheckpoint(prefix: cut, documents: 6) != nil, "resumed blocks follow the kept ones")
+        for d in docs[6...] { try r.addDocument(d) }
+        try r.finish()
+        for ext in [".bin", ".idx"] {
+            #expect(fm.contents(atPath: cut + ext) == fm.contents(atPath: whole + ext), "\(ext)")
+        }
+        #expect(!fm.fileExists(atPath: journal) && !fm.fileExists(atPath: bin))
+        // An older TokenMill's checkpoint (a whole .idx) is refused with a hint.
+        try fm.copyItem(atPath: whole + ".idx", toPath: journal)
+        #expect(throws: DatasetError.self) { _ = try IndexedDatasetWriter.loadCheckpoint(prefix: cut, documents: 1) }
+    }
+
     @Test func dtypeRuleIsMegatronCores() {
         #expect(IndexedDType.optimal(vocabularySize: 50_000) == .uint16)
         #expect(IndexedDType.optimal(vocabularySize: 65_499) == .uint16)

@@ -197,12 +197,11 @@ public struct TokenizeStage: Sendable {
                 guard saved.identity == identity else {
                     throw StageError(.usage, "--resume: the unfinished run used another tokenizer, inputs or options; run again without --resume to start over.")
                 }
-                guard var c = try IndexedDatasetWriter.loadCheckpoint(prefix: output), c.documentIndices.count - 1 >= saved.counts.documents else {
+                // The journal may hold one block more than the state if the run stopped between the two
+                // writes: the checkpoint is the one at the state's document count.
+                guard let c = try IndexedDatasetWriter.loadCheckpoint(prefix: output, documents: saved.counts.documents) else {
                     throw StageError(.data, "\(output): the partial files do not match the checkpoint; run again without --resume")
                 }
-                // subtle: the index may be newer than the state if the run stopped between the two writes.
-                c.documentIndices.removeLast(c.documentIndices.count - 1 - saved.counts.documents)
-                c.lengths.removeLast(c.lengths.count - Int(c.documentIndices.last!))
                 checkpoint = c
                 state = saved
                 resumed(saved.batch, saved.counts.documents)

@@ -4,6 +4,7 @@ import ArgumentParser
 import CorpusIO
 import Deduplication
 import Foundation
+import Pipeline
 
 enum ContaminationAction: String, ExpressibleByArgument, CaseIterable {
     case remove, flag
@@ -81,7 +82,7 @@ struct DecontaminateCommand: ParsableCommand {
                                     options: options, warn: { printError($0) },
                                     progress: { _, docs, bytes in progress.update(documents: docs, bytes: bytes) })
             progress.finish()
-            try writeCleaningSidecars(output: output, inputs: input.inputs, record: cleaningRecord(r, options: options, removedList: nil, hitsList: report),
+            try writeCleaningSidecars(output: output, inputs: input.inputs, record: CleaningRecord(r, options: options, removedList: nil, hitsList: report),
                                       warn: { printError($0) })
             printError(decontaminationSummary(r, removed: action == .remove) + skippedSuffix(r.skipped) + String(format: "; %.2f s", progress.elapsed))
         }

@@ -129,14 +129,14 @@ struct DedupCommand: ParsableCommand {
                 return CorpusReader(inputs: try expandInputs(input.inputs), options: input.readOptions,
                                     warn: passes == 0 ? { printError($0) } : { _ in })
             }
-            let report = try withWorkDirectory(workDir, prefix: "dedup") { work in
+            let report = try withScratchDirectory(workDir, kind: "dedup") { work in
                 try cleanCorpus(open: openInput, openTest: { _ in try input.makeReader() },
                                 output: output, removedOutput: removed, contaminationOutput: nil, signatures: files,
                                 workDirectory: work, options: options, warn: { printError($0) },
                                 progress: { _, docs, bytes in progress.update(documents: docs, bytes: bytes) })
             }
             progress.finish()
-            try writeCleaningSidecars(output: output, inputs: input.inputs, record: cleaningRecord(report, options: options, removedList: removed, hitsList: nil),
+            try writeCleaningSidecars(output: output, inputs: input.inputs, record: CleaningRecord(report, options: options, removedList: removed, hitsList: nil),
                                       warn: { printError($0) })
             printError(dedupSummary(report) + skippedSuffix(report.skipped) + String(format: "; %.2f s", progress.elapsed))
         }
@@ -148,16 +148,4 @@ func skippedSuffix(_ skipped: [CorpusErrorKind: Int]) -> String {
     var counts = SkipCounts()
     counts.merge(skipped)
     return counts.total > 0 ? ", \(formatCount(counts.total)) skipped (\(counts.summary))" : ""
-}
-
-/// Runs `body` with a fresh scratch directory under `parent` (or the system temporary directory),
-/// removed afterwards and on interrupt.
-func withWorkDirectory<R>(_ parent: String?, prefix: String, _ body: (String) throws -> R) throws -> R {
-    let base = parent ?? NSTemporaryDirectory()
-    try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
-    let dir = URL(fileURLWithPath: base).appendingPathComponent(".tokenmill-\(prefix)-\(getpid())-\(UInt32.random(in: 0 ... .max))").path
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
-    TemporaryFiles.registerDirectory(dir)
-    defer { try? FileManager.default.removeItem(atPath: dir); TemporaryFiles.unregisterDirectory(dir) }
-    return try body(dir)
 }

@@ -126,13 +126,13 @@ struct PrepareCommand: ParsableCommand {
         let hits = options.testFiles.isEmpty ? nil : prepare.contaminationPath
         let progress = progressOptions.makeReporter("clean")
         let parent = (absolutePath(prepare.cleanedPath) as NSString).deletingLastPathComponent
-        let report = try withWorkDirectory(parent, prefix: "prepare") { work in
+        let report = try withScratchDirectory(parent, kind: "prepare") { work in
             try cleanCorpus(open: open, openTest: openTest, output: prepare.cleanedPath, removedOutput: removed, contaminationOutput: hits,
                             workDirectory: work, options: options, warn: { printError($0) },
                             progress: { _, docs, bytes in progress.update(documents: docs, bytes: bytes) })
         }
         progress.finish()
-        try writeCleaningSidecars(output: prepare.cleanedPath, inputs: inputs, record: cleaningRecord(report, options: options, removedList: removed, hitsList: hits),
+        try writeCleaningSidecars(output: prepare.cleanedPath, inputs: inputs, record: CleaningRecord(report, options: options, removedList: removed, hitsList: hits),
                                   warn: { printError($0) })
         let time = String(format: "; %.2f s", progress.elapsed)
         printError(options.dedup ? dedupSummary(report) + skippedSuffix(report.skipped) + (options.testFiles.isEmpty ? time : "") : "dedup: off")
