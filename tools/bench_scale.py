@@ -21,7 +21,9 @@ task's own .bin/.idx, which it reads back for the manifest's SHA-256; the tokeni
 a little more remain) against the one run's, then merges each set of shards and compares the files with the one
 run's (cmp). --only-shards runs just that section, with --tokenizer (no corpus-wide stages).
 
-Usage: tools/bench-scale [--threads N] [--peers] [--shards 2,4 [--only-shards --tokenizer T]] [--keep] CORPUS_DIR...
+--stages tokenize,pack reruns only those stages on the outputs an earlier `--keep --work W` run left in W.
+
+Usage: tools/bench-scale [--threads N] [--peers] [--shards 2,4 [--only-shards --tokenizer T]] [--keep] [--work W [--stages S]] CORPUS_DIR...
 """
 
 import argparse
@@ -136,34 +138,46 @@ def memory_bound(verb):
     return h[i + 8: j + 1 if j > 0 else None]
 
 
-def run_size(corpus, work, threads):
+def stage_commands(tm, files, src, dst, threads):
+    """The benchmark's stages in order, as (name, argv, stdout file or None, output names): every stage reads
+    its inputs (the normalized text, the tokenizer, the tokenized dataset) from directory SRC and writes its
+    outputs (names relative to DST, a glob where the stage names them) into directory DST. The benchmark
+    uses one directory for both; tools/check-kill-scale kills each stage of a copy writing elsewhere."""
+    th = ["--threads", str(threads), "--progress", "none"]
+    norm_in, norm_out = os.path.join(src, "norm.jsonl.zst"), os.path.join(dst, "norm.jsonl.zst")
+    tok = os.path.join(src, "tokenizer-32768.json")
+    cfg = os.path.join(dst, "prepare.json")
+    with open(cfg, "w") as f:
+        json.dump({"inputs": files, "output": os.path.join(dst, "prep"), "tokenizer": tok, "normalize": {"form": "nfkc"},
+                   "decontaminate": {"against": [os.path.join(ROOT, "corpora", "test.jsonl.zst")]},
+                   "tokenize": {"fim_rate": 0.1, "seed": 0}, "pack": {"seq_len": 4096}}, f)
+    return [
+        ("normalize", [tm, "normalize", *th, "--form", "nfkc", "-o", norm_out, *files], None, ["norm.jsonl.zst*"]),
+        ("stats", [tm, "stats", *th, "--json", norm_in], os.path.join(dst, "stats.json"), ["stats.json"]),
+        ("train-tokenizer", [tm, "train-tokenizer", *th, "--max-memory", "4G", "--pretokenizer", "deepseek-v3",
+                             "--vocab-size", "32768,65536", "--special-tokens", SPECIALS,
+                             "-o", os.path.join(dst, "tokenizer.json"), norm_in], None, ["tokenizer-*.json"]),
+        ("tokenize", [tm, "tokenize", *th, "--tokenizer", tok, "--fim-rate", "0.1", "--seed", "0",
+                      "-o", os.path.join(dst, "train"), norm_in], None, ["train.bin", "train.idx", "train.json"]),
+        ("pack", [tm, "pack", "--progress", "none", "--seq-len", "4096", "-o", os.path.join(dst, "train.packed"),
+                  os.path.join(src, "train")], None, ["train.packed*"]),
+        ("prepare", [tm, "prepare", *th, "--config", cfg], None, ["prep.*"]),
+    ]
+
+
+def run_size(corpus, work, threads, only=None):
+    """Runs the stages (those in ONLY, when given: the others' outputs must be in WORK already)."""
     files = corpus_files(corpus)
     os.makedirs(work, exist_ok=True)
-    th = ["--threads", str(threads), "--progress", "none"]
-    norm = os.path.join(work, "norm.jsonl.zst")
     rows = []
-    def stage(name, cmd, stdout=None):
+    for name, cmd, stdout, _ in stage_commands(TM, files, work, work, threads):
+        if only and name not in only:
+            continue
         wall, rss = timed(cmd, os.path.join(work, name + ".log"), stdout=stdout)
         rows.append((name, wall, rss))
         print(f"  {os.path.basename(corpus)} {name}: {wall:.1f} s, peak RSS {rss / 2**20:.0f} MiB", file=sys.stderr, flush=True)
-    stage("normalize", [TM, "normalize", *th, "--form", "nfkc", "-o", norm, *files])
-    stats_json = os.path.join(work, "stats.json")
-    stage("stats", [TM, "stats", *th, "--json", norm], stdout=stats_json)
-    size, docs = raw_bytes(stats_json)
-    stage("train-tokenizer", [TM, "train-tokenizer", *th, "--max-memory", "4G", "--pretokenizer", "deepseek-v3", "--vocab-size", "32768,65536",
-                              "--special-tokens", SPECIALS, "-o", os.path.join(work, "tokenizer.json"), norm])
-    tok = os.path.join(work, "tokenizer-32768.json")
-    stage("tokenize", [TM, "tokenize", *th, "--tokenizer", tok, "--fim-rate", "0.1", "--seed", "0",
-                       "-o", os.path.join(work, "train"), norm])
-    stage("pack", [TM, "pack", "--progress", "none", "--seq-len", "4096", "-o", os.path.join(work, "train.packed"),
-                   os.path.join(work, "train")])
-    cfg = os.path.join(work, "prepare.json")
-    with open(cfg, "w") as f:
-        json.dump({"inputs": files, "output": os.path.join(work, "prep"), "tokenizer": tok, "normalize": {"form": "nfkc"},
-                   "decontaminate": {"against": [os.path.join(ROOT, "corpora", "test.jsonl.zst")]},
-                   "tokenize": {"fim_rate": 0.1, "seed": 0}, "pack": {"seq_len": 4096}}, f)
-    stage("prepare", [TM, "prepare", *th, "--config", cfg])
-    return size, docs, rows, norm, tok
+    size, docs = raw_bytes(os.path.join(work, "stats.json"))
+    return size, docs, rows, os.path.join(work, "norm.jsonl.zst"), os.path.join(work, "tokenizer-32768.json")
 
 
 def peers(norm, tok, threads, work, tm_tokenize_s):
@@ -226,6 +240,8 @@ def main():
     ap.add_argument("--only-shards", action="store_true", help="run only the shard section (needs --tokenizer)")
     ap.add_argument("--tokenizer", default=None, help="the tokenizer of the shard section (default: the one the first corpus trains)")
     ap.add_argument("--work", default=None, help="where outputs go (default: a temporary directory on the corpus's disk)")
+    ap.add_argument("--stages", default=None, help="run only these stages (comma-separated), on the other stages' "
+                    "outputs an earlier --keep run left in --work (WORK/CORPUS_NAME)")
     a = ap.parse_args()
     TM = os.environ.get("TOKENMILL") or os.path.join(ROOT, ".build", "release", "tokenmill")
     base = a.work or tempfile.mkdtemp(prefix="bench-scale.", dir=os.path.dirname(os.path.abspath(a.corpora[0])))
@@ -243,13 +259,15 @@ def main():
     try:
         for i, c in enumerate(a.corpora):
             work = os.path.join(base, os.path.basename(os.path.normpath(c)))
-            size, docs, rows, norm, tok = run_size(c, work, a.threads)
+            size, docs, rows, norm, tok = run_size(c, work, a.threads, a.stages.split(",") if a.stages else None)
             results.append((os.path.basename(os.path.normpath(c)), size, docs, rows))
             if a.peers and i == 0:
+                if "tokenize" not in dict((n, w) for n, w, _ in rows):
+                    sys.exit("bench-scale: --peers needs the tokenize stage (its time is the ratio's denominator)")
                 peers(norm, tok, a.threads, work, dict((n, w) for n, w, _ in rows)["tokenize"])
             if counts and i == 0:
                 shard_section(c, a.tokenizer or tok, os.path.join(work, "shards"), a.threads, counts)
-            if not a.keep:
+            if not a.keep and not a.stages:  # --stages works on an earlier run's kept outputs: keep them
                 for f in os.listdir(work):
                     if not f.endswith((".log", ".time")):
                         p = os.path.join(work, f)

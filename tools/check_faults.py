@@ -198,8 +198,13 @@ def fault_kill(refs, durations):
                     ok = False
                     problems.append(f"kill train seed {seed}: bpb --run on the resumed run: exit {b.returncode}: "
                                     f"{b.stderr.strip()[-300:]}")
-            # A SIGKILLed process cannot remove its `.NAME.tmp-PID`; counted, not a failure.
-            leftovers += len([h for h in hidden_files(d) if ".tmp-" in h])
+            # A SIGKILLed process cannot remove its `.NAME.tmp-PID`; the rerun (the next writer of the same
+            # output, holding its lock) must have.
+            stale = [h for h in hidden_files(d) if ".tmp-" in h]
+            if stale:
+                ok = False
+                leftovers += len(stale)
+                problems.append(f"kill {name} seed {seed}: the rerun left the killed run's temporaries: {stale}")
             survived += ok
             failed += not ok
         notes = [f"{live} killed while running"]
