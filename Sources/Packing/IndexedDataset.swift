@@ -89,14 +89,20 @@ public final class IndexedDatasetWriter {
             journal = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
             if journal < 0 { throw DatasetError(path: path, "cannot create: \(String(cString: strerror(errno)))") }
             let keep = resumeFrom?.journalBytes ?? 0
-            if ftruncate(journal, off_t(keep)) != 0 || lseek(journal, off_t(keep), SEEK_SET) < 0 {
-                throw DatasetError(path: path, "cannot continue at byte \(keep): \(String(cString: strerror(errno)))")
-            }
-            if resumeFrom == nil {
-                var header = journalMagic
-                header.append(dtype.rawValue)
-                header += [UInt8](repeating: 0, count: journalHeaderSize - header.count)
-                try writeJournal(header)
+            do {
+                if ftruncate(journal, off_t(keep)) != 0 || lseek(journal, off_t(keep), SEEK_SET) < 0 {
+                    throw DatasetError(path: path, "cannot continue at byte \(keep): \(String(cString: strerror(errno)))")
+                }
+                if resumeFrom == nil {
+                    var header = journalMagic
+                    header.append(dtype.rawValue)
+                    header += [UInt8](repeating: 0, count: journalHeaderSize - header.count)
+                    try writeJournal(header)
+                }
+            } catch {
+                close(journal); journal = -1
+                if resumeFrom == nil { unlink(path) }  // a new journal that could not be started (disk full)
+                throw error
             }
             journaled = (lengths.count, documentIndices.count - 1)
         }
