@@ -80,7 +80,10 @@ def kill_after(p, seconds):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("corpus", help="the scale corpus directory (tools/build-scale-corpus)")
+    ap.add_argument("corpus", nargs="?", help="the scale corpus directory (tools/build-scale-corpus)")
+    ap.add_argument("--small", action="store_true", help="as tools/test runs it: a 24 MB corpus of 3 files "
+                    "(tools/build-scale-corpus 24M) in a temporary directory, its own reference, tokenize "
+                    "checkpointing every batch so that --resume continues a journal; about 20 s")
     ap.add_argument("--reference", help="a directory tools/bench-scale --keep left for this corpus (its outputs are the "
                     "reference); default: run every stage once into --work first")
     ap.add_argument("--work", help="where the reference goes when there is none (default: beside the corpus)")
@@ -89,17 +92,42 @@ def main():
     ap.add_argument("--stages", default=",".join(KILLED))
     a = ap.parse_args()
     tm = os.environ.get("TOKENMILL") or os.path.join(bench_scale.ROOT, ".build", "release", "tokenmill")
+    scratch = None
+    if a.small:
+        scratch = tempfile.mkdtemp(prefix="check-kill-scale.")
+        a.corpus, a.work, a.reference = os.path.join(scratch, "24M"), os.path.join(scratch, "ref"), None
+        subprocess.run([os.path.join(bench_scale.ROOT, "tools", "build-scale-corpus"), "24M", "--files", "3", "--out", a.corpus],
+                       check=True, stdout=subprocess.DEVNULL)
+    elif not a.corpus:
+        ap.error("give a CORPUS directory, or --small")
+    try:
+        check(a, tm)
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def commands(a, tm, files, ref):
+    """bench-scale's stages, by name; with --small, tokenize checkpoints every batch."""
+    stages = {s[0]: s for s in bench_scale.stage_commands(tm, files, ref, ref, a.threads)}
+    if a.small:
+        name, cmd, stdout, globs = stages["tokenize"]
+        stages["tokenize"] = (name, cmd + ["--checkpoint-every", "1"], stdout, globs)
+    return stages
+
+
+def check(a, tm):
     files = bench_scale.corpus_files(a.corpus)
     ref = a.reference
     if not ref:
         ref = a.work or tempfile.mkdtemp(prefix="kill-scale.", dir=os.path.dirname(os.path.abspath(a.corpus)))
         os.makedirs(ref, exist_ok=True)
-        for name, cmd, stdout, _ in bench_scale.stage_commands(tm, files, ref, ref, a.threads):
+        for name, cmd, stdout, _ in commands(a, tm, files, ref).values():
             bench_scale.timed(cmd, os.path.join(ref, name + ".log"), stdout=stdout)
             print(f"reference {name}: {reference_wall(ref, name):.1f} s", file=sys.stderr, flush=True)
     ref = os.path.abspath(ref)
     saved = ref.rstrip("/") + ".saved"
-    stages = {s[0]: s for s in bench_scale.stage_commands(tm, files, ref, ref, a.threads)}
+    stages = commands(a, tm, files, ref)
     rng = random.Random(a.seed)
     failures = []
     rows = []
