@@ -145,18 +145,17 @@ public final class OutputFile {
         }
     }
 
-    /// Removes the `.NAME.tmp-PID` files that killed writers of this output left behind (SIGKILL cannot be
-    /// caught, so no handler removed them). Safe: the caller holds the output's lock, which every writer
-    /// holds while its temporary file exists, so no live process is writing any of them.
-    static func removeStaleTemporaries(directory: String, name: String) {
-        let prefix = Array(".\(name).tmp-".utf8)
-        guard let d = opendir(directory) else { return }
-        defer { closedir(d) }
-        while let entry = readdir(d) {
-            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
-            guard bytes.count > prefix.count, bytes.starts(with: prefix),
-                  bytes[prefix.count...].allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { continue }
-            unlink((directory.hasSuffix("/") ? directory : directory + "/") + String(decoding: bytes, as: UTF8.self))
+    /// Removes the `.NAME.KIND-PID` files or directories (KIND in `kinds`: `tmp`, and `old` for output
+    /// directories) that killed writers of output NAME in `directory` left behind (SIGKILL cannot be caught,
+    /// so no handler removed them). Call it holding the output's `OutputLock`: every writer holds it while
+    /// its temporaries exist, so none of them belongs to a live process.
+    public static func removeStaleTemporaries(directory: String, name: String, kinds: [String] = ["tmp"]) {
+        let fm = FileManager.default
+        let prefixes = kinds.map { ".\(name).\($0)-" }
+        for entry in (try? fm.contentsOfDirectory(atPath: directory)) ?? [] {
+            guard let p = prefixes.first(where: { entry.hasPrefix($0) }), entry.utf8.count > p.utf8.count,
+                  entry.utf8.dropFirst(p.utf8.count).allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { continue }
+            try? fm.removeItem(atPath: (directory.hasSuffix("/") ? directory : directory + "/") + entry)
         }
     }
 

@@ -313,12 +313,12 @@ public final class IndexedDatasetReader {
     public let sequencePointers: [Int64]
     public let documentIndices: [Int64]
     private let bin: UnsafeRawBufferPointer
-    /// Bytes of `bin` read since its pages were last released (see `noteRead`).
+    /// What reads since the pages were last released can have made resident (see `noteRead`).
     private var readSinceRelease = 0
     /// After this many bytes counted by `noteRead`, the mapping's resident pages are dropped.
     private let releaseInterval: Int
 
-    /// - Parameter releaseEvery: drop the mapping's resident pages after this many bytes read (see `noteRead`).
+    /// - Parameter releaseEvery: drop the mapping's resident pages once reads may have made this many bytes resident (see `noteRead`).
     public init(prefix: String, releaseEvery: Int = 64 << 20) throws {
         self.prefix = prefix
         releaseInterval = max(1, releaseEvery)

@@ -57,12 +57,7 @@ final class OutputDirectory {
         do { lock = try OutputLock(output: parent + "/" + name) } catch let e as OutputError {
             throw HuggingFaceError(path: path, message: e.message)
         }
-        let prefixes = [".\(name).tmp-", ".\(name).old-"]
-        for entry in (try? fm.contentsOfDirectory(atPath: parent)) ?? [] {
-            guard let p = prefixes.first(where: { entry.hasPrefix($0) }), entry.count > p.count,
-                  entry.dropFirst(p.count).allSatisfy({ $0.isASCII && $0.isNumber }) else { continue }
-            try? fm.removeItem(atPath: parent + "/" + entry)
-        }
+        OutputFile.removeStaleTemporaries(directory: parent, name: name, kinds: ["tmp", "old"])
         do {
             try fm.createDirectory(atPath: temporary, withIntermediateDirectories: false)
             TemporaryFiles.registerDirectory(temporary)

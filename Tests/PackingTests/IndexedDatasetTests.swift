@@ -60,7 +60,7 @@ import TokenMillTestSupport
     }
 
     /// An index of over 1 MiB is written in pieces: its bytes equal the whole-array `indexBytes`. Read back
-    /// with the mapping's pages dropped after every 100 bytes, every document and slice is still right.
+    /// with a 100-byte release interval (the mapping's pages dropped after every read), every document and slice is still right.
     @Test func largeIndexAndReadsAcrossPageReleases() throws {
         let prefix = dir.appendingPathComponent("large").path
         var rng = SplitMix64(seed: 20_261_204)
